@@ -1,0 +1,405 @@
+"""Load boundary layers as normalised GeoDataFrames.
+
+:func:`load_layer` returns a layer in EPSG:4326 with the columns ``code`` (text),
+``nom``, ``population`` (when known), the parent codes the catalogue names (``dep``,
+``reg``, ``epci``, ``ze``…), the extra attributes it lists, and ``geometry``. The first
+load fetches the source files (download, or a mirror folder read in place) and writes a
+GeoParquet table to the cache; later loads read that table.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from filelock import FileLock
+
+from ._http import fetch_file
+from ._readers import read_source
+from .cache import Cache
+from .catalogue import Catalogue, LayerSpec, Source, load_catalogue
+from .errors import DataUnavailable, IntegrityError
+from .geometry import repair_polygonal
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "load_layer",
+    "commune_membership",
+    "fetch_layers",
+    "layer_status",
+    "source_files",
+    "clear_memory_cache",
+]
+
+#: values that mean "no parent" in official tables
+_NO_CODE = {"", "ZZZZZZZZZ", "ZZZZZ", "NR", "nan", "None", "<NA>"}
+_MEMO: dict[tuple, gpd.GeoDataFrame] = {}
+_MEMO_LOCK = threading.RLock()
+
+Progress = Callable[[int, "int | None"], None]
+ProgressFactory = Callable[[str], Progress]
+
+
+def clear_memory_cache() -> None:
+    """Forget the layers held in memory by this process."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
+
+
+def _where(spec: LayerSpec) -> str:
+    return f"layer {spec.id!r}"
+
+
+def _obtain(
+    spec: LayerSpec, source: Source, catalogue: Catalogue, cache: Cache,
+    progress: ProgressFactory | None,
+) -> Path:
+    """Return a local path of ``source``: downloaded into the cache, or a mirror file."""
+    location = catalogue.resolve(source)
+    if location.startswith(("http://", "https://")):
+        dest = cache.download_path(spec, source)
+        if cache.verify_download(dest, source):
+            return dest
+        callback = progress(f"{spec.id}: {source.filename}") if progress else None
+        return fetch_file(
+            location, dest, sha256=source.sha256, size=source.size,
+            progress=callback, layer_id=spec.id,
+        )
+    path = Path(location)
+    if not path.is_file():
+        raise DataUnavailable(
+            f"Layer {spec.id!r}: file {path} not found. Set PTCE_GEO_MIRROR to the folder "
+            "(or http(s) base URL) that holds the boundary files, or check the catalogue path.",
+            fr=f"Couche « {spec.id} » : fichier {path} introuvable. Définissez PTCE_GEO_MIRROR "
+            "vers le dossier (ou l'URL) du miroir des contours.",
+        )
+    size = path.stat().st_size
+    if source.size is not None and size != source.size:
+        raise IntegrityError(
+            f"Layer {spec.id!r}: {path} has {size} bytes, the catalogue expects {source.size}: "
+            "replace the mirror copy or update the catalogue."
+        )
+    if source.sha256 is not None:
+        from ._http import file_sha256
+
+        digest = file_sha256(path)
+        if digest != source.sha256:
+            raise IntegrityError(
+                f"Layer {spec.id!r}: {path} has sha256 {digest}, the catalogue expects "
+                f"{source.sha256}: replace the mirror copy or update the catalogue."
+            )
+    return path
+
+
+def source_files(spec: LayerSpec) -> list[Source]:
+    """Every file a layer reads (main source, membership table, joins)."""
+    files = [s for s in (spec.source, spec.membership) if s is not None]
+    return files + [j.source for j in spec.joins]
+
+
+def _field(df: pd.DataFrame, name: str, spec: LayerSpec) -> str:
+    """Find a source field by exact, then case-insensitive, name."""
+    if name in df.columns:
+        return name
+    lower = {str(c).lower(): c for c in df.columns}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    raise DataUnavailable(
+        f"Layer {spec.id!r}: the source has no field {name!r} (it has "
+        f"{', '.join(map(str, list(df.columns)[:15]))}): fix the catalogue's field names."
+    )
+
+
+def _codes(values: pd.Series, width: int | None) -> pd.Series:
+    """Normalise codes as stripped text; pad digit-only codes to ``width``."""
+    s = values.astype("string").str.strip()
+    s = s.str.replace(r"\.0$", "", regex=True)  # codes read as floats somewhere upstream
+    if width:
+        digits = s.str.fullmatch(r"\d+", na=False)
+        s = s.mask(digits, s.str.zfill(width))
+    return s.mask(s.isin(_NO_CODE))
+
+
+def _apply_exclude(df: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    keep = np.ones(len(df), dtype=bool)
+    for rule in spec.exclude:
+        field = rule.get("field")
+        if not isinstance(field, str) or field not in df.columns:
+            continue  # a rule on an absent field excludes nothing
+        col = df[field]
+        if rule.get("notnull"):
+            keep &= ~col.notna().to_numpy()
+        if "in" in rule:
+            keep &= ~col.astype("string").isin([str(v) for v in rule["in"]]).to_numpy()
+    return df.loc[keep]
+
+
+def _normalise(raw: pd.DataFrame, spec: LayerSpec, *, code_field: str, name_field: str | None) -> pd.DataFrame:
+    """Rename source fields to the normalised columns."""
+    out = pd.DataFrame(index=raw.index)
+    out["code"] = _codes(raw[_field(raw, code_field, spec)], spec.code_width)
+    out["nom"] = (
+        raw[_field(raw, name_field, spec)].astype("string").str.strip()
+        if name_field else out["code"]
+    )
+    if spec.population_field:
+        out["population"] = pd.to_numeric(raw[_field(raw, spec.population_field, spec)], errors="coerce")
+    for name, field in spec.parents.items():
+        out[name] = _codes(raw[_field(raw, field, spec)], None)
+    for name, field in spec.attributes.items():
+        col = raw[_field(raw, field, spec)]
+        out[name] = col if pd.api.types.is_numeric_dtype(col) else col.astype("string")
+    if isinstance(raw, gpd.GeoDataFrame):
+        out = gpd.GeoDataFrame(out, geometry=raw.geometry.values, crs=raw.crs)
+    return out
+
+
+def _join_tables(raw: pd.DataFrame, spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> pd.DataFrame:
+    for join in spec.joins:
+        path = _obtain(spec, join.source, catalogue, cache, progress)
+        table = read_source(path, join.source, where=_where(spec))
+        key = _field(table, join.key, spec)
+        cols = {src: _field(table, src, spec) for src in join.fields.values()}
+        sub = table[[key, *cols.values()]].drop_duplicates(subset=key)
+        sub = sub.rename(columns={key: "__key", **{v: k for k, v in zip(join.fields, cols.values())}})
+        sub["__key"] = _codes(sub["__key"], 5)
+        left = _codes(raw[_field(raw, spec.code_field, spec)], spec.code_width)
+        raw = raw.assign(__key=left.to_numpy()).merge(sub, on="__key", how="left").drop(columns="__key")
+    return raw
+
+
+def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> pd.DataFrame:
+    """Commune → unit rows (``commune``, ``code``, ``nom``) of a dissolved layer."""
+    assert spec.membership is not None
+    path = _obtain(spec, spec.membership, catalogue, cache, progress)
+    table = read_source(path, spec.membership, where=_where(spec))
+    com = _field(table, spec.membership_commune_field or "CODGEO", spec)
+    code = _field(table, spec.code_field, spec)
+    name = _field(table, spec.name_field, spec) if spec.name_field else code
+    rows = pd.DataFrame({"commune": _codes(table[com], 5), "code": table[code].astype("string"),
+                         "nom": table[name].astype("string")})
+    if spec.membership_separator:
+        rows["code"] = rows["code"].str.split(spec.membership_separator)
+        rows = rows.explode("code")
+    rows["code"] = _codes(rows["code"], spec.code_width)
+    return rows.dropna(subset=["commune", "code"]).drop_duplicates(subset=["commune", "code"])
+
+
+def commune_membership(layer_id: str, *, catalogue: Catalogue | None = None,
+                       cache: Cache | None = None) -> pd.DataFrame:
+    """Which communes make each unit of a layer nested in the communes.
+
+    Parameters
+    ----------
+    layer_id : str
+        A layer whose units are unions of whole communes (``spec.nested_in_communes``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``commune`` and ``code`` (one row per commune and unit; a commune may
+        belong to several units of a ``zones`` layer, and to none).
+    """
+    catalogue = catalogue or load_catalogue()
+    spec = catalogue[layer_id]
+    communes = load_layer("communes", catalogue=catalogue, cache=cache)
+    if spec.id == "communes":
+        return pd.DataFrame({"commune": communes["code"], "code": communes["code"]})
+    if spec.membership is not None:
+        rows = _membership_table(spec, catalogue, cache or Cache(), None)
+        return rows[["commune", "code"]].reset_index(drop=True)
+    column = spec.commune_field or spec.dissolve_by
+    if column is None or column not in communes.columns:
+        raise DataUnavailable(
+            f"Layer {layer_id!r} is not nested in the communes: the communes layer has no "
+            f"column {column!r}. Add it to the communes' parents in the catalogue."
+        )
+    rows = pd.DataFrame({"commune": communes["code"], "code": communes[column]})
+    return rows.dropna().reset_index(drop=True)
+
+
+def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue, cache: Cache, progress) -> gpd.GeoDataFrame:
+    communes = load_layer("communes", catalogue=catalogue, cache=cache, progress=progress)
+    if spec.membership is not None:
+        rows = _membership_table(spec, catalogue, cache, progress)
+    else:
+        if spec.dissolve_by not in communes.columns:
+            raise DataUnavailable(
+                f"Layer {spec.id!r} dissolves communes by {spec.dissolve_by!r}, which the "
+                "communes layer lacks: add it to the communes' parents in the catalogue."
+            )
+        rows = pd.DataFrame({"commune": communes["code"], "code": communes[spec.dissolve_by]})
+        rows = rows.dropna()
+    geom = pd.Series(communes.geometry.values, index=communes["code"].to_numpy())
+    pop = communes.set_index("code")["population"] if "population" in communes else None
+    rows = rows[rows["commune"].isin(geom.index)]
+    records = []
+    for code, grp in rows.groupby("code", sort=True):
+        parts = geom.loc[grp["commune"].to_numpy()].to_numpy()
+        union = shapely.coverage_union_all(parts)
+        if not shapely.is_valid(union):
+            union = shapely.union_all(parts)
+        rec = {"code": code, "geometry": union, "n_communes": len(parts)}
+        if pop is not None:
+            rec["population"] = float(pop.loc[grp["commune"].to_numpy()].sum(min_count=1))
+        if "nom" in grp:
+            rec["nom"] = grp["nom"].iloc[0]
+        records.append(rec)
+    out = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry="geometry", crs="EPSG:4326")
+    if names is not None:
+        extra = pd.DataFrame(names.drop(columns=[c for c in ("geometry",) if c in names]))
+        extra = extra.drop_duplicates(subset="code")
+        drop = [c for c in extra.columns if c in out.columns and c != "code" and c != "nom"]
+        out = out.drop(columns=drop).merge(extra, on="code", how="left", suffixes=("_m", ""))
+        if "nom_m" in out:
+            out["nom"] = out["nom"].fillna(out.pop("nom_m"))
+    if "nom" not in out:
+        out["nom"] = out["code"]
+    return out
+
+
+def _unique_codes(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
+    gdf = gdf[gdf["code"].notna()]
+    wkb = shapely.to_wkb(gdf.geometry.values)
+    dup_rows = pd.DataFrame({"code": gdf["code"].to_numpy(), "wkb": wkb}).duplicated()
+    if dup_rows.any():
+        logger.info("layer %s: %d repeated rows dropped", spec.id, int(dup_rows.sum()))
+        gdf = gdf.loc[~dup_rows.to_numpy()]
+    dup = gdf["code"].duplicated(keep=False)
+    if dup.any():
+        rank = gdf.groupby("code").cumcount() + 1
+        new = gdf["code"].where(~dup | (rank == 1), gdf["code"] + "#" + rank.astype("string"))
+        logger.warning("layer %s: %d codes shared by different units, suffixed with #n",
+                       spec.id, int(dup.sum()))
+        gdf = gdf.assign(code=new)
+    return gdf
+
+
+def _build(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> gpd.GeoDataFrame:
+    raw = None
+    if spec.source is not None:
+        path = _obtain(spec, spec.source, catalogue, cache, progress)
+        raw = read_source(path, spec.source, where=_where(spec))
+        raw = _apply_exclude(raw, spec)
+        raw = _join_tables(raw, spec, catalogue, cache, progress)
+    if spec.geometry == "dissolve":
+        names = _normalise(raw, spec, code_field=spec.code_field, name_field=spec.name_field) if raw is not None else None
+        if isinstance(names, gpd.GeoDataFrame):
+            names = pd.DataFrame(names.drop(columns="geometry"))
+        gdf = _dissolve(spec, names, catalogue, cache, progress)
+    else:
+        if not isinstance(raw, gpd.GeoDataFrame):
+            raise DataUnavailable(f"Layer {spec.id!r}: its source has no geometry: use a geographic format.")
+        gdf = _normalise(raw, spec, code_field=spec.code_field, name_field=spec.name_field)
+        if gdf.crs is None:
+            gdf = gdf.set_crs("EPSG:4326")
+        elif not gdf.crs.equals("EPSG:4326"):
+            gdf = gdf.to_crs("EPSG:4326")
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    gdf = gdf.set_geometry(repair_polygonal(gdf.geometry.values, labels=gdf["code"], where=_where(spec)))
+    gdf = _unique_codes(gdf, spec).reset_index(drop=True)
+    front = ["code", "nom"] + [c for c in ("population",) if c in gdf]
+    return gdf[front + [c for c in gdf.columns if c not in front and c != "geometry"] + ["geometry"]]
+
+
+def _fingerprint(spec: LayerSpec, catalogue: Catalogue) -> str:
+    fp = spec.fingerprint()
+    if spec.geometry == "dissolve" and spec.id != "communes":
+        fp = fp[:6] + catalogue["communes"].fingerprint()[:6]
+    return fp
+
+
+def load_layer(
+    layer_id: str,
+    *,
+    catalogue: Catalogue | None = None,
+    cache: Cache | None = None,
+    progress: ProgressFactory | None = None,
+    refresh: bool = False,
+) -> gpd.GeoDataFrame:
+    """Return one boundary layer, normalised, in EPSG:4326.
+
+    Parameters
+    ----------
+    layer_id : str
+        A layer id of the catalogue (``communes``, ``epci``, ``departements``…).
+    catalogue : Catalogue, optional
+        Default: the catalogue named by ``PTCE_GEO_CATALOGUE``.
+    cache : Cache, optional
+        Default: the folder named by ``PTCE_GEO_CACHE``.
+    progress : callable, optional
+        ``progress(label)`` returns a ``callback(done, total)`` for each download.
+    refresh : bool
+        Rebuild the cached table from the source files.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``code``, ``nom``, optional ``population``, parent codes and attributes,
+        ``geometry``; one row per unit with a unique ``code``. ``attrs`` holds the layer
+        id, kind, vintage, title, licence and attribution.
+
+    Raises
+    ------
+    DataUnavailable
+        When a source file cannot be had (offline, missing mirror file, bad format).
+    """
+    catalogue = catalogue or load_catalogue()
+    cache = cache or Cache()
+    spec = catalogue[layer_id]
+    fingerprint = _fingerprint(spec, catalogue)
+    key = (str(catalogue.path), catalogue.resolve(spec.source) if spec.source else "", str(cache.root), layer_id, fingerprint)
+    with _MEMO_LOCK:
+        if not refresh and key in _MEMO:
+            return _MEMO[key].copy(deep=False)
+        path = cache.table_path(spec, fingerprint)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock"):
+            table = None if refresh else cache.read_table(path)
+            if table is None:
+                logger.info("building layer %s from its sources", layer_id)
+                table = _build(spec, catalogue, cache, progress)
+                cache.write_table(path, table, layer=spec.id, vintage=spec.vintage)
+        table.attrs.update(
+            layer=spec.id, kind=spec.kind, vintage=spec.vintage, title=spec.title,
+            licence=spec.licence, attribution=spec.attribution,
+            nested=spec.nested_in_communes,
+        )
+        _MEMO[key] = table
+        return table.copy(deep=False)
+
+
+def fetch_layers(
+    layer_ids: Iterable[str] | None = None, *, catalogue: Catalogue | None = None,
+    cache: Cache | None = None, progress: ProgressFactory | None = None,
+) -> dict[str, int]:
+    """Fetch and prepare layers (all of the catalogue when none named).
+
+    Returns
+    -------
+    dict
+        Row count of each layer loaded.
+    """
+    catalogue = catalogue or load_catalogue()
+    ids = list(layer_ids) if layer_ids else catalogue.ids()
+    return {lid: len(load_layer(lid, catalogue=catalogue, cache=cache, progress=progress)) for lid in ids}
+
+
+def layer_status(*, catalogue: Catalogue | None = None, cache: Cache | None = None) -> pd.DataFrame:
+    """One row per layer: id, title, kind, vintage, licence, and whether it is cached."""
+    catalogue = catalogue or load_catalogue()
+    cache = cache or Cache()
+    rows = []
+    for spec in catalogue:
+        ready = cache.has_table(cache.table_path(spec, _fingerprint(spec, catalogue)))
+        rows.append({"id": spec.id, "title": spec.title, "kind": spec.kind,
+                     "vintage": spec.vintage, "licence": spec.licence,
+                     "cached": "yes" if ready else "no"})
+    return pd.DataFrame(rows)
