@@ -26,6 +26,7 @@ from .cache import Cache
 from .catalogue import Catalogue, LayerSpec, Source, load_catalogue
 from .errors import DataUnavailable, IntegrityError
 from .geometry import repair_polygonal
+from .projection import area_m2, length_m
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +306,9 @@ def _build(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> gpd
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     gdf = gdf.set_geometry(repair_polygonal(gdf.geometry.values, labels=gdf["code"], where=_where(spec)))
     gdf = _unique_codes(gdf, spec).reset_index(drop=True)
+    # measured once here, on the full-precision geometry: equal-area area, geodesic outline
+    gdf["area_m2"] = area_m2(gdf.geometry.values)
+    gdf["length_m"] = length_m(gdf.geometry.values)
     front = ["code", "nom"] + [c for c in ("population",) if c in gdf]
     return gdf[front + [c for c in gdf.columns if c not in front and c != "geometry"] + ["geometry"]]
 

@@ -1,0 +1,59 @@
+"""ptce_geo: map France's PTCE and measure how their perimeters cut across boundaries.
+
+The public API, in the order data flows::
+
+    catalogue = load_catalogue()                 # boundaries/catalogue.toml or PTCE_GEO_CATALOGUE
+    communes = load_layer("communes")            # GeoDataFrame, EPSG:4326, normalised columns
+    poles = read_perimeters("poles.geojson")     # perimeters (codes or geometry)
+    ov = overlay(poles, "epci")                  # the pieces table, computed once
+    card = layer_scorecard(ov)                   # one row per pole
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .catalogue import Catalogue, LayerSpec, load_catalogue
+from .errors import (
+    CatalogueError,
+    DataUnavailable,
+    IntegrityError,
+    InvalidInput,
+    InvalidPerimeter,
+    PtceGeoError,
+    UploadRejected,
+)
+from .layers import commune_membership, fetch_layers, layer_status, load_layer
+from .metrics import SCORECARD_COLUMNS, layer_scorecard, piece_shares, typology
+from .overlay import Overlay, overlay
+from .perimeters import check_perimeters, read_perimeters
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "__version__",
+    "Catalogue",
+    "LayerSpec",
+    "load_catalogue",
+    "load_layer",
+    "commune_membership",
+    "fetch_layers",
+    "layer_status",
+    "read_perimeters",
+    "check_perimeters",
+    "Overlay",
+    "overlay",
+    "piece_shares",
+    "layer_scorecard",
+    "typology",
+    "SCORECARD_COLUMNS",
+    "PtceGeoError",
+    "CatalogueError",
+    "DataUnavailable",
+    "IntegrityError",
+    "InvalidInput",
+    "InvalidPerimeter",
+    "UploadRejected",
+]

@@ -1,0 +1,232 @@
+"""Read perimeter files (the poles, uploads, drawings) into one GeoDataFrame.
+
+The perimeter format is a GeoJSON FeatureCollection. Each feature has a unique text
+property ``id``. Its perimeter is given either by codes — properties ``communes`` (INSEE
+codes), ``epci`` (SIREN) and/or ``departements``, the perimeter being the union of those
+communes — or, when it has no codes, by its Polygon/MultiPolygon geometry in WGS84.
+When a feature has both, the codes define it and the geometry is their union.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from .catalogue import Catalogue, load_catalogue
+from .checks import CODE_KEYS, Problem, code_problems, coordinate_problem, feature_label, structure_problems
+from .errors import InvalidPerimeter
+from .geometry import polygonal_part, repair_polygonal
+from .layers import commune_membership, load_layer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["parse_json", "check_perimeters", "read_perimeters", "union_of_communes", "expand_codes"]
+
+#: refuse perimeter files larger than this (bytes)
+MAX_FILE_BYTES = 64 * 1024**2
+
+
+def parse_json(source: str | os.PathLike | bytes | dict, *, where: str = "perimeter file") -> dict:
+    """Load a GeoJSON document from a path, bytes or an already parsed dict.
+
+    Raises
+    ------
+    InvalidPerimeter
+        When the file cannot be read or is not JSON.
+    """
+    if isinstance(source, dict):
+        return source
+    if isinstance(source, (str, os.PathLike)) and not isinstance(source, bytes):
+        path = Path(source)
+        where = str(path)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise InvalidPerimeter(f"{where}: file larger than {MAX_FILE_BYTES // 2**20} MB: simplify it first.",
+                                       fr=f"{path.name} : fichier trop gros (plus de {MAX_FILE_BYTES // 2**20} Mo).")
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InvalidPerimeter(f"{where}: cannot be read ({exc.strerror or exc}): check the path.",
+                                   fr=f"Impossible de lire {path.name} : vérifiez le chemin.") from None
+    else:
+        raw = bytes(source)
+    try:
+        return json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise InvalidPerimeter(f"{where}: is not UTF-8 text: save it as UTF-8 GeoJSON.",
+                               fr="Le fichier n'est pas du texte UTF-8 : enregistrez-le en GeoJSON UTF-8.") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidPerimeter(f"{where}: is not valid JSON ({str(exc)[:120]}): fix the syntax or re-export it.",
+                               fr="Le fichier n'est pas un JSON valide : corrigez-le ou exportez-le de nouveau.") from None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _declared_crs(data: dict) -> CRS | None:
+    member = data.get("crs")
+    if not isinstance(member, dict):
+        return None
+    props = member.get("properties")
+    name = props.get("name") if isinstance(props, dict) else None
+    if not isinstance(name, str):
+        return None
+    try:
+        crs = CRS.from_user_input(name)
+    except CRSError:
+        return None
+    return None if crs.equals("EPSG:4326") or crs.equals("OGC:CRS84") else crs
+
+
+def _shape(geom: dict, label: str, transformer: Transformer | None) -> tuple[Any, Problem | None]:
+    try:
+        shp = shapely.geometry.shape(geom)
+    except Exception as exc:  # malformed nesting, strings as numbers…
+        return None, Problem(label, f"its geometry coordinates are malformed ({exc.__class__.__name__})",
+                             "give [longitude, latitude] number pairs in closed rings")
+    if transformer is not None:
+        shp = shapely.transform(shp, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return shp, coordinate_problem(label, shapely.get_coordinates(shp))
+
+
+def expand_codes(props: dict, communes: gpd.GeoDataFrame, catalogue: Catalogue) -> list[str]:
+    """Sorted commune codes of a perimeter given by ``communes``/``epci``/``departements``."""
+    codes = set(props.get("communes") or [])
+    if props.get("epci"):
+        members = commune_membership("epci", catalogue=catalogue)
+        codes |= set(members.loc[members["code"].isin(props["epci"]), "commune"])
+    if props.get("departements"):
+        codes |= set(communes.loc[communes["dep"].isin(props["departements"]), "code"])
+    return sorted(codes & set(communes["code"]))
+
+
+def union_of_communes(codes: list[str], communes: gpd.GeoDataFrame) -> shapely.Geometry:
+    """Exact union of communes (they share their borders: a coverage union)."""
+    geoms = communes.set_index("code").loc[codes].geometry.to_numpy()
+    union = shapely.coverage_union_all(geoms)
+    if not union.is_valid:
+        union = shapely.union_all(geoms)
+    return union
+
+
+def check_perimeters(
+    source: str | os.PathLike | bytes | dict, *, catalogue: Catalogue | None = None, codes: bool = True,
+) -> list[Problem]:
+    """List every problem of a perimeter file (structure, geometry, coordinates, codes).
+
+    Parameters
+    ----------
+    source : path, bytes or dict
+    catalogue : Catalogue, optional
+        Where the communes layer comes from (to check codes).
+    codes : bool
+        Check codes against the loaded layers (needs the boundary data).
+    """
+    try:
+        data = parse_json(source)
+    except InvalidPerimeter as exc:
+        return [Problem("file", str(exc).rstrip("."), "")]
+    problems = structure_problems(data)
+    if any(p.feature == "file" for p in problems):
+        return problems
+    crs = _declared_crs(data)
+    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None else None
+    communes = epci_codes = None
+    for i, feat in enumerate(data["features"]):
+        if not isinstance(feat, dict):
+            continue
+        props = feat.get("properties") if isinstance(feat.get("properties"), dict) else {}
+        label = feature_label(i, props.get("id", feat.get("id")))
+        geom = feat.get("geometry")
+        if isinstance(geom, dict) and geom.get("type") in ("Polygon", "MultiPolygon"):
+            shp, problem = _shape(geom, label, tr)
+            if problem:
+                problems.append(problem)
+            elif shp is not None and not shp.is_valid:
+                problems.append(Problem(label, f"its geometry is invalid ({shapely.is_valid_reason(shp)})",
+                                        "it is repaired with make_valid on reading; fix it at the source",
+                                        severity="warning"))
+        has_codes = any(isinstance(props.get(k), list) and props.get(k) for k in CODE_KEYS)
+        if codes and has_codes:
+            if communes is None:
+                cat = catalogue or load_catalogue()
+                communes = load_layer("communes", catalogue=cat)
+                epci_codes = set(load_layer("epci", catalogue=cat)["code"])
+            if all(isinstance(props.get(k) or [], list) for k in CODE_KEYS):
+                clean = {k: [c for c in (props.get(k) or []) if isinstance(c, str)] for k in CODE_KEYS}
+                problems.extend(code_problems(label, clean, communes, epci_codes))
+    return problems
+
+
+def read_perimeters(
+    source: str | os.PathLike | bytes | dict, *, catalogue: Catalogue | None = None,
+) -> gpd.GeoDataFrame:
+    """Read and validate a perimeter file.
+
+    Parameters
+    ----------
+    source : path, bytes or dict
+        A GeoJSON FeatureCollection in the perimeter format.
+    catalogue : Catalogue, optional
+        Where the communes layer comes from (for perimeters given by codes).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:4326, one row per feature: ``id``, ``nom``, ``definition``
+        (``"codes"`` or ``"geometry"``), ``communes`` (tuple of INSEE codes, or ``None``),
+        ``properties`` (the feature's properties) and ``geometry``.
+
+    Raises
+    ------
+    InvalidPerimeter
+        Naming the first faulty feature and the fix (and how many more problems there are).
+    """
+    data = parse_json(source)
+    catalogue = catalogue or load_catalogue()
+    problems = [p for p in check_perimeters(data, catalogue=catalogue) if p.severity == "error"]
+    if problems:
+        more = f" ({len(problems) - 1} more problem(s): run `ptce-geo poles check FILE`)" if len(problems) > 1 else ""
+        first = problems[0]
+        raise InvalidPerimeter(str(first) + more,
+                               fr=f"{first.feature.replace('feature', 'entité')} : {first.message}. "
+                               f"Correction : {first.fix}.{more}")
+    crs = _declared_crs(data)
+    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None else None
+    communes = None
+    rows = []
+    for i, feat in enumerate(data["features"]):
+        props = feat.get("properties") or {}
+        fid = props.get("id", feat.get("id"))
+        label = feature_label(i, fid)
+        nom = props.get("nom") or props.get("name") or fid
+        if any(props.get(k) for k in CODE_KEYS):
+            if communes is None:
+                communes = load_layer("communes", catalogue=catalogue)
+            codes = expand_codes(props, communes, catalogue)
+            if not codes:
+                raise InvalidPerimeter(f"{label}: its codes select no commune: check them.",
+                                       fr=f"{label} : les codes ne désignent aucune commune.")
+            geom, definition, members = union_of_communes(codes, communes), "codes", tuple(codes)
+        else:
+            geom, _ = _shape(feat["geometry"], label, tr)
+            geom = repair_polygonal([geom], labels=[label], where="perimeter file")[0]
+            geom = polygonal_part(geom)
+            if geom is None or geom.is_empty:
+                raise InvalidPerimeter(f"{label}: its geometry has no area once repaired: redraw it.",
+                                       fr=f"{label} : la géométrie n'a pas de surface ; redessinez-la.")
+            definition, members = "geometry", None
+        rows.append({"id": fid, "nom": str(nom), "definition": definition, "communes": members,
+                     "properties": props, "geometry": geom})
+    out = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs="EPSG:4326")
+    return out
