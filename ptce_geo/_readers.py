@@ -83,7 +83,7 @@ def _read_vector(path: Path, source: Source, where: str) -> gpd.GeoDataFrame:
                 "topojson": (".topojson", ".json"),
             }.get(fmt, (".shp",))
             member = _pick_member(zf, source.member, suffixes, where)
-        target = f"/vsizip/{path}/{member}"
+        target = f"/vsizip/{{{path}}}/{member}"  # braces: the archive may lack a .zip suffix
     elif fmt in ("gpkg", "topojson") and source.member:
         layer = source.member
     if fmt == "parquet":

@@ -1,0 +1,159 @@
+"""Loading the real boundary layers of the mirror (folder and loopback http)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from ptce_geo.cache import Cache
+from ptce_geo.catalogue import load_catalogue
+from ptce_geo.cli import main
+from ptce_geo.errors import DataUnavailable, IntegrityError
+from ptce_geo.layers import clear_memory_cache, commune_membership, layer_status, load_layer
+from ptce_geo.projection import geodesic_area_m2
+
+from conftest import MIRROR_CATALOGUE
+
+ROWS = {"communes": 34935, "epci": 1255, "zones_emploi": 306, "departements": 101, "regions": 18}
+
+
+@pytest.mark.parametrize(("layer", "rows"), sorted(ROWS.items()))
+def test_row_counts_of_sources_md(catalogue, layer, rows):
+    table = load_layer(layer, catalogue=catalogue)
+    assert len(table) == rows
+    assert table.crs.equals("EPSG:4326")
+    assert table["code"].is_unique
+    assert all(isinstance(c, str) for c in table["code"])
+    assert shapely.is_valid(table.geometry.to_numpy()).all()
+    assert {"code", "nom", "area_m2", "length_m", "geometry"} <= set(table.columns)
+
+
+def test_codes_are_strings_with_leading_zeros_and_corsica(catalogue):
+    communes = load_layer("communes", catalogue=catalogue)
+    codes = set(communes["code"])
+    assert {"01001", "2A004", "2B033", "97411", "75056"} <= codes
+    assert communes.set_index("code").loc["01001", "dep"] == "01"
+    assert communes.set_index("code").loc["2A004", "dep"] == "2A"
+    assert communes.set_index("code").loc["97411", "reg"] == "04"
+    ze = load_layer("zones_emploi", catalogue=catalogue)
+    assert (ze["code"].str.len() == 4).all()  # "0051", never 51
+    # the four island communes outside any EPCI have no parent EPCI (not "ZZZZZZZZZ")
+    assert communes["epci"].isna().sum() == 4
+
+
+def test_supra_communal_levels_nest_exactly(catalogue):
+    """A dissolved département has the area of its communes and no sliver."""
+    communes = load_layer("communes", catalogue=catalogue)
+    deps = load_layer("departements", catalogue=catalogue).set_index("code")
+    sums = communes.groupby("dep")["area_m2"].sum()
+    rel = (deps["area_m2"] - sums.reindex(deps.index)).abs() / sums.reindex(deps.index)
+    assert rel.max() < 1e-9
+    assert deps.loc["07", "nom"] == "Ardèche" and deps.loc["07", "reg"] == "84"
+    members = commune_membership("epci", catalogue=catalogue)
+    assert len(members) == 34931  # every commune but the four islands
+    assert members.groupby("code").size().loc["244000659"] == 8  # CC du Seignanx
+
+
+def test_areas_agree_with_geodesic_areas(catalogue):
+    """Equal-area areas (EPSG:3035, local LAEA overseas) against pyproj.Geod."""
+    communes = load_layer("communes", catalogue=catalogue).set_index("code")
+    sample = communes.loc[["07010", "2A004", "97411", "97209", "97302", "97611", "97101", "59350"]]
+    geodesic = geodesic_area_m2(sample.geometry.to_numpy())
+    np.testing.assert_allclose(sample["area_m2"].to_numpy(), geodesic, rtol=1e-6)
+
+
+def test_second_load_reads_the_cache_and_equals_the_first(mirror_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path))
+    cat = load_catalogue(MIRROR_CATALOGUE)
+    first = load_layer("epci", catalogue=cat)
+    clear_memory_cache()
+    files = sorted((tmp_path / "layers").glob("epci-2024-*.parquet"))
+    assert len(files) == 1
+    second = load_layer("epci", catalogue=cat)
+    pd.testing.assert_frame_equal(pd.DataFrame(first.drop(columns="geometry")),
+                                  pd.DataFrame(second.drop(columns="geometry")))
+    assert shapely.equals_exact(first.geometry.to_numpy(), second.geometry.to_numpy(), 0).all()
+    status = layer_status(catalogue=cat).set_index("id")["cached"]
+    assert status["epci"] == "yes" and status["qpv"] == "no"
+
+
+def test_corrupted_cache_is_detected_and_rebuilt(mirror_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path))
+    cat = load_catalogue(MIRROR_CATALOGUE)
+    rows = len(load_layer("regions", catalogue=cat))
+    clear_memory_cache()
+    path = next((tmp_path / "layers").glob("regions-*.parquet"))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    path.write_bytes(bytes(data))
+    assert Cache(tmp_path).read_table(path) is None  # refused, deleted
+    assert not path.exists()
+    assert len(load_layer("regions", catalogue=cat)) == rows
+    meta = json.loads(path.with_name(path.name + ".meta.json").read_text())
+    assert meta["rows"] == rows
+
+
+def test_mirror_over_loopback_http(mirror_env, http_mirror, tmp_path, monkeypatch):
+    server, url = http_mirror
+    monkeypatch.setenv("PTCE_GEO_MIRROR", url)
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path))
+    clear_memory_cache()
+    cat = load_catalogue(MIRROR_CATALOGUE)
+    before = len(server.requests)
+    zones = load_layer("zones_emploi", catalogue=cat)
+    assert len(zones) == 306
+    assert "/zones_emploi/ze2020_2024_from_communes.geojson.gz" in server.requests[before:]
+    downloaded = list((tmp_path / "downloads" / "zones_emploi").rglob("*.geojson.gz"))
+    assert len(downloaded) == 1
+    assert downloaded[0].stat().st_size == cat["zones_emploi"].source.size
+
+
+def test_missing_mirror_file_names_the_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("PTCE_GEO_MIRROR", str(tmp_path / "empty"))
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path / "cache"))
+    cat = load_catalogue(MIRROR_CATALOGUE)
+    with pytest.raises(DataUnavailable) as err:
+        load_layer("pnr", catalogue=cat)
+    assert "PTCE_GEO_MIRROR" in str(err.value) and "pnr" in str(err.value)
+    assert "PTCE_GEO_MIRROR" in err.value.fr
+
+
+def test_mirror_file_differing_from_catalogue_is_refused(mirror_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "mirror"
+    shutil.copytree(mirror_dir / "pnr", copy / "pnr")
+    target = copy / "pnr" / "pnr_inpn_2020_simplifie.geojson"
+    target.write_bytes(target.read_bytes().replace(b"Vercors", b"Verkors"))
+    monkeypatch.setenv("PTCE_GEO_MIRROR", str(copy))
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(IntegrityError) as err:
+        load_layer("pnr", catalogue=load_catalogue(MIRROR_CATALOGUE))
+    assert "sha256" in str(err.value)
+
+
+@pytest.mark.parametrize("use_http", [False, True])
+def test_cli_layers_and_fetch(mirror_env, http_mirror, tmp_path, monkeypatch, capsys, use_http):
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path))
+    if use_http:
+        monkeypatch.setenv("PTCE_GEO_MIRROR", http_mirror[1])
+    clear_memory_cache()
+    assert main(["layers"]) == 0
+    listing = capsys.readouterr().out
+    assert "zones_emploi" in listing and "ODbL" in listing and " no" in listing
+    assert main(["fetch", "regions", "pnr"]) == 0
+    out = capsys.readouterr().out
+    assert "regions: 18 units ready" in out and "pnr: 56 units ready" in out
+    assert main(["layers", "--format", "json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["regions"]["cached"] == "yes" and rows["qpv"]["cached"] == "no"
+    assert rows["communes"]["cached"] == "yes"  # regions are dissolved from the communes
+
+
+def test_cli_unknown_layer_is_a_one_line_error(mirror_env, capsys):
+    assert main(["fetch", "cantons"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cantons" in err and "communes" in err
