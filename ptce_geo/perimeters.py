@@ -23,7 +23,8 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from .catalogue import Catalogue, load_catalogue
-from .checks import CODE_KEYS, Problem, code_problems, coordinate_problem, feature_label, structure_problems
+from .checks import (CODE_KEYS, SEAT_KEYS, Problem, code_problems, coordinate_problem, crs_problem,
+                     feature_label, seat_problem, structure_problems)
 from .errors import InvalidPerimeter
 from .geometry import polygonal_part, repair_polygonal
 from .layers import commune_membership, load_layer
@@ -36,7 +37,7 @@ __all__ = ["parse_json", "check_perimeters", "read_perimeters", "union_of_commun
 MAX_FILE_BYTES = 64 * 1024**2
 
 
-def parse_json(source: str | os.PathLike | bytes | dict, *, where: str = "perimeter file") -> dict:
+def parse_json(source: str | os.PathLike | bytes | dict, *, where: str = "perimeter file") -> Any:
     """Load a GeoJSON document from a path, bytes or an already parsed dict.
 
     Raises
@@ -44,8 +45,8 @@ def parse_json(source: str | os.PathLike | bytes | dict, *, where: str = "perime
     InvalidPerimeter
         When the file cannot be read or is not JSON.
     """
-    if isinstance(source, dict):
-        return source
+    if isinstance(source, (dict, list)):
+        return source  # already parsed
     if isinstance(source, (str, os.PathLike)) and not isinstance(source, bytes):
         path = Path(source)
         where = str(path)
@@ -121,6 +122,7 @@ def union_of_communes(codes: list[str], communes: gpd.GeoDataFrame) -> shapely.G
 
 def check_perimeters(
     source: str | os.PathLike | bytes | dict, *, catalogue: Catalogue | None = None, codes: bool = True,
+    compare_geometry: bool = True,
 ) -> list[Problem]:
     """List every problem of a perimeter file (structure, geometry, coordinates, codes).
 
@@ -131,6 +133,9 @@ def check_perimeters(
         Where the communes layer comes from (to check codes).
     codes : bool
         Check codes against the loaded layers (needs the boundary data).
+    compare_geometry : bool
+        When a feature has both codes and a geometry, warn if the geometry is not the
+        union of its communes (a stale file: ``ptce-geo poles build`` redraws it).
     """
     try:
         data = parse_json(source)
@@ -139,33 +144,69 @@ def check_perimeters(
     problems = structure_problems(data)
     if any(p.feature == "file" for p in problems):
         return problems
+    bad_crs = crs_problem(data)
+    if bad_crs is not None:
+        problems.append(bad_crs)
     crs = _declared_crs(data)
     tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None else None
-    communes = epci_codes = None
+    communes = epci = None
+    cat = None
     for i, feat in enumerate(data["features"]):
         if not isinstance(feat, dict):
             continue
         props = feat.get("properties") if isinstance(feat.get("properties"), dict) else {}
         label = feature_label(i, props.get("id", feat.get("id")))
         geom = feat.get("geometry")
+        shp = None
         if isinstance(geom, dict) and geom.get("type") in ("Polygon", "MultiPolygon"):
             shp, problem = _shape(geom, label, tr)
             if problem:
                 problems.append(problem)
+                shp = None
             elif shp is not None and not shp.is_valid:
                 problems.append(Problem(label, f"its geometry is invalid ({shapely.is_valid_reason(shp)})",
                                         "it is repaired with make_valid on reading; fix it at the source",
                                         severity="warning"))
         has_codes = any(isinstance(props.get(k), list) and props.get(k) for k in CODE_KEYS)
-        if codes and has_codes:
-            if communes is None:
-                cat = catalogue or load_catalogue()
-                communes = load_layer("communes", catalogue=cat)
-                epci_codes = set(load_layer("epci", catalogue=cat)["code"])
-            if all(isinstance(props.get(k) or [], list) for k in CODE_KEYS):
-                clean = {k: [c for c in (props.get(k) or []) if isinstance(c, str)] for k in CODE_KEYS}
-                problems.extend(code_problems(label, clean, communes, epci_codes))
+        has_seat = any(props.get(k) is not None for k in SEAT_KEYS)
+        if not codes or not (has_codes or has_seat):
+            continue
+        if communes is None:
+            cat = catalogue or load_catalogue()
+            communes = load_layer("communes", catalogue=cat)
+            epci = load_layer("epci", catalogue=cat)
+        seat = seat_problem(label, props, communes)
+        if seat is not None:
+            problems.append(seat)
+        if has_codes and all(isinstance(props.get(k) or [], list) for k in CODE_KEYS):
+            clean = {k: [c for c in (props.get(k) or []) if isinstance(c, str)] for k in CODE_KEYS}
+            found = code_problems(label, clean, communes, epci, geometry=shp)
+            problems.extend(found)
+            if compare_geometry and shp is not None and not found:
+                problem = _geometry_vs_codes(label, shp, clean, communes, cat)
+                if problem is not None:
+                    problems.append(problem)
     return problems
+
+
+def _geometry_vs_codes(label: str, shp: Any, props: dict, communes: gpd.GeoDataFrame,
+                       catalogue: Catalogue) -> Problem | None:
+    """Warn when a feature's stored geometry is not the union of its codes."""
+    codes = expand_codes(props, communes, catalogue)
+    if not codes:
+        return None
+    union = union_of_communes(codes, communes)
+    try:
+        geom = shp if shp.is_valid else shapely.make_valid(shp)
+        share = shapely.area(shapely.symmetric_difference(geom, union)) / max(shapely.area(union), 1e-300)
+    except shapely.errors.GEOSException:
+        return None
+    if share <= 1e-4:
+        return None
+    return Problem(label, f"its geometry differs from the union of its codes' communes ({share:.2%} of the "
+                   "area); the codes define the perimeter",
+                   "run `ptce-geo poles build` to redraw the geometry from the codes (or drop the codes if "
+                   "the geometry is right)", severity="warning")
 
 
 def read_perimeters(
@@ -194,7 +235,8 @@ def read_perimeters(
     """
     data = parse_json(source)
     catalogue = catalogue or load_catalogue()
-    problems = [p for p in check_perimeters(data, catalogue=catalogue) if p.severity == "error"]
+    problems = [p for p in check_perimeters(data, catalogue=catalogue, compare_geometry=False)
+                if p.severity == "error"]
     if problems:
         more = f" ({len(problems) - 1} more problem(s): run `ptce-geo poles check FILE`)" if len(problems) > 1 else ""
         first = problems[0]
