@@ -23,7 +23,7 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from .catalogue import Catalogue, load_catalogue
-from .checks import (CODE_KEYS, SEAT_KEYS, Problem, code_problems, coordinate_problem, crs_problem,
+from .checks import (CODE_KEYS, SEAT_KEYS, Problem, by_feature, code_problems, coordinate_problem, crs_problem,
                      feature_label, seat_problem, structure_problems)
 from .errors import InvalidPerimeter
 from .geometry import polygonal_part, repair_polygonal
@@ -186,7 +186,7 @@ def check_perimeters(
                 problem = _geometry_vs_codes(label, shp, clean, communes, cat)
                 if problem is not None:
                     problems.append(problem)
-    return problems
+    return by_feature(problems)
 
 
 def _geometry_vs_codes(label: str, shp: Any, props: dict, communes: gpd.GeoDataFrame,

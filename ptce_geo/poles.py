@@ -1,0 +1,217 @@
+"""The project's poles file: rebuild its geometries from the code lists, write it, seat points.
+
+``poles.geojson`` gives each pole a perimeter as code lists (``communes``, ``epci``,
+``departements``, the input of the overlay engine) and, for maps and other GIS tools,
+the geometry of that perimeter: the exact union of its communes, a MultiPolygon with
+coordinates rounded to 6 decimals and exterior rings counter-clockwise (RFC 7946).
+:func:`build_file` (``ptce-geo poles build``) recomputes every geometry from the codes,
+after a new COG vintage for instance, and writes the file in a stable form so the
+committed file equals the build output byte for byte. Seat points are derived from the
+``siege_insee`` property at run time, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._http import atomic_write_bytes
+from .catalogue import Catalogue, load_catalogue
+from .checks import SEAT_KEYS, feature_label
+from .errors import InvalidPerimeter
+from .geometry import orient_ccw, polygonal_part, round_coords
+from .layers import load_layer
+from .perimeters import parse_json, read_perimeters
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DECIMALS", "SEAT_KEYS", "build_feature_collection", "build_file", "dumps_geojson",
+           "normalise_geometry", "seat_points"]
+
+#: decimals kept in coordinates (about 0.1 m)
+DECIMALS = 6
+_DROPPED_MEMBERS = ("crs", "bbox")  # RFC 7946 has no crs; a stored bbox would go stale
+
+
+def normalise_geometry(geom: shapely.Geometry, *, decimals: int = DECIMALS,
+                       label: str = "a perimeter") -> shapely.MultiPolygon:
+    """A polygonal geometry as stored: MultiPolygon, rounded, exterior rings counter-clockwise.
+
+    ``shapely.normalize`` first puts parts and ring start points in a canonical order,
+    so the same area always gives the same coordinates whatever the union algorithm did.
+    """
+    geom = shapely.normalize(geom)
+    geom = polygonal_part(round_coords(np.array([geom], dtype=object), decimals)[0])
+    if geom is None or geom.is_empty:
+        raise InvalidPerimeter(f"{label}: has no area once rounded to {decimals} decimals: check its codes or "
+                               "geometry.", fr=f"{label} : le périmètre n'a plus de surface une fois arrondi.")
+    geom = orient_ccw(np.array([geom], dtype=object))[0]
+    if geom.geom_type == "Polygon":
+        geom = shapely.MultiPolygon([geom])
+    return geom
+
+
+def _coordinates(geom: shapely.MultiPolygon, decimals: int) -> list:
+    """GeoJSON coordinates, each number the shortest decimal of the rounded value."""
+    return [[[[round(x, decimals), round(y, decimals)] for x, y in ring.coords]
+             for ring in (poly.exterior, *poly.interiors)]
+            for poly in geom.geoms]
+
+
+def build_feature_collection(data: dict, *, catalogue: Catalogue | None = None) -> dict:
+    """Rebuild every feature's geometry from its code lists.
+
+    Parameters
+    ----------
+    data : dict
+        A parsed perimeter FeatureCollection (see :mod:`ptce_geo.perimeters`).
+    catalogue : Catalogue, optional
+        Where the communes layer comes from.
+
+    Returns
+    -------
+    dict
+        The same collection with, for each feature, the geometry of its perimeter: the
+        union of its communes when it has codes (its own geometry, reprojected to WGS84,
+        otherwise) as a MultiPolygon rounded to 6 decimals, exterior rings
+        counter-clockwise. Properties are unchanged; the ``crs`` and ``bbox`` members go.
+
+    Raises
+    ------
+    InvalidPerimeter
+        When the file has errors (as ``ptce-geo poles check`` lists them).
+    """
+    catalogue = catalogue or load_catalogue()
+    perimeters = read_perimeters(data, catalogue=catalogue)
+    _warn_vintage(data, catalogue)
+    features = []
+    for i, (feat, geom) in enumerate(zip(data["features"], perimeters.geometry.to_numpy())):
+        out: dict[str, Any] = {"type": "Feature"}
+        out.update({k: v for k, v in feat.items() if k not in ("type", "properties", "geometry", "bbox")})
+        out["properties"] = feat.get("properties")
+        shape = normalise_geometry(geom, label=feature_label(i, perimeters["id"].iloc[i]))
+        out["geometry"] = {"type": "MultiPolygon", "coordinates": _coordinates(shape, DECIMALS)}
+        features.append(out)
+    fc: dict[str, Any] = {"type": "FeatureCollection"}
+    fc.update({k: v for k, v in data.items() if k not in ("type", "features", *_DROPPED_MEMBERS)})
+    fc["features"] = features
+    return fc
+
+
+def _warn_vintage(data: dict, catalogue: Catalogue) -> None:
+    """Say when the file's codes are of another COG vintage than the communes layer."""
+    vintage = catalogue["communes"].vintage
+    stated = {f["properties"].get("cog") for f in data["features"]
+              if isinstance(f.get("properties"), dict) and f["properties"].get("cog") is not None}
+    stale = sorted(str(v) for v in stated if str(v) != str(vintage))
+    if stale:
+        logger.warning("the poles file gives codes of COG %s but the communes layer is COG %s: the geometry "
+                       "follows the layer; update the derived properties and 'cog' (tools/make_poles.py)",
+                       ", ".join(stale), vintage)
+
+
+def dumps_geojson(fc: dict) -> str:
+    """Serialise a FeatureCollection in the repository's stable form.
+
+    One feature per line, keys in their given order, compact separators, UTF-8 text
+    (no ``\\u`` escapes), a final newline. The same collection always gives the same
+    text, so a rebuilt file can be compared with the committed one byte for byte.
+    """
+    def dump(obj: object) -> str:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    head = {k: v for k, v in fc.items() if k != "features"}
+    lines = [dump(f) for f in fc.get("features", [])]
+    body = ",\n".join(lines)
+    return dump(head)[:-1] + ',"features":[\n' + body + ("\n" if lines else "") + "]}\n"
+
+
+def build_file(path: str | os.PathLike, *, output: str | os.PathLike | None = None,
+               catalogue: Catalogue | None = None) -> Path:
+    """Rebuild a poles file's geometries and write it (atomically).
+
+    Parameters
+    ----------
+    path : path
+        The poles file to read.
+    output : path, optional
+        Where to write; default: over ``path``.
+    catalogue : Catalogue, optional
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    data = parse_json(Path(path))
+    text = dumps_geojson(build_feature_collection(data, catalogue=catalogue))
+    dest = Path(output) if output is not None else Path(path)
+    atomic_write_bytes(dest, text.encode("utf-8"))
+    logger.info("wrote %s (%d features)", dest, len(data.get("features", [])))
+    return dest
+
+
+def _seat_code(props: object) -> str | None:
+    if not isinstance(props, dict):
+        return None
+    for key in SEAT_KEYS:
+        value = props.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def seat_points(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None) -> gpd.GeoDataFrame:
+    """One point per pole for maps: its seat commune's representative point.
+
+    The seat comes from the ``siege_insee`` property (or ``seat_insee``…). When a pole
+    has no seat, or its code is not in the communes layer, the point is the perimeter's
+    own representative point and ``siege_source`` says so.
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        As returned by :func:`ptce_geo.perimeters.read_perimeters`.
+    catalogue : Catalogue, optional
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, one row per pole: ``id``, ``nom``, ``siege_insee`` (the code used, or
+        ``None``), ``siege_nom``, ``siege_source`` (``"commune"`` or ``"perimetre"``),
+        ``geometry`` (Point, always inside the seat commune or the perimeter).
+    """
+    props = perimeters["properties"] if "properties" in perimeters else pd.Series([{}] * len(perimeters))
+    codes = [_seat_code(p) for p in props]
+    names: dict[str, str] = {}
+    points: dict[str, shapely.Point] = {}
+    if any(codes):
+        communes = load_layer("communes", catalogue=catalogue or load_catalogue())
+        sel = communes[communes["code"].isin({c for c in codes if c})]
+        names = dict(zip(sel["code"], sel["nom"]))
+        points = dict(zip(sel["code"], shapely.point_on_surface(sel.geometry.to_numpy())))
+    rows = []
+    for fid, nom, code, geom in zip(perimeters["id"], perimeters.get("nom", perimeters["id"]), codes,
+                                    perimeters.geometry.to_numpy()):
+        if code and code in points:
+            rows.append({"id": fid, "nom": nom, "siege_insee": code, "siege_nom": names[code],
+                         "siege_source": "commune", "geometry": points[code]})
+            continue
+        if code:
+            logger.warning("pole %s: seat commune %r is not in the communes layer; its seat point is the "
+                           "perimeter's representative point", fid, code)
+        rows.append({"id": fid, "nom": nom, "siege_insee": None, "siege_nom": None,
+                     "siege_source": "perimetre", "geometry": shapely.point_on_surface(geom)})
+    columns = ["id", "nom", "siege_insee", "siege_nom", "siege_source", "geometry"]
+    table = pd.DataFrame(rows, columns=columns)
+    for col in ("siege_insee", "siege_nom"):  # None, not NaN, where there is no seat
+        table[col] = pd.Series([r[col] for r in rows], index=table.index, dtype=object)
+    return gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
