@@ -1,0 +1,656 @@
+"""Read user files safely: zone files and perimeter files, in any CRS.
+
+Formats: GeoJSON, GeoPackage, zipped Shapefile (and a zip holding one GeoJSON or
+GeoPackage). The format is told by the file's first bytes, not its name. Safety:
+
+* the upload is refused above ``max_bytes`` (50 MB by default);
+* from a zip, only the members of one dataset are read (``.shp .shx .dbf .prj .cpg``, or
+  one ``.geojson``/``.json``/``.gpkg``), copied under fixed names (``upload.shp``…) into a
+  temporary folder that is deleted afterwards; nothing is ever extracted elsewhere;
+* a zip with an absolute or ``..`` member path, encrypted members, more than
+  :data:`MAX_MEMBERS` entries, a total uncompressed size above ``max_unzipped_bytes``
+  (256 MB) or a member inflating more than :data:`MAX_RATIO` times is refused; the bytes
+  really inflated are counted while copying, so a lying header does not help;
+* a file of more than ``max_vertices`` vertices (2 000 000 by default) is refused with
+  the advice to simplify it; below that, it is read as is (a GeoJSON of 10⁶ vertices is
+  read in about a second).
+
+CRS: files are reprojected to EPSG:4326. A file that declares no CRS (a Shapefile
+without ``.prj``; a GeoJSON, whose default is WGS84) but whose coordinates are metres —
+Lambert-93 most often — is refused with a message naming the fix (add the ``.prj``,
+reproject to WGS84, or give ``assume_crs="EPSG:2154"``): guessing a projected CRS could
+misplace every zone silently.
+
+Every refusal is an :class:`~ptce_geo.errors.UploadRejected` (unsafe or too large) or
+:class:`~ptce_geo.errors.InvalidInput` (unreadable, wrong fields), with an English
+message and a French one (``fr``) for the app.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import struct
+import tempfile
+import unicodedata
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from .catalogue import Catalogue
+from .checks import coordinate_problem
+from .errors import InvalidInput, InvalidPerimeter, UploadRejected
+from .geometry import polygonal_part, repair_polygonal
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_UPLOAD_BYTES", "MAX_UNZIPPED_BYTES", "MAX_VERTICES", "MAX_RATIO", "MAX_MEMBERS",
+           "read_upload", "read_zone_upload", "read_perimeter_upload", "guess_fields"]
+
+MAX_UPLOAD_BYTES = 50 * 1024**2
+MAX_UNZIPPED_BYTES = 256 * 1024**2
+MAX_VERTICES = 2_000_000
+#: largest inflation ratio accepted for a zip member above 1 MiB
+MAX_RATIO = 200
+MAX_MEMBERS = 1000
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+_SINGLE = (".geojson", ".json", ".gpkg")
+_CHUNK = 1 << 20
+#: field names that look like a code or a name, best first (accents and case ignored)
+_CODE_HINTS = (r"code", r"code[_ -].*", r".*[_ -]code", r"id|ident|identifiant", r"id[_ -].*", r".*[_ -]id",
+               r"(insee|siren|siret).*", r"(ref|num|numero|cle|key)([_ -].*)?", r".*code.*")
+#: the same for perimeters, whose format names the identifier ``id``
+_ID_HINTS = (r"id",) + _CODE_HINTS
+_NAME_HINTS = (r"nom|name|libelle|lib|label|titre|title|intitule",
+               r"(nom|name|libelle|lib|label|titre|title|intitule)[_ -].*",
+               r".*[_ -](nom|name|libelle|lib|label)", r".*(nom|name|libelle|label).*")
+
+
+def _reject(en: str, fr: str) -> UploadRejected:
+    return UploadRejected(en, fr=fr)
+
+
+def _kind(head: bytes) -> str | None:
+    """``zip``, ``gpkg``, ``geojson``, ``shp`` or None, from the first bytes."""
+    if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
+        return "zip"
+    if head[:16] == b"SQLite format 3\x00":
+        return "gpkg"
+    if head[:4] == b"\x00\x00\x27\x0a":
+        return "shp"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return "geojson" if text[:1] == b"{" else None
+
+
+def _zip_entry_count(data: bytes) -> int:
+    """Entries announced by the end-of-central-directory record (before parsing it all)."""
+    pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if pos < 0 or pos + 22 > len(data):
+        return -1
+    return struct.unpack("<H", data[pos + 10:pos + 12])[0]
+
+
+def _safe_name(name: str) -> bool:
+    if not name or "\x00" in name:
+        return False
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
+        return False
+    return ".." not in PurePosixPath(norm).parts
+
+
+def _datasets(infos: list[zipfile.ZipInfo]) -> dict[str, list[zipfile.ZipInfo]]:
+    """Readable datasets of a zip: key (member path without suffix, or member path) → members."""
+    parts: dict[str, dict[str, zipfile.ZipInfo]] = {}
+    singles: dict[str, list[zipfile.ZipInfo]] = {}
+    for info in infos:
+        norm = info.filename.replace("\\", "/")
+        base = norm.rsplit("/", 1)[-1]
+        if info.is_dir() or norm.startswith("__MACOSX/") or base.startswith("._"):
+            continue
+        low = norm.lower()
+        suffix = next((s for s in _SHP_PARTS if low.endswith(s)), None)
+        if suffix:
+            parts.setdefault(low[: -len(suffix)], {})[suffix] = info
+        elif low.endswith(_SINGLE):
+            singles[norm] = [info]
+    out = {}
+    for stem, members in parts.items():
+        if ".shp" in members:
+            out[members[".shp"].filename[:-4]] = list(members.values())
+    out.update(singles)
+    return out
+
+
+def _unzip(data: bytes, where: str, folder: Path, *, layer: str | None,
+           max_unzipped_bytes: int) -> tuple[Path, str]:
+    """Copy one dataset of a zip into ``folder``; return its path and format."""
+    count = _zip_entry_count(data)
+    if count < 0 or count == 0xFFFF or count > MAX_MEMBERS:
+        raise _reject(f"{where}: the zip archive is damaged or holds more than {MAX_MEMBERS} entries: "
+                      "zip only the files of the layer.",
+                      f"{where} : archive zip endommagée ou de plus de {MAX_MEMBERS} fichiers ; "
+                      "ne zippez que les fichiers de la couche.")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _reject(f"{where}: is not a readable zip archive ({exc}): zip the files again.",
+                      f"{where} : archive zip illisible ; recréez-la.") from None
+    with zf:
+        infos = zf.infolist()
+        for info in infos:
+            if not _safe_name(info.filename):
+                raise _reject(f"{where}: the zip holds an unsafe path {info.filename[:80]!r} (absolute or "
+                              "with '..'): it is refused; zip the layer's files without folders above them.",
+                              f"{where} : l'archive contient un chemin dangereux ({info.filename[:80]}) ; "
+                              "elle est refusée.")
+            if info.flag_bits & 0x1:
+                raise _reject(f"{where}: the zip is encrypted: zip the files without a password.",
+                              f"{where} : l'archive est chiffrée ; zippez les fichiers sans mot de passe.")
+        found = _datasets(infos)
+        if not found:
+            raise InvalidInput(f"{where}: the zip holds no Shapefile (.shp with .shx and .dbf), GeoJSON or "
+                               "GeoPackage: zip the layer's files.",
+                               fr=f"{where} : l'archive ne contient ni Shapefile (.shp, .shx, .dbf), ni GeoJSON, "
+                               "ni GeoPackage.")
+        if layer is not None:
+            keys = [k for k in found if k == layer or k.rsplit("/", 1)[-1].rsplit(".", 1)[0] == layer
+                    or k.rsplit("/", 1)[-1] == layer]
+        else:
+            keys = list(found)
+        if len(keys) != 1:
+            names = ", ".join(sorted(found))[:300]
+            raise InvalidInput(f"{where}: the zip holds {len(found)} layers ({names}); "
+                               + ("none is " + repr(layer) if layer else "name the one to read (layer=…)")
+                               + " or zip a single layer.",
+                               fr=f"{where} : l'archive contient plusieurs couches ({names}) ; "
+                               "n'en zippez qu'une.")
+        members = found[keys[0]]
+        total = sum(i.file_size for i in members)
+        if total > max_unzipped_bytes:
+            raise _reject(f"{where}: the files to read inflate to {total / 2**20:.0f} MB, over the "
+                          f"{max_unzipped_bytes // 2**20} MB limit: simplify the layer or keep fewer zones.",
+                          f"{where} : une fois décompressés, les fichiers dépassent "
+                          f"{max_unzipped_bytes // 2**20} Mo ; simplifiez la couche.")
+        for info in members:
+            if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                raise _reject(f"{where}: member {info.filename!r} inflates {info.file_size // max(info.compress_size, 1)}"
+                              f" times (limit {MAX_RATIO}): the archive looks like a zip bomb and is refused.",
+                              f"{where} : le fichier {info.filename} se décompresse de façon anormale "
+                              "(bombe zip) ; l'archive est refusée.")
+        suffixes = [Path(i.filename).suffix.lower() for i in members]
+        if ".shp" in suffixes:
+            missing = [s for s in (".shx", ".dbf") if s not in suffixes]
+            if missing:
+                raise InvalidInput(f"{where}: the Shapefile {keys[0]!r} lacks its {' and '.join(missing)} file: "
+                                   "zip all the files of the Shapefile (.shp, .shx, .dbf, .prj).",
+                                   fr=f"{where} : il manque {' et '.join(missing)} au Shapefile ; zippez tous "
+                                   "ses fichiers (.shp, .shx, .dbf, .prj).")
+        written = 0
+        for info, suffix in zip(members, suffixes):
+            target = folder / ("upload" + (".geojson" if suffix == ".json" else suffix))
+            done = 0
+            try:
+                with zf.open(info) as src, open(target, "xb") as dst:
+                    while block := src.read(_CHUNK):
+                        done += len(block)
+                        written += len(block)
+                        if done > info.file_size or written > max_unzipped_bytes:
+                            raise _reject(f"{where}: member {info.filename!r} inflates beyond its declared size "
+                                          "or the limit: the archive is refused.",
+                                          f"{where} : l'archive se décompresse au-delà de la limite ; "
+                                          "elle est refusée.")
+                        dst.write(block)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise _reject(f"{where}: member {info.filename!r} is damaged or does not match its header "
+                              f"({exc}): the archive is refused; zip the files again.",
+                              f"{where} : l'archive est endommagée ({info.filename}) ; recréez-la.") from None
+        main = next(i for i, s in enumerate(suffixes) if s in (".shp", ".geojson", ".json", ".gpkg"))
+        path = folder / ("upload" + (".geojson" if suffixes[main] == ".json" else suffixes[main]))
+    with open(path, "rb") as fh:
+        kind = _kind(fh.read(64))
+    if kind not in ("shp", "geojson", "gpkg"):
+        raise InvalidInput(f"{where}: {members[main].filename!r} is not a {suffixes[main]} file (its content "
+                           "does not match): export the layer again.",
+                           fr=f"{where} : le fichier {members[main].filename} n'a pas le contenu attendu.")
+    return path, kind
+
+
+def _pick_layer(path: Path, kind: str, where: str, layer: str | None) -> str | None:
+    if kind != "gpkg":
+        return None
+    listed = pyogrio.list_layers(path)
+    spatial = [str(name) for name, gtype in listed if gtype is not None]
+    if layer is not None:
+        if layer not in spatial:
+            raise InvalidInput(f"{where}: the GeoPackage has no layer {layer!r} with geometries (it has "
+                               f"{', '.join(spatial) or 'none'}): name one of them.",
+                               fr=f"{where} : le GeoPackage n'a pas de couche « {layer} ».")
+        return layer
+    if len(spatial) != 1:
+        raise InvalidInput(f"{where}: the GeoPackage holds {len(spatial)} layers with geometries "
+                           f"({', '.join(spatial)[:300]}): name the one to read (layer=…) or save one alone.",
+                           fr=f"{where} : le GeoPackage contient {len(spatial)} couches géographiques ; "
+                           "n'en gardez qu'une.")
+    return spatial[0]
+
+
+def _looks_projected(gdf: gpd.GeoDataFrame) -> str | None:
+    """A Problem message when lon/lat coordinates are metres (or swapped), else None."""
+    coords = shapely.get_coordinates(gdf.geometry.to_numpy())
+    if len(coords) > 20_000:
+        coords = coords[:: len(coords) // 20_000]
+    problem = coordinate_problem("file", coords)
+    if problem is None or "outside France" in problem.message:
+        return None
+    return problem.message
+
+
+def _set_crs(gdf: gpd.GeoDataFrame, where: str, kind: str, assume_crs: str | None) -> tuple[gpd.GeoDataFrame, str]:
+    crs = gdf.crs
+    wrong = None
+    if crs is None or crs.is_geographic:
+        wrong = _looks_projected(gdf)
+    if crs is None or wrong:
+        if assume_crs:
+            try:
+                gdf = gdf.set_crs(CRS.from_user_input(assume_crs), allow_override=True)
+            except Exception:
+                raise InvalidInput(f"{where}: {assume_crs!r} is not a CRS: give one such as 'EPSG:2154'.",
+                                   fr=f"« {assume_crs} » n'est pas un système de coordonnées connu.") from None
+        elif wrong:
+            l93 = "Lambert-93" in wrong
+            fix = {"shp": "add its .prj file to the zip, or reproject it to WGS84 (EPSG:4326)",
+                   "gpkg": "set its CRS in QGIS and save it again, or reproject it to WGS84 (EPSG:4326)"}.get(
+                kind, "reproject it to WGS84 longitude/latitude (EPSG:4326), as GeoJSON requires")
+            fix_fr = {"shp": "joignez son fichier .prj au zip ou reprojetez-le en WGS84 (EPSG:4326)",
+                      "gpkg": "définissez son système de coordonnées dans QGIS ou reprojetez-le en WGS84"}.get(
+                kind, "reprojetez-le en WGS84 longitude/latitude (EPSG:4326), comme l'exige le GeoJSON")
+            raise InvalidInput(
+                f"{where}: {wrong.replace('the file declares no CRS', 'its CRS is not declared')}: {fix}"
+                + (" (Lambert-93 is EPSG:2154)." if l93 else "."),
+                fr=f"{where} : les coordonnées sont "
+                + ("en Lambert-93 (mètres)" if l93 else "projetées ou inversées")
+                + f" et le fichier ne déclare pas son système de coordonnées : {fix_fr}.")
+        else:
+            gdf = gdf.set_crs("EPSG:4326")
+    used = gdf.crs.to_string()
+    if not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    if _looks_projected(gdf):
+        raise InvalidInput(f"{where}: its coordinates do not fit its CRS {used}: check the CRS declared.",
+                           fr=f"{where} : les coordonnées ne correspondent pas au système déclaré ({used}).")
+    return gdf, used
+
+
+def read_upload(
+    data: bytes, *, filename: str, layer: str | None = None, assume_crs: str | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+    max_vertices: int = MAX_VERTICES,
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """Read an uploaded vector file safely, as it is, in EPSG:4326.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    filename : str
+        Its name, used in messages only.
+    layer : str, optional
+        The layer of a GeoPackage, or the dataset of a zip holding several.
+    assume_crs : str, optional
+        The CRS of a file that declares none (e.g. ``"EPSG:2154"``).
+    max_bytes, max_unzipped_bytes, max_vertices : int
+        Limits (see the module docstring).
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, dict)
+        The features (null and empty geometries dropped) and ``{"format", "crs",
+        "features"}``.
+    """
+    where = Path(filename).name or "upload"
+    if len(data) > max_bytes:
+        raise _reject(f"{where}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit: simplify "
+                      "the geometries or keep only the zones needed.",
+                      f"{where} : fichier trop gros ({len(data) / 2**20:.1f} Mo, limite {max_bytes / 2**20:.0f} Mo) ; "
+                      "simplifiez les géométries.")
+    kind = _kind(bytes(data[:64]))
+    if kind == "shp":
+        raise _reject(f"{where}: a .shp alone cannot be read: zip it with its .shx, .dbf and .prj files and "
+                      "upload the .zip.",
+                      f"{where} : un .shp seul est illisible : zippez-le avec ses fichiers .shx, .dbf et .prj "
+                      "et déposez le .zip.")
+    if kind is None:
+        raise _reject(f"{where}: unknown format: upload a GeoJSON, a GeoPackage or a zipped Shapefile "
+                      "(.shp with .shx, .dbf and .prj in one .zip).",
+                      f"{where} : format inconnu : déposez un GeoJSON, un GeoPackage ou un Shapefile zippé "
+                      "(.shp, .shx, .dbf et .prj dans un .zip).")
+    with tempfile.TemporaryDirectory(prefix="ptce_upload_") as tmp:
+        folder = Path(tmp)
+        if kind == "zip":
+            path, kind = _unzip(bytes(data), where, folder, layer=layer, max_unzipped_bytes=max_unzipped_bytes)
+        else:
+            path = folder / f"upload.{kind}"
+            path.write_bytes(data)
+        if kind == "shp" and max_vertices and path.stat().st_size > 16 * max_vertices * 1.2 + 1e6:
+            raise _too_many(where, int(path.stat().st_size // 16), max_vertices)
+        name = _pick_layer(path, kind, where, layer)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                gdf = pyogrio.read_dataframe(path, layer=name)
+        except Exception as exc:  # GDAL parser errors
+            label = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile"}[kind]
+            detail = str(exc).replace(str(path), where).split("; It might help")[0][:160]
+            raise InvalidInput(f"{where}: cannot be read as {label} ({detail}): export it again.",
+                               fr=f"{where} : illisible en tant que {label} ; exportez-le de nouveau.") from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
+        raise InvalidInput(f"{where}: has no geometries: upload a layer of polygons or points.",
+                           fr=f"{where} : le fichier ne contient aucune géométrie.")
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)].reset_index(drop=True)
+    if not len(gdf):
+        raise InvalidInput(f"{where}: holds no feature with a geometry: check the file.",
+                           fr=f"{where} : aucune entité n'a de géométrie.")
+    n_vertices = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
+    if max_vertices and n_vertices > max_vertices:
+        raise _too_many(where, n_vertices, max_vertices)
+    gdf, crs = _set_crs(gdf, where, kind, assume_crs)
+    return gdf, {"format": kind, "crs": crs, "features": len(gdf), "vertices": n_vertices}
+
+
+def _too_many(where: str, n: int, cap: int) -> UploadRejected:
+    return _reject(f"{where}: about {n:,} vertices, over the limit of {cap:,}: simplify the geometries first "
+                   "(QGIS: Vector > Geometry Tools > Simplify, or mapshaper -simplify).",
+                   f"{where} : environ {n:,} sommets, au-delà de la limite de {cap:,} ; simplifiez les "
+                   "géométries (QGIS : Vecteur > Outils de géométrie > Simplifier).".replace(",", " "))
+
+
+@dataclass
+class Fields:
+    """The fields used for codes and names, and which were guessed."""
+
+    code: str | None
+    name: str | None
+    guessed: list[str] = field(default_factory=list)
+
+    def notes(self, n: int, dropped: int, merged: int, *, what: str = "zone") -> tuple[str, str]:
+        """One sentence in English and in French saying what was used (``what``: zone or perimeter)."""
+        code = f"field {self.code!r}" if self.code else "row numbers (no field with one distinct value per row)"
+        code_fr = f"du champ « {self.code} »" if self.code else "des numéros de ligne (aucun champ à valeurs uniques)"
+        name = f"field {self.name!r}" if self.name else "the codes"
+        name_fr = f"du champ « {self.name} »" if self.name else "des codes"
+        what_fr = {"perimeter": "périmètre"}.get(what, what)
+        en = (f"{n} {what}(s): codes from {code}{' (guessed)' if 'code_field' in self.guessed else ''}, "
+              f"names from {name}{' (guessed)' if 'name_field' in self.guessed else ''}")
+        fr = f"{n} {what_fr}(s) : codes tirés {code_fr}, noms tirés {name_fr}"
+        if dropped:
+            en += f"; {dropped} feature(s) without a polygon, point or code left out"
+            fr += f" ; {dropped} entité(s) sans polygone, point ou code écartée(s)"
+        if merged:
+            en += f"; {merged} row(s) sharing a code merged"
+            fr += f" ; {merged} ligne(s) de même code fusionnée(s)"
+        if self.guessed:
+            en += ": name other fields if these are wrong"
+            fr += " ; choisissez d'autres champs si ce ne sont pas les bons"
+        return en + ".", fr + "."
+
+
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower().strip()
+
+
+def _rank(column: str, hints: tuple[str, ...]) -> int | None:
+    plain = _plain(column)
+    return next((i for i, h in enumerate(hints) if re.fullmatch(h, plain)), None)
+
+
+def text_codes(values: pd.Series) -> np.ndarray:
+    """Codes as stripped text (``1.0`` → ``"1"``); ``None`` where missing or blank."""
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values.to_numpy(dtype=object)):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+            out[i] = None
+            continue
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)
+        text = str(v).strip()
+        out[i] = text or None
+    return out
+
+
+def _match(columns: list[str], wanted: str, where: str, role: str) -> str:
+    if wanted in columns:
+        return wanted
+    lower = {c.lower(): c for c in columns}
+    if wanted.lower() in lower:
+        return lower[wanted.lower()]
+    listed = ", ".join(columns)[:300] or "none"
+    raise InvalidInput(f"{where}: no field {wanted!r} for the {role}: use one of {listed}.",
+                       fr=f"{where} : pas de champ « {wanted} » ; champs disponibles : {listed}.")
+
+
+def guess_fields(gdf: pd.DataFrame, *, code_field: str | None = None, name_field: str | None = None,
+                 where: str = "upload", ids: bool = False) -> Fields:
+    """The fields holding codes and names: as named, or guessed.
+
+    A guessed code field has a code-like name (``code``, ``code_…``, ``…_code``, then
+    ``id``, ``id_…``, ``…_id``, then ``insee…``, ``siren…``; ``id`` first when ``ids``)
+    and one distinct, non-empty value per row; when none has, row numbers stand in
+    (``code`` is then ``None``). A guessed name field has a
+    name-like name (``nom``, ``name``, ``libellé``, ``lib_…``…) and text values; when
+    none has, the codes stand in.
+    """
+    columns = [str(c) for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series(name=None)).name]
+    guessed = []
+    if code_field:
+        code = _match(columns, code_field, where, "code")
+    else:
+        guessed.append("code_field")
+        ranked = []
+        for pos, col in enumerate(columns):
+            rank = _rank(col, _ID_HINTS if ids else _CODE_HINTS)
+            if rank is None:
+                continue
+            codes = text_codes(gdf[col])
+            if all(c is not None for c in codes) and len(set(codes)) == len(codes):
+                ranked.append((rank, pos, col))
+        code = min(ranked)[2] if ranked else None
+    if name_field:
+        name = _match(columns, name_field, where, "name")
+    else:
+        guessed.append("name_field")
+        ranked = [(_rank(c, _NAME_HINTS), pos, c) for pos, c in enumerate(columns) if c != code
+                  and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
+        ranked = [r for r in ranked if r[0] is not None]
+        name = min(ranked)[2] if ranked else None
+    return Fields(code=code, name=name, guessed=guessed)
+
+
+def _clean_geometries(gdf: gpd.GeoDataFrame, where: str, *, points: bool) -> tuple[gpd.GeoDataFrame, int]:
+    """Polygons repaired (and points when allowed); other rows dropped, counted."""
+    geoms = gdf.geometry.to_numpy().copy()
+    for i in np.flatnonzero(shapely.get_type_id(geoms) == 7):  # collections: their polygons
+        geoms[i] = polygonal_part(geoms[i])
+    types = shapely.get_type_id(geoms)
+    ok = np.isin(types, (3, 6, 0, 4) if points else (3, 6))
+    keep = gdf.loc[ok].copy()
+    fixed = repair_polygonal(geoms[ok], labels=[f"feature #{i + 1}" for i in np.flatnonzero(ok)], where=where)
+    keep = keep.set_geometry(gpd.GeoSeries(fixed, index=keep.index, crs=gdf.crs))
+    keep = keep[~(keep.geometry.isna() | keep.geometry.is_empty)]
+    return keep, int(len(gdf) - len(keep))
+
+
+def read_zone_upload(
+    data: bytes, *, filename: str, code_field: str | None = None, name_field: str | None = None,
+    layer: str | None = None, assume_crs: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES,
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES, max_vertices: int = MAX_VERTICES,
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """Read a user's zone file (polygons or points) for :func:`ptce_geo.zones.overlap_zones`.
+
+    Parameters
+    ----------
+    data : bytes
+    filename : str
+    code_field, name_field : str, optional
+        Fields holding each zone's code and name (matched without regard to case);
+        guessed when absent (see :func:`guess_fields`).
+    layer, assume_crs, max_bytes, max_unzipped_bytes, max_vertices
+        See :func:`read_upload`.
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, dict)
+        ``code`` (text), ``nom``, the file's other fields, ``geometry`` in EPSG:4326;
+        ``attrs["layer"] == "upload"``. Rows sharing a code are merged into one zone.
+        The dict holds ``code_field``, ``name_field`` (``None`` when row numbers or
+        codes stand in), ``guessed`` (which of them were guessed), ``format``, ``crs``,
+        ``features``, ``dropped`` (rows without a usable geometry or code), ``merged``,
+        and ``note`` / ``note_fr``: one sentence saying which fields were used.
+    """
+    raw, info = read_upload(data, filename=filename, layer=layer, assume_crs=assume_crs, max_bytes=max_bytes,
+                            max_unzipped_bytes=max_unzipped_bytes, max_vertices=max_vertices)
+    return _as_zones(raw, info, Path(filename).name or "upload", code_field=code_field, name_field=name_field)
+
+
+def _as_zones(raw: gpd.GeoDataFrame, info: dict, where: str, *, code_field: str | None, name_field: str | None,
+              ids: bool = False) -> tuple[gpd.GeoDataFrame, dict]:
+    """Codes, names and geometries of a file's features (see :func:`read_zone_upload`)."""
+    clean, dropped = _clean_geometries(raw, where, points=True)
+    if not len(clean):
+        raise InvalidInput(f"{where}: no polygon or point in the file (lines are not zones): upload zones as "
+                           "polygons, or sites as points.",
+                           fr=f"{where} : aucun polygone ni point (les lignes ne sont pas des zones).")
+    fields = guess_fields(clean, code_field=code_field, name_field=name_field, where=where, ids=ids)
+    codes = text_codes(clean[fields.code]) if fields.code else \
+        np.array([str(i + 1) for i in range(len(clean))], dtype=object)
+    has_code = np.array([c is not None for c in codes])
+    dropped += int((~has_code).sum())
+    clean = clean.loc[has_code]
+    codes = codes[has_code]
+    names = clean[fields.name].astype(str).to_numpy() if fields.name else codes
+    other = [c for c in clean.columns if c not in ("code", "nom", clean.geometry.name)]
+    zones = gpd.GeoDataFrame(clean[other].assign(code=codes, nom=names).reset_index(drop=True),
+                             geometry=clean.geometry.to_numpy(), crs="EPSG:4326")
+    merged = 0
+    if zones["code"].duplicated().any():
+        before = len(zones)
+        first = zones.drop(columns="geometry").drop_duplicates("code").set_index("code")
+        union = zones.groupby("code", sort=False).geometry.apply(
+            lambda s: s.iloc[0] if len(s) == 1 else _merge(s.to_numpy()))
+        zones = gpd.GeoDataFrame(first.reset_index(), geometry=union.reindex(first.index).to_numpy(),
+                                 crs="EPSG:4326")
+        merged = before - len(zones)
+    zones = zones[["code", "nom"] + [c for c in zones.columns if c not in ("code", "nom", "geometry")] + ["geometry"]]
+    zones.attrs["layer"] = "upload"
+    note, note_fr = fields.notes(len(zones), dropped, merged, what="perimeter" if ids else "zone")
+    info.update(code_field=fields.code, name_field=fields.name, guessed=fields.guessed, features=len(zones),
+                dropped=dropped, merged=merged, note=note, note_fr=note_fr)
+    return zones, info
+
+
+def _merge(geoms: np.ndarray):
+    union = shapely.union_all(geoms)
+    part = polygonal_part(union)
+    return part if part is not None else union
+
+
+def read_perimeter_upload(
+    data: bytes, *, filename: str, id_field: str | None = None, name_field: str | None = None,
+    catalogue: Catalogue | None = None, layer: str | None = None, assume_crs: str | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+    max_vertices: int = MAX_VERTICES,
+) -> gpd.GeoDataFrame:
+    """Read an uploaded perimeter file (polygons, any CRS) in the perimeter format.
+
+    A GeoJSON in the perimeter format that defines poles by codes (``communes``,
+    ``epci``, ``departements``) is read by :func:`ptce_geo.perimeters.read_perimeters`
+    (with ``catalogue``). Any other file is read as polygons: each row is a perimeter;
+    rows sharing an id are merged.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id`` (text), ``nom``, ``definition`` (``"geometry"``), ``communes``
+        (``None``), ``properties`` (the row's fields, JSON-safe), ``geometry`` in
+        EPSG:4326; ``attrs["upload"]`` holds the dict of :func:`read_zone_upload`
+        (fields used, note).
+
+    Raises
+    ------
+    UploadRejected, InvalidInput, InvalidPerimeter
+    """
+    where = Path(filename).name or "upload"
+    if _kind(bytes(data[:64])) == "geojson" and len(data) <= max_bytes:
+        doc = _json_or_none(data)
+        feats = doc.get("features") if isinstance(doc, dict) else None
+        if isinstance(feats, list) and any(isinstance(f, dict) and isinstance(f.get("properties"), dict)
+                                           and any(f["properties"].get(k) for k in ("communes", "epci", "departements"))
+                                           for f in feats):
+            from .perimeters import read_perimeters
+
+            out = read_perimeters(doc, catalogue=catalogue)
+            out.attrs["upload"] = {"format": "perimeters", "note": "", "note_fr": ""}
+            return out
+    raw, info = read_upload(data, filename=filename, layer=layer, assume_crs=assume_crs, max_bytes=max_bytes,
+                            max_unzipped_bytes=max_unzipped_bytes, max_vertices=max_vertices)
+    zones, info = _as_zones(raw, info, where, code_field=id_field, name_field=name_field, ids=True)
+    poly = np.isin(shapely.get_type_id(zones.geometry.to_numpy()), (3, 6))
+    if not poly.all():
+        bad = zones.loc[~poly, "code"].iloc[0]
+        raise InvalidPerimeter(f"{where}: perimeter {bad!r} is a point, not a polygon: a perimeter needs an area; "
+                               "draw it as a polygon.",
+                               fr=f"{where} : le périmètre « {bad} » est un point ; un périmètre doit être un polygone.")
+    for code, geom in zip(zones["code"], zones.geometry.to_numpy()):
+        problem = coordinate_problem(f"perimeter {code!r}", shapely.get_coordinates(geom))
+        if problem is not None:
+            raise InvalidPerimeter(f"{where}: {problem}",
+                                   fr=f"{where} : le périmètre « {code} » sort du territoire français ; "
+                                   "vérifiez le système de coordonnées.")
+    info["id_field"] = info.pop("code_field")
+    props = [_json_safe(r) for r in zones.drop(columns=["code", "nom", "geometry"]).to_dict("records")]
+    out = gpd.GeoDataFrame({"id": zones["code"].to_numpy(), "nom": zones["nom"].to_numpy(),
+                            "definition": "geometry", "communes": [None] * len(zones), "properties": props},
+                           geometry=zones.geometry.to_numpy(), crs="EPSG:4326")
+    out.attrs["upload"] = info
+    return out
+
+
+def _json_or_none(data: bytes):
+    try:
+        return json.loads(bytes(data).decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _json_safe(row: dict) -> dict:
+    """Property values as JSON types (numbers, text, booleans, null)."""
+    out = {}
+    for key, value in row.items():
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            out[str(key)] = None
+        elif isinstance(value, (np.bool_, bool)):
+            out[str(key)] = bool(value)
+        elif isinstance(value, (np.integer, int)):
+            out[str(key)] = int(value)
+        elif isinstance(value, (np.floating, float)):
+            out[str(key)] = float(value)
+        elif isinstance(value, str):
+            out[str(key)] = value
+        else:
+            try:
+                out[str(key)] = None if pd.isna(value) else str(value)
+            except (TypeError, ValueError):  # lists, arrays
+                out[str(key)] = str(value)
+    return out
