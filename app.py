@@ -1,0 +1,58 @@
+"""PTCE géo: the Streamlit app (French interface) over the ptce_geo library.
+
+Run it from the repository root::
+
+    streamlit run app.py
+
+Data: ``PTCE_GEO_CATALOGUE``, ``PTCE_GEO_MIRROR`` and ``PTCE_GEO_CACHE`` as for the
+command line; ``PTCE_GEO_POLES`` names the poles file (default ``poles.geojson``);
+``PTCE_GEO_TILES`` (a tile URL template) and ``PTCE_GEO_TILES_ATTRIBUTION`` add a base
+map (none by default: the app needs no network). Leaflet is served from ``static/vendor``
+(written at start from the folium-offline package), never from a CDN.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages import carte, common, decoupages, nouveau, sources, territoire, zones_contrat
+
+st.set_page_config(page_title="PTCE géo", page_icon="🗺️", layout="wide")
+
+#: page title → (URL slug, function)
+PAGES = {
+    "Carte des pôles": ("carte", carte.page),
+    "Mon territoire": ("territoire", territoire.page),
+    "Découpages": ("decoupages", decoupages.page),
+    "Nouveau périmètre": ("nouveau", nouveau.page),
+    "Zones de contrat": ("zones", zones_contrat.page),
+    "Sources": ("sources", sources.page),
+}
+_BY_SLUG = {slug: title for title, (slug, _) in PAGES.items()}
+
+
+def _sync_url() -> None:
+    st.query_params["page"] = PAGES[st.session_state["page"]][0]
+
+
+def main() -> None:
+    try:
+        common.setup_assets()
+    except OSError as exc:
+        st.error(f"Les fichiers de Leaflet n'ont pas pu être copiés dans static/vendor ({exc.strerror or exc}) : "
+                 "les cartes resteront vides. Vérifiez que le dossier de l'application est accessible en écriture.")
+    if not st.get_option("server.enableStaticServing"):
+        st.warning("Le service des fichiers statiques est désactivé : les cartes resteront vides. Lancez "
+                   "l'application avec `streamlit run app.py` (le fichier .streamlit/config.toml l'active) ou "
+                   "ajoutez l'option `--server.enableStaticServing true`.")
+    if "page" not in st.session_state:
+        st.session_state["page"] = _BY_SLUG.get(st.query_params.get("page", ""), "Carte des pôles")
+    with st.sidebar:
+        st.markdown("## PTCE géo")
+        st.caption("Les pôles territoriaux de coopération économique et les découpages qu'ils traversent.")
+        st.radio("Page", list(PAGES), key="page", on_change=_sync_url, label_visibility="collapsed")
+        common.sidebar_status()
+    common.run_page(PAGES[st.session_state["page"]][1])
+
+
+main()

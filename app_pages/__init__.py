@@ -1,0 +1,1 @@
+"""The pages of the Streamlit app (``app.py``): one module per page, shared helpers in ``common``."""

@@ -1,0 +1,281 @@
+"""What every page shares: cached data (shared by all sessions), the error guard, maps.
+
+Cached resources are keyed on the catalogue file (path and modification time), the
+mirror, the cache folder, the layer id and vintage, and the poles file (path, size,
+modification time). They are shared by every session and never modified after they are
+built: pages copy before changing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from ptce_geo import assets, maps
+from ptce_geo.appdata import (ScorecardBundle, compute_bundle, pole_details, poles_path, raw_pole_geometries,
+                              seat_points)
+from ptce_geo.catalogue import Catalogue, load_catalogue
+from ptce_geo.errors import CatalogueError, DataUnavailable, InvalidPerimeter, PtceGeoError
+from ptce_geo.layers import load_layer
+from ptce_geo.perimeters import read_perimeters
+from ptce_geo.settings import cache_dir, catalogue_path, mirror_base
+
+logger = logging.getLogger("ptce_geo.app")
+
+APP_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = APP_DIR / "static"
+MIRROR_HELP = ("Pour travailler sans accès à internet, définissez la variable d'environnement "
+               "`PTCE_GEO_MIRROR` vers le dossier (ou l'URL) d'un miroir des contours, par exemple "
+               "`PTCE_GEO_MIRROR=../shared/data PTCE_GEO_CATALOGUE=boundaries/mirror-2024.toml`, "
+               "puis relancez l'application.")
+MAP_HEIGHT = 560
+PCT = "%.1f %%"
+
+
+# ---------------------------------------------------------------- keys and assets
+def _stamp(path: Path) -> str:
+    try:
+        st_ = path.stat()
+        return f"{path.resolve()}:{st_.st_size}:{st_.st_mtime_ns}"
+    except OSError:
+        return f"{path}:absent"
+
+
+def data_key() -> str:
+    """What the boundary data depends on: catalogue file, mirror, cache folder."""
+    return "|".join((_stamp(catalogue_path()), str(mirror_base() or ""), str(cache_dir())))
+
+
+def poles_key() -> str:
+    """What the poles depend on: the poles file (the boundary data is keyed apart)."""
+    return _stamp(poles_path())
+
+
+@st.cache_resource(show_spinner=False)
+def _install_assets(prefix: str) -> dict[str, str]:
+    return assets.install(STATIC_DIR, url_prefix=prefix)
+
+
+def setup_assets() -> None:
+    """Copy Leaflet and plugins to ``static/vendor`` and point folium there (once)."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    _install_assets(("/" + base if base else "") + "/app/static")
+
+
+# ---------------------------------------------------------------- cached data
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _catalogue(key: str) -> Catalogue:
+    return load_catalogue()
+
+
+def catalogue() -> Catalogue:
+    """The catalogue named by ``PTCE_GEO_CATALOGUE`` (shared by all sessions)."""
+    return _catalogue(data_key())
+
+
+@st.cache_resource(show_spinner="Chargement des contours…", max_entries=64)
+def _layer(key: str, layer_id: str, vintage: int) -> gpd.GeoDataFrame:
+    return load_layer(layer_id, catalogue=_catalogue(key))
+
+
+def layer(layer_id: str) -> gpd.GeoDataFrame:
+    """A boundary layer (read-only, shared)."""
+    cat = catalogue()
+    return _layer(data_key(), layer_id, cat[layer_id].vintage)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _display_layer(key: str, layer_id: str, vintage: int, tolerance: float) -> gpd.GeoDataFrame:
+    table = _layer(key, layer_id, vintage)
+    coverage = _catalogue(key)[layer_id].kind == "partition"
+    geoms = maps.display_geometries(table.geometry.to_numpy(), tolerance=tolerance, coverage=coverage)
+    return gpd.GeoDataFrame(table[["code", "nom"]].copy(), geometry=geoms, crs="EPSG:4326")
+
+
+def display_layer(layer_id: str, *, tolerance: float = 0.01) -> gpd.GeoDataFrame:
+    """A simplified national copy of a layer, for drawing only."""
+    cat = catalogue()
+    return _display_layer(data_key(), layer_id, cat[layer_id].vintage, tolerance)
+
+
+@st.cache_resource(show_spinner="Lecture des pôles…", max_entries=4)
+def _poles(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
+    return read_perimeters(path, catalogue=_catalogue(dkey))
+
+
+def poles_file() -> Path:
+    """The poles file, or a French error saying how to provide it."""
+    path = poles_path()
+    if not path.is_file():
+        raise InvalidPerimeter(
+            f"Poles file {path} not found: set PTCE_GEO_POLES or add poles.geojson.",
+            fr=f"Fichier des pôles introuvable ({path.name}) : ajoutez `poles.geojson` à la racine du "
+            "dépôt ou indiquez son chemin dans la variable `PTCE_GEO_POLES`.")
+    return path
+
+
+def poles() -> gpd.GeoDataFrame:
+    """The poles (perimeters) of the poles file (read-only, shared)."""
+    return _poles(data_key(), poles_key(), str(poles_file()))
+
+
+@st.cache_resource(show_spinner="Calcul des découpages de tous les pôles…", max_entries=4)
+def _bundle(dkey: str, pkey: str, path: str) -> ScorecardBundle:
+    return compute_bundle(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
+
+
+def bundle() -> ScorecardBundle:
+    """Pieces and scorecards of every pole on every partition layer (read-only, shared)."""
+    return _bundle(data_key(), poles_key(), str(poles_file()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
+    b = _bundle(dkey, pkey, path)
+    p = b.perimeters
+    typ = b.summary.set_index("pole_id")["typology"]
+    out = gpd.GeoDataFrame({"id": p["id"].to_numpy(), "nom": p["nom"].to_numpy()}, geometry=p.geometry.to_numpy(),
+                           crs="EPSG:4326")
+    out["typology"] = typ.reindex(out["id"]).to_numpy()
+    out["properties"] = p["properties"].to_numpy()
+    out = with_popups(out)
+    out = out.set_geometry(maps.display_geometries(out.geometry.to_numpy(), tolerance=0.002))
+    return out
+
+
+def poles_display() -> gpd.GeoDataFrame:
+    """Poles for drawing: simplified, with typology, escaped tooltip and popup HTML."""
+    return _poles_display(data_key(), poles_key(), str(poles_file()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _seats(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
+    return seat_points(_poles(dkey, pkey, path), _layer(dkey, "communes", _catalogue(dkey)["communes"].vintage))
+
+
+def seats() -> gpd.GeoDataFrame:
+    """A point per pole at its seat commune, when the poles file gives it (read-only, shared)."""
+    return _seats(data_key(), poles_key(), str(poles_file()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _raw_poles(key: str, path: str) -> gpd.GeoDataFrame:
+    out = raw_pole_geometries(path)
+    out["typology"] = None
+    return with_popups(out)
+
+
+def raw_poles() -> gpd.GeoDataFrame:
+    """Poles as drawn in the poles file (no boundary data needed; typology unknown)."""
+    return _raw_poles(_stamp(poles_path()), str(poles_file()))
+
+
+def with_popups(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add ``tooltip_html`` and ``popup_html`` to poles (``id``, ``nom``, ``typology``, ``properties``)."""
+    esc = maps.esc
+    tips, pops = [], []
+    for nom, typ, props in zip(g["nom"], g["typology"], g["properties"]):
+        d = pole_details(props)
+        label = maps.TYPOLOGY_LABELS.get(typ, "typologie non calculée")
+        tips.append(f"<b>{esc(nom)}</b><br>{esc(label)}")
+        rows = [f"<b>{esc(nom)}</b>", f"Typologie : {esc(label)}"]
+        if d["structure_porteuse"]:
+            rows.append(f"Structure porteuse : {esc(d['structure_porteuse'])}")
+        if d["filieres"]:
+            rows.append(f"Filières : {esc(', '.join(d['filieres'][:6]))}")
+        rows.append("<i>La fiche du pôle s'affiche à côté de la carte.</i>")
+        pops.append('<div class="ptce-popup">' + "<br>".join(rows) + "</div>")
+    g = g.copy()
+    g["tooltip_html"] = tips
+    g["popup_html"] = pops
+    return g
+
+
+def data_attribution(layer_ids: list[str], *, limit: int = 160) -> str:
+    """A short credit line for the layers drawn (the full wording is on the Sources page)."""
+    try:
+        cat = catalogue()
+    except PtceGeoError:
+        return ""
+    parts: list[str] = []
+    for lid in layer_ids:
+        if lid not in cat.layers:
+            continue
+        for piece in cat[lid].attribution.replace("©", "").split(";")[:2]:
+            piece = " ".join(piece.split()).strip(" ,")
+            if piece and piece not in parts:
+                parts.append(piece)
+    text = " ; ".join(parts)
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return ("Contours : " + text + " (voir la page Sources)") if text else ""
+
+
+# ---------------------------------------------------------------- guard and display
+def show_error(exc: PtceGeoError) -> None:
+    """A library error in French, with the way out when boundary data is missing."""
+    if isinstance(exc, DataUnavailable):
+        st.error("Les contours administratifs n'ont pas pu être chargés : " + exc.fr)
+        st.info(MIRROR_HELP)
+    elif isinstance(exc, CatalogueError):
+        st.error("Le catalogue des couches est inutilisable : " + exc.fr)
+        st.info(MIRROR_HELP)
+    else:
+        st.error(exc.fr)
+
+
+def run_page(page: Callable[[], None]) -> None:
+    """Run a page; show any failure in French, never a traceback."""
+    try:
+        page()
+    except PtceGeoError as exc:
+        show_error(exc)
+    except Exception:  # a bug: logged on the server, a short French message in the page
+        logger.exception("page failed")
+        st.error("Une erreur interne est survenue sur cette page. Elle a été consignée dans le journal du "
+                 "serveur ; les autres pages restent utilisables.")
+
+
+def tiles() -> maps.TileConfig | None:
+    """Base tiles from ``PTCE_GEO_TILES`` (none by default)."""
+    return maps.tiles_from_env()
+
+
+def show_map(m, *, key: str, returned: list[str] | None = None, on_change=None, height: int = MAP_HEIGHT):
+    """Render a folium map with streamlit-folium, returning only ``returned`` objects."""
+    return st_folium(m, key=key, height=height, use_container_width=True,
+                     returned_objects=returned or [], on_change=on_change)
+
+
+def digest(data: bytes) -> str:
+    """Short content hash (cache keys of uploads)."""
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def env_summary() -> dict[str, str]:
+    """Where the app reads its data from (for the sidebar and the Sources page)."""
+    return {"catalogue": str(catalogue_path()), "miroir": str(mirror_base() or "(aucun)"),
+            "cache": str(cache_dir()), "poles": str(poles_path()),
+            "fond": os.environ.get("PTCE_GEO_TILES", "") or "(aucun)"}
+
+
+def sidebar_status() -> None:
+    """Where the data comes from, in a few words (never fails)."""
+    env = env_summary()
+    try:
+        cat = catalogue()
+        st.caption(f"Catalogue : {cat.name}")
+    except PtceGeoError as exc:
+        st.warning(exc.fr)
+        return
+    if env["miroir"] != "(aucun)":
+        st.caption("Contours lus depuis le miroir configuré (PTCE_GEO_MIRROR).")
+    if not poles_path().is_file():
+        st.warning("Fichier des pôles introuvable : définissez PTCE_GEO_POLES.")

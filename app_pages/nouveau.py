@@ -1,0 +1,158 @@
+"""Page « Nouveau périmètre »: the full scorecard of a perimeter chosen, drawn or uploaded."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import streamlit as st
+
+from ptce_geo import maps
+from ptce_geo.appdata import (ScorecardBundle, compute_bundle, fr_number, level_table, md, perimeter_from_codes,
+                              perimeter_from_drawings)
+from ptce_geo.errors import PtceGeoError
+from ptce_geo.export import export_bytes
+from ptce_geo.perimeters import read_perimeters
+from ptce_geo.uploads import MAX_UPLOAD_BYTES, read_perimeter_upload
+
+from . import common
+
+MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
+FORMATS = {"geojson": "GeoJSON (zip avec provenance)", "gpkg": "GeoPackage (QGIS)", "csv": "CSV (zip avec provenance)"}
+DRAW_KEY = "nouv_draw"
+
+
+@st.cache_data(show_spinner="Calcul du tableau de bord…", max_entries=32, ttl=3600)
+def _from_json(dkey: str, text: str) -> tuple[gpd.GeoDataFrame, ScorecardBundle]:
+    perims = read_perimeters(json.loads(text), catalogue=common.catalogue())
+    return perims, compute_bundle(perims, catalogue=common.catalogue())
+
+
+@st.cache_data(show_spinner="Lecture du fichier et calcul du tableau de bord…", max_entries=16, ttl=3600)
+def _from_upload(dkey: str, digest: str, _data: bytes, filename: str) -> tuple[gpd.GeoDataFrame, ScorecardBundle, str]:
+    perims = read_perimeter_upload(_data, filename=filename, catalogue=common.catalogue())
+    note = (perims.attrs.get("upload") or {}).get("note_fr", "")
+    return perims, compute_bundle(perims, catalogue=common.catalogue()), note
+
+
+@st.cache_data(show_spinner="Préparation du fichier…", max_entries=16, ttl=3600)
+def _export(dkey: str, key: str, _perims: gpd.GeoDataFrame, fmt: str) -> tuple[bytes, str, str]:
+    return export_bytes(_perims, fmt=fmt, filename="nouveau-perimetre", catalogue=common.catalogue())
+
+
+def _keep_communes(dep: str) -> None:
+    st.session_state.setdefault("_nouv_communes", {})[dep] = list(st.session_state.get(f"nouv_communes_{dep}") or [])
+
+
+def _codes_mode() -> dict | None:
+    epci = common.layer("epci")
+    deps = common.layer("departements")
+    communes = common.layer("communes")
+    e_names = dict(zip(epci["code"], epci["nom"]))
+    chosen_epci = st.multiselect("EPCI", list(epci["code"]), key="nouv_epci",
+                                 format_func=lambda c: f"{e_names.get(c, c)} ({c})",
+                                 placeholder="Tapez un nom ou un SIREN d'EPCI")
+    d_names = dict(zip(deps["code"], deps["nom"]))
+    c1, c2 = st.columns([1, 2])
+    dep = c1.selectbox("Communes du département", sorted(deps["code"]), key="nouv_dep",
+                       format_func=lambda c: f"{d_names.get(c, c)} ({c})")
+    in_dep = communes[communes["dep"] == dep].sort_values("nom")
+    c_names = dict(zip(in_dep["code"], in_dep["nom"]))
+    # widget states vanish when their département is not shown: keep the choices apart
+    store = st.session_state.setdefault("_nouv_communes", {})
+    c2.multiselect("Communes", list(in_dep["code"]), key=f"nouv_communes_{dep}", default=store.get(dep, []),
+                   format_func=lambda c: f"{c_names.get(c, c)} ({c})", placeholder="Tapez un nom ou un code INSEE",
+                   on_change=_keep_communes, args=(dep,))
+    chosen_communes = sorted({c for values in store.values() for c in values})
+    if chosen_communes:
+        st.caption(f"{len(chosen_communes)} commune(s) choisie(s) dans l'ensemble des départements.")
+    if not chosen_epci and not chosen_communes:
+        st.info("Choisissez au moins un EPCI ou une commune.")
+        return None
+    name = st.session_state.get("nouv_name") or "Nouveau périmètre"
+    return perimeter_from_codes(name, communes=chosen_communes, epci=chosen_epci)
+
+
+def _draw_mode() -> dict | None:
+    st.caption("Tracez un ou plusieurs polygones (ou rectangles) avec les outils en haut à gauche de la carte ; "
+               "leur réunion forme le périmètre.")
+    m = maps.new_map(tiles=common.tiles())
+    maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
+                      colour="#444444", weight=0.8, tolerance=0.01, label="Département")
+    maps.add_draw(m)
+    maps.add_attribution(m, common.data_attribution(["departements"]))
+    out = common.show_map(maps.finish(m), key=DRAW_KEY, returned=["all_drawings"]) or {}
+    drawings = out.get("all_drawings") or []
+    if not drawings:
+        st.info("Aucun polygone dessiné pour l'instant.")
+        return None
+    return perimeter_from_drawings(drawings, st.session_state.get("nouv_name") or "Périmètre dessiné")
+
+
+def _show_results(perims: gpd.GeoDataFrame, b: ScorecardBundle, key: str) -> None:
+    st.success(f"Tableau de bord calculé pour {len(perims)} périmètre(s).")
+    ids = list(b.summary["pole_id"])
+    names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
+    pid = ids[0] if len(ids) == 1 else st.selectbox("Périmètre", ids, format_func=lambda i: names.get(i, i),
+                                                    key="nouv_show")
+    s = b.summary.set_index("pole_id").loc[pid]
+    st.subheader(md(s["nom"]))
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Typologie", maps.TYPOLOGY_LABELS.get(s["typology"], "—"))
+    c2.metric("Surface", f"{fr_number(s['area_km2'])} km²")
+    if "best_ze_name" in s and isinstance(s["best_ze_name"], str):
+        c3.metric("Zone d'emploi la plus proche", s["best_ze_name"], help=f"IoU {fr_number(s['best_ze_iou'], 2)}")
+    st.dataframe(level_table(b, pid), hide_index=True, width="stretch", column_config={
+        "Part de l'unité dominante": st.column_config.NumberColumn(format="percent"),
+        "Nombre effectif d'unités": st.column_config.NumberColumn(format="%.2f"),
+        "Frontières internes (km)": st.column_config.NumberColumn(format="%.1f"),
+        "Meilleur recouvrement (IoU)": st.column_config.NumberColumn(format="%.2f"),
+    })
+    if "qpv_count" in s:
+        st.caption(f"Quartiers prioritaires touchés : {int(s['qpv_count'])} (dont {int(s['qpv_inside'])} entièrement "
+                   "inclus).")
+    geom = perims.set_index("id").geometry.loc[pid]
+    m = maps.new_map(bounds=tuple(geom.bounds), tiles=common.tiles())
+    shown = gpd.GeoDataFrame({"id": [pid], "nom": [s["nom"]], "typology": [s["typology"]]}, geometry=[geom],
+                             crs="EPSG:4326")
+    maps.add_poles(m, shown, name="Périmètre", tolerance=maps.tolerance_for(tuple(geom.bounds)))
+    maps.add_attribution(m, common.data_attribution(["communes"]))
+    common.show_map(maps.finish(m), key="nouv_result_map", height=400)
+    st.markdown("**Télécharger**")
+    fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="nouv_fmt")
+    data, filename, mime = _export(common.data_key(), key, perims, fmt)
+    st.download_button("Télécharger le tableau de bord", data=data, file_name=filename, mime=mime,
+                       on_click="ignore", key="nouv_download")
+
+
+def page() -> None:
+    st.title("Nouveau périmètre")
+    st.caption("Définissez un périmètre (un projet de pôle, un territoire d'action) et obtenez d'un coup son tableau "
+               "de bord : unités touchées à chaque échelon, unité dominante, nombre effectif, zone d'emploi la plus "
+               "proche, quartiers prioritaires.")
+    mode = st.radio("Comment définir le périmètre ?", MODES, horizontal=True, key="nouv_mode")
+    if mode != MODES[2]:
+        st.text_input("Nom du périmètre", key="nouv_name", placeholder="Nouveau périmètre")
+    dkey = common.data_key()
+    if mode == MODES[2]:
+        up = st.file_uploader("Fichier du périmètre (GeoJSON, GeoPackage ou Shapefile zippé ; tout système de "
+                              "coordonnées)", type=["geojson", "json", "gpkg", "zip"], key="nouv_upload")
+        if up is None:
+            st.info(f"Taille maximale : {MAX_UPLOAD_BYTES // 2**20} Mo. Chaque entité du fichier est un périmètre.")
+            return
+        data = up.getvalue()
+        try:
+            perims, b, note = _from_upload(dkey, common.digest(data), data, up.name)
+        except PtceGeoError as exc:
+            st.error(f"Fichier refusé : {exc.fr}")
+            return
+        if note:
+            st.caption(md(note))
+        _show_results(perims, b, common.digest(data))
+        return
+    doc = _codes_mode() if mode == MODES[0] else _draw_mode()
+    if doc is None:
+        return
+    text = json.dumps(doc, sort_keys=True)
+    perims, b = _from_json(dkey, text)
+    _show_results(perims, b, common.digest(text.encode()))

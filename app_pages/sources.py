@@ -1,0 +1,59 @@
+"""Page « Sources »: data vintages, licences and the attributions the data requires."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ptce_geo import __version__
+from ptce_geo.appdata import md, pole_details
+from ptce_geo.errors import PtceGeoError
+from ptce_geo.layers import layer_status
+
+from . import common
+
+KINDS = {"partition": "Découpage", "zones": "Zones"}
+
+
+def page() -> None:
+    st.title("Sources et licences")
+    st.caption("Les couches utilisées, leur millésime, leur licence et la mention que leur licence impose. Toute "
+               "réutilisation des cartes et tableaux doit reprendre ces mentions.")
+    env = common.env_summary()
+    cat = common.catalogue()
+    st.markdown(f"**Catalogue :** {md(cat.name)} ({md(env['catalogue'])})")
+    st.markdown(f"**Miroir des contours (PTCE_GEO_MIRROR) :** {md(env['miroir'])}")
+    try:
+        status = layer_status(catalogue=cat).set_index("id")["cached"]
+    except PtceGeoError:
+        status = pd.Series(dtype=object)
+    rows = [{
+        "Couche": spec.title, "Identifiant": spec.id, "Type": KINDS.get(spec.kind, spec.kind),
+        "Millésime": spec.vintage, "Licence": spec.licence, "Mention obligatoire": spec.attribution,
+        "Préparée": "oui" if status.get(spec.id) == "yes" else "non",
+    } for spec in cat]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption("« Préparée » : la couche est déjà dans le cache local ; sinon elle est lue (ou téléchargée) à la "
+               "première utilisation. " + common.MIRROR_HELP)
+    st.subheader("Pôles")
+    path = common.poles_file() if common.poles_path().is_file() else None
+    if path is None:
+        st.warning("Fichier des pôles introuvable : définissez PTCE_GEO_POLES ou ajoutez poles.geojson.")
+    else:
+        st.markdown(f"**Fichier :** {md(path.name)}")
+        try:
+            perims = common.poles()
+        except PtceGeoError as exc:
+            common.show_error(exc)
+        else:
+            counts = pd.Series([pole_details(p)["confiance"] or "non indiquée" for p in perims["properties"]])
+            st.markdown(f"**{len(perims)} pôles.** Chaque fiche cite ses sources (page « Carte des pôles »).")
+            st.dataframe(counts.value_counts().rename_axis("Confiance").reset_index(name="Pôles"), hide_index=True)
+    st.subheader("Logiciels et fonds de carte")
+    tiles = common.tiles()
+    st.markdown(
+        f"- ptce_geo {md(__version__)} (licence MIT).\n"
+        "- Cartes : Leaflet (BSD-2-Clause) et folium (MIT), servis par l'application elle-même depuis le paquet "
+        "folium-offline : aucune requête vers un CDN.\n"
+        + (f"- Fond de carte : {md(tiles.attribution)}." if tiles else
+           "- Fond de carte : aucun (définissez `PTCE_GEO_TILES` et `PTCE_GEO_TILES_ATTRIBUTION` pour en ajouter un)."))

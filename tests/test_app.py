@@ -1,0 +1,437 @@
+"""The Streamlit app, run in-process with ``streamlit.testing.v1.AppTest`` on real data.
+
+Every page runs against the boundary mirror (fixture ``mirror_env``) and a small poles
+file written here: the Sud Aquitain pole (CC du Seignanx, Landes), a pole over two
+départements, a pole with a hostile name, and one given by its drawn geometry. Expected
+figures come from the boundary layers themselves or from geopandas/shapely/pyproj
+directly, not from the overlay engine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+pytestmark = pytest.mark.realdata
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+HOSTILE = "Pôle <script>alert(1)</script>"
+SQUARE = [[4.70, 46.25], [5.05, 46.25], [5.05, 46.45], [4.70, 46.45], [4.70, 46.25]]
+POLES = [
+    {"id": "sud-aquitain", "nom": "PTCE Sud Aquitain", "epci": ["244000659"],
+     "structure_porteuse": "Association Sud Aquitain (test)", "filieres": ["économie circulaire", "alimentation"],
+     "description": "Pôle de test sur la CC du Seignanx.", "confiance": "moyenne",
+     "sources": [{"titre": "Labo de l'ESS", "url": "https://www.lelabo-ess.org/"}],
+     "note_perimetre": "Périmètre de la CC du Seignanx", "siege_insee": "40312", "siege_nom": "Tarnos"},
+    {"id": "adour-basque", "nom": "Pôle Adour Basque", "epci": ["200067106", "244000865"], "siege_insee": "64102"},
+    {"id": "hostile", "nom": HOSTILE, "communes": ["81004"], "structure_porteuse": "<img src=x onerror=alert(2)>",
+     "filieres": ["**gras**"], "sources": ["javascript:alert(3)"], "siege_insee": "81004"},
+    {"id": "dessine", "nom": "Pôle dessiné Mâconnais-Bresse"},
+]
+PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Sources"]
+
+
+def write_poles(path: Path) -> Path:
+    """The test poles file (four features: three by codes, one by geometry)."""
+    feats = []
+    for props in POLES:
+        geom = {"type": "Polygon", "coordinates": [SQUARE]} if props["id"] == "dessine" else None
+        feats.append({"type": "Feature", "properties": props, "geometry": geom})
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), "utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def poles_file(tmp_path_factory) -> Path:
+    return write_poles(tmp_path_factory.mktemp("poles") / "poles.geojson")
+
+
+@pytest.fixture()
+def app_env(mirror_env, poles_file, monkeypatch):
+    monkeypatch.setenv("PTCE_GEO_POLES", str(poles_file))
+    monkeypatch.delenv("PTCE_GEO_TILES", raising=False)
+    return poles_file
+
+
+def open_page(title: str, **query):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.query_params.update(query)
+    at.run()
+    if at.sidebar.radio[0].value != title:
+        at.sidebar.radio[0].set_value(title).run()
+    return at
+
+
+def no_failure(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def maps_of(at) -> list[dict]:
+    """The arguments sent to each streamlit-folium map of the page."""
+    return [json.loads(c.proto.json_args) for c in at.get("component_instance")
+            if c.proto.component_name.endswith("st_folium")]
+
+
+def unescape_js(text: str) -> str:
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def layer(lid):
+    from ptce_geo import load_layer
+
+    return load_layer(lid)
+
+
+def equal_area(geom) -> float:
+    return float(gpd.GeoSeries([geom], crs="EPSG:4326").to_crs("EPSG:3035").area.iloc[0])
+
+
+# ------------------------------------------------------------------ every page
+@pytest.mark.parametrize("title", PAGES)
+def test_every_page_runs_in_french_without_error(app_env, title):
+    at = open_page(title)
+    no_failure(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.title[0].value in {title, "Sources et licences"}
+    assert [r.label for r in at.sidebar.radio] == ["Page"]
+    assert at.sidebar.radio[0].options == PAGES
+    for md in at.markdown:
+        assert not md.proto.allow_html, md.value  # no raw HTML anywhere
+
+
+def test_national_map_typologies_table_and_local_assets(app_env):
+    at = open_page("Carte des pôles")
+    no_failure(at)
+    table = at.dataframe[-1].value.set_index("Pôle")
+    communes = layer("communes")
+    assert table.loc["PTCE Sud Aquitain", "Typologie"] == "intra-EPCI"
+    assert table.loc["PTCE Sud Aquitain", "Communes"] == int((communes["epci"] == "244000659").sum()) == 8
+    assert table.loc["Pôle Adour Basque", "Typologie"] == "inter-départemental"
+    assert table.loc[HOSTILE, "Typologie"] == "commune"  # shown as text in the table
+    # the square straddles the Saône: Saône-et-Loire (Bourgogne-Franche-Comté) and Ain (Auvergne-Rhône-Alpes)
+    deps = layer("departements")
+    touched = deps[deps.intersects(shapely.Polygon(SQUARE))]
+    assert set(touched["reg"]) == {"27", "84"}
+    assert table.loc["Pôle dessiné Mâconnais-Bresse", "Typologie"] == "inter-régional"
+    (args,) = maps_of(at)
+    assert args["returned_objects"] == ["last_active_drawing"]
+    links = args["js_links"] + args["css_links"]
+    assert links and all(u.startswith("/app/static/vendor/") for u in links)
+    vendor = APP.parent / "static" / "vendor"
+    assert all((vendor / u.rsplit("/", 1)[1]).stat().st_size > 10_000 for u in links)
+    script = unescape_js(args["script"])
+    assert '"selected": true' not in script and script.count('"selected": false') == 4
+    for pid in ("sud-aquitain", "adour-basque", "hostile", "dessine"):
+        assert f'"id": "{pid}"' in script
+    assert "http://" not in args["header"] and "https://" not in args["header"]
+
+
+def test_hostile_name_is_escaped_in_popups_tooltips_card_and_table(app_env):
+    at = open_page("Carte des pôles", pole="hostile")
+    no_failure(at)
+    assert at.selectbox(key="carte_pole").value == "hostile"
+    script = unescape_js(maps_of(at)[0]["script"])
+    assert script.count('"selected": true') == 1  # drawn highlighted
+    assert "<script>alert" not in script and "<img src=x" not in script
+    assert "Pôle &lt;script&gt;alert(1)&lt;/script&gt;" in script  # popup and tooltip, as text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in script
+    heading = at.subheader[0].value
+    assert heading == r"Pôle \<script\>alert\(1\)\</script\>"
+    card = " ".join(m.value for m in at.markdown)
+    assert r"\<img src\=x onerror\=alert\(2\)\>" in card and "<img" not in card.replace(r"\<img", "")
+    assert "javascript:" not in card.replace(r"javascript\:", "")  # never a link
+    assert HOSTILE in list(at.dataframe[-1].value["Pôle"])
+
+
+def test_pole_card_scorecard(app_env):
+    at = open_page("Carte des pôles")
+    at.selectbox(key="carte_pole").set_value("sud-aquitain").run()
+    no_failure(at)
+    text = " ".join(m.value for m in at.markdown)
+    for expected in ("Structure porteuse", "Association Sud Aquitain", "Tarnos", "Filières", "Confiance",
+                     "Zone d'emploi la plus proche", "Quartiers prioritaires", "Tableau de bord"):
+        assert expected in text.replace("\\", "")
+    levels = at.dataframe[0].value.set_index("Niveau")
+    assert levels.loc["Communes", "Unités touchées"] == 8
+    assert levels.loc["EPCI", "Unités touchées"] == 1 and levels.loc["EPCI", "Part de l'unité dominante"] == pytest.approx(1)
+    assert levels.loc["Départements", "Unité dominante"] == "Landes"
+    assert levels.loc["EPCI", "Nombre effectif d'unités"] == pytest.approx(1.0)
+    # with a pole selected, the context layers are clipped around it
+    at.multiselect(key="carte_context").set_value(["departements", "communes", "qpv"]).run()
+    no_failure(at)
+    script = unescape_js(maps_of(at)[0]["script"])
+    assert "Commune <b>Tarnos</b> (40312)" in script and "Commune <b>Albi</b>" not in script
+
+
+def test_base_tiles_only_when_configured(app_env, monkeypatch):
+    at = open_page("Carte des pôles")
+    assert "L.tileLayer" not in maps_of(at)[0]["script"]  # no tiles by default: no network needed
+    monkeypatch.setenv("PTCE_GEO_TILES", "http://127.0.0.1:9/tuiles/{z}/{x}/{y}.png")
+    monkeypatch.setenv("PTCE_GEO_TILES_ATTRIBUTION", "© Tuiles <b>de test</b>")
+    at = open_page("Carte des pôles")
+    no_failure(at)
+    script = unescape_js(maps_of(at)[0]["script"])
+    assert "L.tileLayer" in script and "http://127.0.0.1:9/tuiles/{z}/{x}/{y}.png" in script
+    assert "© Tuiles &lt;b&gt;de test&lt;/b&gt;" in script
+
+
+def test_map_click_selects_the_clicked_pole(app_env, monkeypatch):
+    from app_pages import carte
+
+    state = {"_carte_ids": ("sud-aquitain", "hostile"), carte.POLE_KEY: carte.NONE,
+             carte.MAP_KEY: {"last_active_drawing": {"type": "Feature", "properties": {"id": "hostile"}}}}
+    monkeypatch.setattr(carte.st, "session_state", state)
+    carte._on_click()
+    assert state[carte.POLE_KEY] == "hostile"
+    state[carte.MAP_KEY] = {"last_active_drawing": {"properties": {"code": "40"}}}  # a département: ignored
+    carte._on_click()
+    assert state[carte.POLE_KEY] == "hostile"
+
+
+# ------------------------------------------------------------------ Mon territoire
+def test_mon_territoire_departement_40_lists_sud_aquitain(app_env):
+    at = open_page("Mon territoire")
+    at.radio(key="terr_level").set_value("Département").run()
+    at.text_input(key="terr_query").input("40").run()
+    no_failure(at)
+    assert at.selectbox(key="terr_choice_departements").value == "40"
+    table = at.dataframe[0].value.set_index("Pôle")
+    assert list(table.index) == ["Pôle Adour Basque", "PTCE Sud Aquitain"]  # largest share of the territory first
+    epci = layer("epci").set_index("code")
+    landes = layer("departements").set_index("code").geometry.loc["40"]
+    seignanx, macs, basque = (epci.geometry.loc[c] for c in ("244000659", "244000865", "200067106"))
+    row = table.loc["PTCE Sud Aquitain"]
+    assert row["Part du pôle située dans le territoire"] == pytest.approx(1.0)
+    assert row["Part du territoire couverte par le pôle"] == pytest.approx(equal_area(seignanx) / equal_area(landes), rel=1e-4)
+    row = table.loc["Pôle Adour Basque"]
+    share = equal_area(macs) / (equal_area(macs) + equal_area(basque))
+    assert row["Part du pôle située dans le territoire"] == pytest.approx(share, rel=1e-4)
+    assert HOSTILE not in table.index
+    (args,) = maps_of(at)
+    assert "Département <b>Landes</b> (40)" in unescape_js(args["script"])
+
+
+def test_mon_territoire_search_by_name_and_no_match(app_env):
+    at = open_page("Mon territoire")
+    at.radio(key="terr_level").set_value("Commune").run()
+    at.text_input(key="terr_query").input("tarnos").run()
+    no_failure(at)
+    assert at.selectbox(key="terr_choice_communes").value == "40312"
+    assert list(at.dataframe[0].value["Pôle"]) == ["PTCE Sud Aquitain"]
+    at.text_input(key="terr_query").input("zzzz introuvable").run()
+    no_failure(at)
+    assert "Aucun(e) commune ne correspond" in at.warning[0].value
+
+
+# ------------------------------------------------------------------ Découpages
+def test_decoupages_pieces_chart_and_border_length(app_env):
+    at = open_page("Découpages")
+    at.selectbox(key="dec_pole").set_value("dessine")
+    at.selectbox(key="dec_level").set_value("departements").run()
+    no_failure(at)
+    pieces = at.dataframe[0].value.set_index("Code")
+    deps = layer("departements").set_index("code")
+    square = shapely.Polygon(SQUARE)
+    for code in ("01", "71"):
+        expected = equal_area(deps.geometry.loc[code].intersection(square)) / equal_area(square)
+        assert pieces.loc[code, "Part du pôle"] == pytest.approx(expected, rel=1e-3)
+    assert pieces["Part du pôle"].sum() == pytest.approx(1.0, abs=1e-6)
+    # border length: the département borders inside the square, measured with pyproj directly
+    geod, total = Geod(ellps="WGS84"), 0.0
+    codes = list(pieces.index)
+    for i, a in enumerate(codes):
+        for b in codes[i + 1:]:
+            shared = deps.geometry.loc[a].boundary.intersection(deps.geometry.loc[b].boundary).intersection(square)
+            total += geod.geometry_length(shared) if not shared.is_empty else 0.0
+    shown = next(m.value for m in at.metric if m.label == "Frontières internes traversées")
+    assert float(shown.replace("\u202f", "").replace(" km", "").replace(",", ".")) == pytest.approx(total / 1000, rel=0.01)
+    assert total > 20_000
+    assert at.get("vega_lite_chart")  # the bar chart of shares
+    script = unescape_js(maps_of(at)[0]["script"])
+    assert "Frontière interne traversée par le pôle" in script and "Saône-et-Loire" in script
+
+
+# ------------------------------------------------------------------ Nouveau périmètre
+def test_new_perimeter_by_epci_gives_full_scorecard(app_env):
+    at = open_page("Nouveau périmètre")
+    at.text_input(key="nouv_name").input("Projet Seignanx").run()
+    at.multiselect(key="nouv_epci").set_value(["244000659"]).run()
+    no_failure(at)
+    assert at.subheader[0].value == "Projet Seignanx"
+    levels = at.dataframe[0].value.set_index("Niveau")
+    assert levels.loc["Communes", "Unités touchées"] == 8
+    assert next(m.value for m in at.metric if m.label == "Typologie") == "Intra-EPCI"
+    assert at.download_button(key="nouv_download").label == "Télécharger le tableau de bord"
+
+
+def test_new_perimeter_keeps_communes_chosen_in_several_departements(app_env):
+    at = open_page("Nouveau périmètre")
+    at.selectbox(key="nouv_dep").set_value("40").run()
+    at.multiselect(key="nouv_communes_40").set_value(["40312", "40209"]).run()  # Tarnos, Ondres
+    at.selectbox(key="nouv_dep").set_value("64").run()
+    at.multiselect(key="nouv_communes_64").set_value(["64102"]).run()  # Bayonne
+    no_failure(at)
+    assert "3 commune(s) choisie(s)" in " ".join(c.value for c in at.caption)
+    levels = at.dataframe[0].value.set_index("Niveau")
+    assert levels.loc["Communes", "Unités touchées"] == 3
+    assert levels.loc["Départements", "Unités touchées"] == 2
+    assert next(m.value for m in at.metric if m.label == "Typologie") == "Inter-départemental"
+
+
+def test_new_perimeter_upload_and_bad_uploads(app_env, tmp_path):
+    at = open_page("Nouveau périmètre")
+    at.radio(key="nouv_mode").set_value("Téléverser un fichier").run()
+    square = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"nom": "Carré"},
+                                                          "geometry": {"type": "Polygon", "coordinates": [SQUARE]}}]}
+    at.file_uploader(key="nouv_upload").set_value(("carre.geojson", json.dumps(square).encode(), "application/json")).run()
+    no_failure(at)
+    levels = at.dataframe[0].value.set_index("Niveau")
+    assert levels.loc["Régions", "Unités touchées"] == 2
+    for name, data in (("vide.geojson", b"{not json"), ("piege.zip", _zip_with_traversal()),
+                       ("ligne.geojson", json.dumps({"type": "FeatureCollection", "features": [{
+                           "type": "Feature", "properties": {}, "geometry": {"type": "LineString",
+                                                                             "coordinates": [[2, 46], [3, 47]]}}]}).encode())):
+        at.file_uploader(key="nouv_upload").set_value((name, data, "application/octet-stream")).run()
+        assert not at.exception
+        assert len(at.error) == 1 and at.error[0].value.startswith("Fichier refusé :"), name
+        assert "Traceback" not in at.error[0].value
+
+
+def _zip_with_traversal() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../evil.geojson", '{"type": "FeatureCollection", "features": []}')
+    return buf.getvalue()
+
+
+def test_draw_map_uses_local_draw_plugin(app_env):
+    at = open_page("Nouveau périmètre")
+    at.radio(key="nouv_mode").set_value("Dessiner sur la carte").run()
+    no_failure(at)
+    (args,) = maps_of(at)
+    assert args["returned_objects"] == ["all_drawings"]
+    assert any(u.endswith("leaflet.draw.js") for u in args["js_links"])
+    assert all(u.startswith("/app/static/vendor/") for u in args["js_links"] + args["css_links"])
+    assert "L.Control.Draw" in args["script"]
+
+
+# ------------------------------------------------------------------ Zones de contrat
+def test_zones_de_contrat_territoires_industrie(app_env):
+    at = open_page("Zones de contrat")
+    at.selectbox(key="zc_layer").set_value("territoires_industrie").run()
+    no_failure(at)
+    table = at.dataframe[0].value
+    rows = table[table["Pôle"] == "PTCE Sud Aquitain"]
+    ti = layer("territoires_industrie")
+    seignanx = layer("epci").set_index("code").geometry.loc["244000659"]
+    hits = ti[ti.intersects(seignanx)]
+    assert sorted(rows["Code de la zone"]) == sorted(hits["code"])
+    zone = hits.geometry.iloc[0]
+    assert rows["Part du pôle dans la zone"].iloc[0] == pytest.approx(
+        equal_area(zone.intersection(seignanx)) / equal_area(seignanx), rel=2e-3)
+    assert set(table["Relation"]) <= {"Pôle inclus dans la zone", "Zone incluse dans le pôle", "Chevauchement"}
+    at.multiselect(key="zc_relations").set_value(["straddles"]).run()
+    assert set(at.dataframe[0].value["Relation"]) <= {"Chevauchement"}
+    assert at.download_button(key="zc_download")
+    assert maps_of(at)
+
+
+def test_zones_upload_with_named_fields_and_bad_file(app_env):
+    at = open_page("Zones de contrat")
+    at.radio(key="zc_source").set_value("Fichier de zones téléversé").run()
+    zones = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ident": "Z1", "libelle": "Ma zone"},
+                                                         "geometry": {"type": "Polygon", "coordinates": [SQUARE]}}]}
+    at.file_uploader(key="zc_upload").set_value(("zones.geojson", json.dumps(zones).encode(), "application/json")).run()
+    no_failure(at)
+    table = at.dataframe[0].value
+    assert list(table["Pôle"]) == ["Pôle dessiné Mâconnais-Bresse"] and list(table["Zone"]) == ["Ma zone"]
+    assert table["Part du pôle dans la zone"].iloc[0] == pytest.approx(1.0)
+    at.file_uploader(key="zc_upload").set_value(("zones.geojson", b"\xff\xfe garbage", "application/json")).run()
+    assert not at.exception and at.error[0].value.startswith("Fichier refusé :")
+
+
+# ------------------------------------------------------------------ Sources, offline, missing file
+def test_sources_lists_vintages_and_licences(app_env, catalogue):
+    at = open_page("Sources")
+    no_failure(at)
+    table = at.dataframe[0].value.set_index("Identifiant")
+    assert list(table.index) == catalogue.ids()
+    assert table.loc["communes", "Millésime"] == 2024
+    assert table.loc["qpv", "Licence"] == catalogue["qpv"].licence
+    assert "ADMIN EXPRESS" in table.loc["communes", "Mention obligatoire"]
+
+
+def test_offline_without_mirror_explains_the_way_out(app_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("PTCE_GEO_MIRROR")
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path / "empty-cache"))
+    at = open_page("Carte des pôles")
+    assert not at.exception
+    assert "PTCE_GEO_MIRROR" in at.error[0].value + " ".join(i.value for i in at.info)
+    assert maps_of(at), "the poles drawn in the file are still shown"
+    assert "dessine" in maps_of(at)[0]["script"]
+    at.sidebar.radio[0].set_value("Mon territoire").run()
+    assert not at.exception and at.error
+    at.sidebar.radio[0].set_value("Sources").run()
+    assert not at.exception and at.dataframe  # the catalogue is still listed
+
+
+def test_missing_poles_file_is_explained(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("PTCE_GEO_POLES", str(tmp_path / "absent.geojson"))
+    at = open_page("Carte des pôles")
+    assert not at.exception
+    assert "Fichier des pôles introuvable" in at.error[0].value
+
+
+# ------------------------------------------------------------------ library helpers
+def test_assets_are_local_and_complete(tmp_path):
+    import folium
+    import folium.plugins
+
+    from ptce_geo import assets, maps
+
+    urls = assets.install(tmp_path / "static", url_prefix="/app/static")
+    for url, local in urls.items():
+        assert url.startswith("https://") and local.startswith("/app/static/vendor/")
+    for cls in (folium.Map, folium.plugins.Draw, folium.plugins.MarkerCluster):
+        for _, url in cls.default_js + cls.default_css:
+            assert not url.startswith(("http", "//")), (cls, url)
+    m = maps.new_map()
+    maps.add_draw(m)
+    assert assets.external_links(maps.map_html(m)) == []
+    leaflet = [u for u in urls if u.endswith("/leaflet.js")][0]
+    assert "Leaflet 1.9.3" in (tmp_path / "static" / "vendor" / assets.local_name(leaflet)).read_text()[:200]
+
+
+def test_display_geometries_and_internal_borders():
+    from ptce_geo import maps
+
+    left, right = shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)
+    border = maps.internal_borders([left, right])
+    assert border.length == pytest.approx(1.0, abs=1e-5)  # the shared edge only
+    wiggly = shapely.Polygon([(x / 100, np.sin(x / 5) * 1e-4) for x in range(101)] + [(1, 1), (0, 1)])
+    (simple,) = maps.display_geometries([wiggly], tolerance=1e-3)
+    assert len(shapely.get_coordinates(simple)) < 10 < len(shapely.get_coordinates(wiggly))
+    assert maps.esc("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
+
+
+def test_search_units_ranks_code_then_name():
+    import pandas as pd
+
+    from ptce_geo.appdata import search_units
+
+    units = pd.DataFrame({"code": ["40", "64", "400", "01"], "nom": ["Landes", "Pyrénées-Atlantiques", "X", "Ain"]})
+    assert list(search_units(units, "40")["code"]) == ["40", "400"]
+    assert list(search_units(units, "pyrenees")["code"]) == ["64"]
+    assert list(search_units(units, "")["code"]) == ["01", "40", "64", "400"]
