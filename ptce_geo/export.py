@@ -26,14 +26,19 @@ Formats:
     kept as the ``ptce_geo_provenance`` metadata item of the ``poles`` layer.
 ``csv``
     ``OUTPUT`` holds the poles' scorecard; each layer goes to ``<stem>-<layer>.csv``;
-    the provenance to ``OUTPUT.provenance.json``. No geometry.
+    the provenance to ``OUTPUT.provenance.json``. No geometry. A text cell starting
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
+    (:func:`csv_safe`), so that a spreadsheet shows it as text and never runs it as a
+    formula (CSV injection); numbers are written as they are.
 
-Every file is built in memory first, then written atomically (temporary file, then
-rename): a failure leaves the previous files as they were.
+Every file is built in memory first, then all are written to temporary files beside
+their targets (flushed and fsynced) and only then renamed onto them: a failure while
+writing (a full disk, a crash) leaves every previous file as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -50,7 +55,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ._http import atomic_write_bytes
+from ._http import _fsync_dir, _part_path
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput
 from .geometry import orient_ccw, round_coords
@@ -62,12 +67,14 @@ from .scorecard import pole_scorecard
 logger = logging.getLogger(__name__)
 
 __all__ = ["FORMATS", "MIME", "export", "export_files", "export_bytes", "geojson_bytes", "provenance",
-           "poles_table", "layer_table"]
+           "poles_table", "layer_table", "csv_safe"]
 
 FORMATS = ("geojson", "gpkg", "csv")
 MIME = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "csv": "text/csv",
         "zip": "application/zip", "json": "application/json"}
 PROVENANCE_SUFFIX = ".provenance.json"
+#: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _check(fmt: str, layers, catalogue: Catalogue) -> list[str]:
@@ -202,6 +209,24 @@ def _flat(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame(gdf.drop(columns=[c for c in ("geometry", "properties") if c in gdf]))
 
 
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot run as spreadsheet formulas.
+
+    A text cell starting with one of :data:`FORMULA_START` (``=``, ``+``, ``-``, ``@``,
+    tab, carriage return) is prefixed with ``'``, which spreadsheets show as text; other
+    cells, numbers included, are unchanged. Column names are treated the same way.
+    """
+    def safe(value):
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
+            out[col] = pd.Series([safe(v) for v in out[col].to_numpy(dtype=object)], index=out.index, dtype=object)
+    out.columns = [safe(c) for c in out.columns]
+    return out
+
+
 def _gpkg(tables: dict[str, gpd.GeoDataFrame], poles: gpd.GeoDataFrame, meta: dict) -> bytes:
     with tempfile.TemporaryDirectory(prefix="ptce_export_") as tmp:
         path = Path(tmp) / "export.gpkg"
@@ -272,7 +297,7 @@ def export_files(
         if fmt == "geojson":
             out[names[key]] = geojson_bytes(table)
         else:
-            out[names[key]] = _flat(table).to_csv(index=False, lineterminator="\n").encode("utf-8")
+            out[names[key]] = csv_safe(_flat(table)).to_csv(index=False, lineterminator="\n").encode("utf-8")
     out[main + PROVENANCE_SUFFIX] = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
     return out
 
@@ -294,6 +319,7 @@ def export(
     files = export_files(perimeters, fmt=fmt, stem=stem or "ptce-export", layers=layers, catalogue=catalogue,
                          threshold=threshold, weight=weight, tolerance=tolerance)
     main = f"{stem}.{fmt}"
+    targets = []
     for name, data in files.items():
         if name == main:
             target = output
@@ -301,13 +327,42 @@ def export(
             target = output.with_name(output.name + name[len(main):])
         else:  # a layer file
             target = output.with_name(name)
-        try:
-            atomic_write_bytes(target, data)
-        except OSError as exc:
-            raise InvalidInput(f"cannot write {target} ({exc.strerror or exc}): choose a folder you can write to.",
-                               fr=f"Impossible d'écrire {target.name} : choisissez un autre dossier.") from None
-        logger.info("wrote %s", target)
+        targets.append((target, data))
+    _write_all(targets)
     return output
+
+
+def _write_all(targets: list[tuple[Path, bytes]]) -> None:
+    """Write every file to a temporary file first, then rename them all onto their targets.
+
+    A failure while writing (a full disk, an exception) removes the temporary files and
+    leaves every target as it was.
+    """
+    staged: list[tuple[Path, Path]] = []
+    target = targets[0][0] if targets else Path(".")
+    try:
+        for target, data in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = _part_path(target)
+            staged.append((part, target))
+            with open(part, "xb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for part, target in staged:
+            os.replace(part, target)
+            logger.info("wrote %s", target)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {target} ({exc.strerror or exc}): free some space or choose a folder you "
+                           "can write to.",
+                           fr=f"Impossible d'écrire {target.name} ({exc.strerror or exc}) : libérez de la place ou "
+                           "choisissez un autre dossier.") from None
+    finally:
+        for part, _ in staged:
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+    for folder in {t.parent for t, _ in targets}:
+        _fsync_dir(folder)
 
 
 def export_bytes(

@@ -383,7 +383,12 @@ def load_layer(
             if table is None:
                 logger.info("building layer %s from its sources", layer_id)
                 table = _build(spec, catalogue, cache, progress)
-                cache.write_table(path, table, layer=spec.id, vintage=spec.vintage)
+                try:
+                    cache.write_table(path, table, layer=spec.id, vintage=spec.vintage)
+                except OSError as exc:  # a full disk: the layer is still good, only not kept for later
+                    logger.warning("layer %s: cannot write its cache table %s (%s); using it without caching. "
+                                   "Free some space or set PTCE_GEO_CACHE to a writable folder.",
+                                   layer_id, path, exc.strerror or exc)
         table = _plain_strings(table)
         table.attrs.update(
             layer=spec.id, kind=spec.kind, vintage=spec.vintage, title=spec.title,

@@ -71,10 +71,20 @@ class TileConfig:
 
 
 def esc(value: object) -> str:
-    """HTML-escape any value as text (``None`` and NaN give ``""``)."""
+    """HTML-escape any value as text (``None`` and NaN give ``""``).
+
+    Braces become ``&#123;`` and ``&#125;`` as well: branca compiles every rendered
+    script again as a Jinja template, so ``{{ … }}`` or ``{% … %}`` from data would
+    otherwise run on the server (template injection). Browsers still show braces.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    return _no_braces(html.escape(str(value), quote=True))
+
+
+def _no_braces(text: str) -> str:
+    """Braces as HTML character references, so that Jinja never sees a delimiter."""
+    return text.replace("{", "&#123;").replace("}", "&#125;")
 
 
 def tiles_from_env() -> TileConfig | None:
@@ -174,7 +184,7 @@ def _collection(gdf: gpd.GeoDataFrame, props: Sequence[str], geoms: np.ndarray) 
             if isinstance(v, float) and np.isnan(v):
                 v = None
             values[p] = v if isinstance(v, (int, float, bool)) or v is None else (
-                str(v) if p.endswith("_html") else esc(v))
+                _no_braces(str(v)) if p.endswith("_html") else esc(v))
         feats.append({"type": "Feature", "properties": values, "geometry": json.loads(shapely.to_geojson(geom))})
     return {"type": "FeatureCollection", "features": feats}
 

@@ -26,7 +26,7 @@ import shapely
 from ._http import atomic_write_bytes
 from .catalogue import Catalogue, load_catalogue
 from .checks import SEAT_KEYS, feature_label
-from .errors import InvalidPerimeter
+from .errors import InvalidInput, InvalidPerimeter
 from .geometry import orient_ccw, polygonal_part, round_coords
 from .layers import load_layer
 from .perimeters import parse_json, read_perimeters
@@ -154,7 +154,13 @@ def build_file(path: str | os.PathLike, *, output: str | os.PathLike | None = No
     data = parse_json(Path(path))
     text = dumps_geojson(build_feature_collection(data, catalogue=catalogue))
     dest = Path(output) if output is not None else Path(path)
-    atomic_write_bytes(dest, text.encode("utf-8"))
+    try:
+        atomic_write_bytes(dest, text.encode("utf-8"))
+    except OSError as exc:  # a full disk, a read-only folder: the previous file stays as it was
+        raise InvalidInput(f"cannot write {dest} ({exc.strerror or exc}): free some space or give --output in a "
+                           "folder you can write to; the previous file is unchanged.",
+                           fr=f"Impossible d'écrire {dest.name} ({exc.strerror or exc}) : libérez de la place "
+                           "ou choisissez un autre dossier ; le fichier précédent est inchangé.") from None
     logger.info("wrote %s (%d features)", dest, len(data.get("features", [])))
     return dest
 

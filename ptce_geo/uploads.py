@@ -212,7 +212,7 @@ def _unzip(data: bytes, where: str, folder: Path, *, layer: str | None,
                                           f"{where} : l'archive se décompresse au-delà de la limite ; "
                                           "elle est refusée.")
                         dst.write(block)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, struct.error) as exc:
                 raise _reject(f"{where}: member {info.filename!r} is damaged or does not match its header "
                               f"({exc}): the archive is refused; zip the files again.",
                               f"{where} : l'archive est endommagée ({info.filename}) ; recréez-la.") from None
@@ -230,7 +230,12 @@ def _unzip(data: bytes, where: str, folder: Path, *, layer: str | None,
 def _pick_layer(path: Path, kind: str, where: str, layer: str | None) -> str | None:
     if kind != "gpkg":
         return None
-    listed = pyogrio.list_layers(path)
+    try:
+        listed = pyogrio.list_layers(path)
+    except Exception as exc:  # a damaged SQLite file or GeoPackage tables
+        detail = str(exc).replace(str(path), where)[:160]
+        raise InvalidInput(f"{where}: cannot be read as GeoPackage ({detail}): export it again.",
+                           fr=f"{where} : illisible en tant que GeoPackage ; exportez-le de nouveau.") from None
     spatial = [str(name) for name, gtype in listed if gtype is not None]
     if layer is not None:
         if layer not in spatial:
@@ -287,7 +292,13 @@ def _set_crs(gdf: gpd.GeoDataFrame, where: str, kind: str, assume_crs: str | Non
             gdf = gdf.set_crs("EPSG:4326")
     used = gdf.crs.to_string()
     if not gdf.crs.equals("EPSG:4326"):
-        gdf = gdf.to_crs("EPSG:4326")
+        try:
+            gdf = gdf.to_crs("EPSG:4326")
+        except Exception:  # pyproj cannot transform from a damaged or local CRS
+            raise InvalidInput(f"{where}: its CRS ({used[:120]}) cannot be converted to WGS84 longitude/latitude: "
+                               "reproject the file to EPSG:4326 (or EPSG:2154) and upload it again.",
+                               fr=f"{where} : son système de coordonnées ne peut pas être converti en WGS84 ; "
+                               "reprojetez le fichier en EPSG:4326 (ou EPSG:2154).") from None
     if _looks_projected(gdf):
         raise InvalidInput(f"{where}: its coordinates do not fit its CRS {used}: check the CRS declared.",
                            fr=f"{where} : les coordonnées ne correspondent pas au système déclaré ({used}).")
@@ -356,6 +367,7 @@ def read_upload(
             detail = str(exc).replace(str(path), where).split("; It might help")[0][:160]
             raise InvalidInput(f"{where}: cannot be read as {label} ({detail}): export it again.",
                                fr=f"{where} : illisible en tant que {label} ; exportez-le de nouveau.") from None
+    gdf = _unique_columns(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
         raise InvalidInput(f"{where}: has no geometries: upload a layer of polygons or points.",
                            fr=f"{where} : le fichier ne contient aucune géométrie.")
@@ -368,6 +380,27 @@ def read_upload(
         raise _too_many(where, n_vertices, max_vertices)
     gdf, crs = _set_crs(gdf, where, kind, assume_crs)
     return gdf, {"format": kind, "crs": crs, "features": len(gdf), "vertices": n_vertices}
+
+
+def _unique_columns(gdf: pd.DataFrame) -> pd.DataFrame:
+    """Fields sharing a name (a damaged or hand-made .dbf) renamed ``name_2``, ``name_3``…"""
+    if not isinstance(gdf, gpd.GeoDataFrame) or not gdf.columns.duplicated().any():
+        return gdf
+    positions = [i for i, dtype in enumerate(gdf.dtypes) if str(dtype) == "geometry"]
+    if not positions:
+        return gdf
+    seen, data = {"geometry"}, {}
+    for pos, col in enumerate(gdf.columns):
+        if pos == positions[-1]:
+            continue
+        name, k = str(col), 2
+        while name in seen:
+            name, k = f"{col}_{k}", k + 1
+        seen.add(name)
+        data[name] = gdf.iloc[:, pos].to_numpy()
+    logger.warning("upload: fields sharing a name were renamed: %s", ", ".join(data))
+    geo = gdf.iloc[:, positions[-1]]
+    return gpd.GeoDataFrame(data, geometry=geo.to_numpy(), crs=geo.crs, index=gdf.index)
 
 
 def _too_many(where: str, n: int, cap: int) -> UploadRejected:

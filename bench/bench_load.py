@@ -1,0 +1,135 @@
+"""Time per analysis alone and under the load of 20 concurrent app sessions, in one process.
+
+Two analyses are timed, each first alone (the baseline) and then while 20 app sessions
+(``streamlit.testing.v1.AppTest``, one thread each, the harness of ``tests/test_load.py``)
+keep opening the main pages:
+
+* ``pole_scorecard`` of every pole of the poles file, across all levels (layers in memory);
+* one page run of the app (``open_page``: the run that opens the app and the one that
+  switches to the page), measured inside each session.
+
+Prints the median and 90th percentile of each, the ratio loaded/alone, the page runs
+served per second and the peak resident memory. Needs the boundary data::
+
+    PTCE_GEO_MIRROR=../shared/data PTCE_GEO_CATALOGUE=boundaries/mirror-2024.toml \\
+        .venv/bin/python bench/bench_load.py [--poles poles.geojson] [--sessions 20] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from ptce_geo.appdata import poles_path  # noqa: E402
+from ptce_geo.catalogue import load_catalogue  # noqa: E402
+from ptce_geo.perimeters import read_perimeters  # noqa: E402
+from ptce_geo.scorecard import pole_scorecard  # noqa: E402
+
+PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Sources"]
+
+
+def quantiles(times: list[float]) -> tuple[float, float]:
+    """Median and 90th percentile."""
+    ordered = sorted(times)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def time_scorecard(perims, cat, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        pole_scorecard(perims, catalogue=cat)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def page_run(title: str) -> float:
+    """Open one page in a new session; its wall time (raises when the page fails)."""
+    from test_app import no_failure, open_page
+
+    t0 = time.perf_counter()
+    at = open_page(title)
+    elapsed = time.perf_counter() - t0
+    no_failure(at)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--poles", default=str(poles_path()))
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the load lasts")
+    parser.add_argument("--repeat", type=int, default=5, help="scorecard timings alone")
+    args = parser.parse_args()
+    os.environ["PTCE_GEO_POLES"] = str(Path(args.poles).resolve())
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    from test_load import PeakRSS, shared_runtime
+
+    cat = load_catalogue()
+    perims = read_perimeters(args.poles, catalogue=cat)
+    pole_scorecard(perims, catalogue=cat)  # layers into memory
+    for title in PAGES:  # the app's shared caches, warm
+        page_run(title)
+
+    alone_card = time_scorecard(perims, cat, args.repeat)
+    alone_page = [page_run(title) for title in PAGES for _ in range(2)]
+
+    stop = threading.Event()
+    loaded_page: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def session(i: int) -> None:
+        k = i
+        while not stop.is_set():
+            title = PAGES[k % len(PAGES)]
+            k += 1
+            try:
+                elapsed = page_run(title)
+            except Exception as exc:  # noqa: BLE001 - counted and shown
+                with lock:
+                    errors.append(f"{title}: {exc.__class__.__name__}: {exc}")
+                continue
+            with lock:
+                loaded_page.append(elapsed)
+
+    with shared_runtime() as overlap, PeakRSS() as rss:
+        threads = [threading.Thread(target=session, args=(i,), daemon=True) for i in range(args.sessions)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        time.sleep(min(5.0, args.seconds / 4))  # let every session get going
+        loaded_card = []
+        while time.perf_counter() - start < args.seconds or len(loaded_card) < 2:
+            loaded_card += time_scorecard(perims, cat, 1)
+        stop.set()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - start
+
+    print(f"{len(perims)} poles from {args.poles}; {args.sessions} concurrent sessions for {wall:.0f} s "
+          f"(up to {overlap.most} script runs at once), {len(loaded_page)} page runs "
+          f"({len(loaded_page) / wall:.1f}/s), {len(errors)} failed; peak RSS {rss.peak / 2**20:.0f} MB")
+    rows = [("pole_scorecard, all poles", alone_card, loaded_card),
+            ("one page run (open_page)", alone_page, loaded_page)]
+    print(f"{'analysis':<28}{'alone median':>14}{'p90':>8}{'loaded median':>16}{'p90':>8}{'ratio':>8}")
+    for name, alone, loaded in rows:
+        a50, a90 = quantiles(alone)
+        l50, l90 = quantiles(loaded) if loaded else (float("nan"), float("nan"))
+        print(f"{name:<28}{a50:>13.3f}s{a90:>7.3f}s{l50:>15.3f}s{l90:>7.3f}s{l50 / a50:>7.1f}x")
+    if errors:
+        print("failures:", *errors[:5], sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()
