@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from urllib.parse import quote
 
 import streamlit as st
@@ -34,6 +35,8 @@ def _on_click() -> None:
     feature = value.get("last_active_drawing") or {}
     props = feature.get("properties") if isinstance(feature, dict) else None
     pid = props.get("id") if isinstance(props, dict) else None
+    if isinstance(pid, str):
+        pid = html.unescape(pid)  # the map carries ids escaped for HTML
     if isinstance(pid, str) and pid in st.session_state.get("_carte_ids", ()):
         st.session_state[POLE_KEY] = pid
 

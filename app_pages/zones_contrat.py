@@ -9,6 +9,7 @@ import streamlit as st
 from ptce_geo import maps
 from ptce_geo.appdata import RELATION_LABELS, fr_number, md
 from ptce_geo.errors import PtceGeoError
+from ptce_geo.export import csv_safe
 from ptce_geo.uploads import MAX_UPLOAD_BYTES, read_zone_upload
 from ptce_geo.zones import ZoneOverlap, overlap_zones
 
@@ -129,7 +130,7 @@ def page() -> None:
     }), hide_index=True, width="stretch", column_config={
         "Part du pôle couverte par les zones": st.column_config.ProgressColumn(format="percent", min_value=0.0,
                                                                                max_value=1.0)})
-    csv = sel.drop(columns=["_pole", "_relation"]).to_csv(index=False).encode("utf-8-sig")
+    csv = csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig")
     st.download_button("Télécharger le tableau (CSV)", csv, file_name=f"recouvrements-{res.layer}.csv",
                        mime="text/csv", on_click="ignore", key="zc_download")
     shown = sorted(sel["_pole"].unique(), key=lambda i: names.get(i, i))

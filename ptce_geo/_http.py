@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout as LockTimeout
 
 from .errors import DataUnavailable, IntegrityError
 
-__all__ = ["fetch_file", "read_meta", "file_sha256", "atomic_write_bytes", "tqdm_progress"]
+__all__ = ["fetch_file", "read_meta", "file_sha256", "atomic_write_bytes", "atomic_write_files", "tqdm_progress"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,26 +101,47 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def atomic_write_files(targets: list[tuple[Path, bytes]]) -> None:
+    """Write several files as one step: all to temporary files first, then renamed.
+
+    A failure while writing (a full disk, an exception) removes the temporary files and
+    leaves every target as it was. Part files left by a killed process for the same
+    targets are removed first. Raises :class:`OSError` when a folder cannot be written.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in targets:
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove_leftovers(target)
+            part = _part_path(target)
+            staged.append((part, target))
+            try:
+                with open(part, "xb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                if exc.filename is None:  # say which file could not be written
+                    exc.filename = str(target)
+                raise
+        for part, target in staged:
+            os.replace(part, target)
+    finally:
+        for part, _ in staged:
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+    for folder in {t.parent for _, t in staged}:
+        _fsync_dir(folder)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temp file, fsync, then :func:`os.replace`.
 
     Readers see either the old file or the new one, never a partial write. Raises
     :class:`OSError` when the folder cannot be written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = _part_path(path)
-    try:
-        with open(part, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(part, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            part.unlink()
-        raise
-    _fsync_dir(path.parent)
+    atomic_write_files([(Path(path), data)])
 
 
 @contextlib.contextmanager

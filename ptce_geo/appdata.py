@@ -358,4 +358,6 @@ def scorecard_csv(bundle: ScorecardBundle) -> bytes:
         card = card.set_index("pole_id")
         for col in ("dominant_name", "dominant_share", "effective_units", "border_km"):
             wide[f"{col}_{lid}"] = wide["pole_id"].map(card[col])
-    return wide.to_csv(index=False).encode("utf-8-sig")
+    from .export import csv_safe  # a spreadsheet must not run a name as a formula
+
+    return csv_safe(wide).to_csv(index=False).encode("utf-8-sig")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import PtceGeoError
+from .errors import InvalidInput, PtceGeoError
 from .settings import DEFAULT_POLES
 
 logger = logging.getLogger("ptce_geo")
@@ -42,11 +42,17 @@ def write_table(df: pd.DataFrame, args) -> None:
     if args.format == "json":
         text = df.to_json(orient="records", force_ascii=False, indent=1, double_precision=10)
     else:
-        text = df.to_csv(index=False, lineterminator="\n")
+        from .export import csv_safe  # a spreadsheet must not run a name as a formula
+
+        text = csv_safe(df).to_csv(index=False, lineterminator="\n")
     if args.output:
         from ._http import atomic_write_bytes
 
-        atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+        try:
+            atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {args.output} ({exc.strerror or exc}): free some space or "
+                               "choose another --output; the previous file is unchanged.") from None
         logger.info("wrote %s", args.output)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

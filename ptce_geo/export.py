@@ -38,7 +38,6 @@ writing (a full disk, a crash) leaves every previous file as it was.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
@@ -55,7 +54,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ._http import _fsync_dir, _part_path
+from ._http import atomic_write_files
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput
 from .geometry import orient_ccw, round_coords
@@ -81,6 +80,8 @@ def _check(fmt: str, layers, catalogue: Catalogue) -> list[str]:
     if fmt not in FORMATS:
         raise InvalidInput(f"Unknown export format {fmt!r}: use geojson, gpkg or csv.",
                            fr=f"Format d'export inconnu « {fmt} » : geojson, gpkg ou csv.")
+    if isinstance(layers, str):  # one layer id, not a sequence of letters
+        layers = [layers]
     ids = list(dict.fromkeys(layers or []))
     for lid in ids:
         catalogue[lid]  # unknown layer: CatalogueError naming the known ones
@@ -333,36 +334,17 @@ def export(
 
 
 def _write_all(targets: list[tuple[Path, bytes]]) -> None:
-    """Write every file to a temporary file first, then rename them all onto their targets.
-
-    A failure while writing (a full disk, an exception) removes the temporary files and
-    leaves every target as it was.
-    """
-    staged: list[tuple[Path, Path]] = []
-    target = targets[0][0] if targets else Path(".")
+    """Write every file atomically as one step (see :func:`_http.atomic_write_files`)."""
     try:
-        for target, data in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part = _part_path(target)
-            staged.append((part, target))
-            with open(part, "xb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for part, target in staged:
-            os.replace(part, target)
-            logger.info("wrote %s", target)
+        atomic_write_files(targets)
     except OSError as exc:
-        raise InvalidInput(f"cannot write {target} ({exc.strerror or exc}): free some space or choose a folder you "
-                           "can write to.",
-                           fr=f"Impossible d'écrire {target.name} ({exc.strerror or exc}) : libérez de la place ou "
-                           "choisissez un autre dossier.") from None
-    finally:
-        for part, _ in staged:
-            with contextlib.suppress(OSError):
-                part.unlink(missing_ok=True)
-    for folder in {t.parent for t, _ in targets}:
-        _fsync_dir(folder)
+        name = exc.filename or (targets[0][0] if targets else "")
+        raise InvalidInput(f"cannot write {name} ({exc.strerror or exc}): free some space or choose a folder you "
+                           "can write to; the previous files are unchanged.",
+                           fr=f"Impossible d'écrire {Path(str(name)).name} ({exc.strerror or exc}) : libérez de la "
+                           "place ou choisissez un autre dossier.") from None
+    for target, _ in targets:
+        logger.info("wrote %s", target)
 
 
 def export_bytes(

@@ -28,18 +28,11 @@ message and a French one (``fr``) for the app.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import re
-import struct
 import tempfile
-import unicodedata
 import warnings
-import zipfile
-import zlib
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -51,6 +44,8 @@ from pyproj import CRS
 from .catalogue import Catalogue
 from .checks import coordinate_problem
 from .errors import InvalidInput, InvalidPerimeter, UploadRejected
+from ._fields import guess_fields, text_codes
+from ._safezip import MAX_MEMBERS, MAX_RATIO, MAX_UNZIPPED_BYTES, _kind, _reject, _unzip
 from .geometry import polygonal_part, repair_polygonal
 
 logger = logging.getLogger(__name__)
@@ -59,174 +54,7 @@ __all__ = ["MAX_UPLOAD_BYTES", "MAX_UNZIPPED_BYTES", "MAX_VERTICES", "MAX_RATIO"
            "read_upload", "read_zone_upload", "read_perimeter_upload", "guess_fields"]
 
 MAX_UPLOAD_BYTES = 50 * 1024**2
-MAX_UNZIPPED_BYTES = 256 * 1024**2
 MAX_VERTICES = 2_000_000
-#: largest inflation ratio accepted for a zip member above 1 MiB
-MAX_RATIO = 200
-MAX_MEMBERS = 1000
-_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
-_SINGLE = (".geojson", ".json", ".gpkg")
-_CHUNK = 1 << 20
-#: field names that look like a code or a name, best first (accents and case ignored)
-_CODE_HINTS = (r"code", r"code[_ -].*", r".*[_ -]code", r"id|ident|identifiant", r"id[_ -].*", r".*[_ -]id",
-               r"(insee|siren|siret).*", r"(ref|num|numero|cle|key)([_ -].*)?", r".*code.*")
-#: the same for perimeters, whose format names the identifier ``id``
-_ID_HINTS = (r"id",) + _CODE_HINTS
-_NAME_HINTS = (r"nom|name|libelle|lib|label|titre|title|intitule",
-               r"(nom|name|libelle|lib|label|titre|title|intitule)[_ -].*",
-               r".*[_ -](nom|name|libelle|lib|label)", r".*(nom|name|libelle|label).*")
-
-
-def _reject(en: str, fr: str) -> UploadRejected:
-    return UploadRejected(en, fr=fr)
-
-
-def _kind(head: bytes) -> str | None:
-    """``zip``, ``gpkg``, ``geojson``, ``shp`` or None, from the first bytes."""
-    if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
-        return "zip"
-    if head[:16] == b"SQLite format 3\x00":
-        return "gpkg"
-    if head[:4] == b"\x00\x00\x27\x0a":
-        return "shp"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return "geojson" if text[:1] == b"{" else None
-
-
-def _zip_entry_count(data: bytes) -> int:
-    """Entries announced by the end-of-central-directory record (before parsing it all)."""
-    pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if pos < 0 or pos + 22 > len(data):
-        return -1
-    return struct.unpack("<H", data[pos + 10:pos + 12])[0]
-
-
-def _safe_name(name: str) -> bool:
-    if not name or "\x00" in name:
-        return False
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        return False
-    return ".." not in PurePosixPath(norm).parts
-
-
-def _datasets(infos: list[zipfile.ZipInfo]) -> dict[str, list[zipfile.ZipInfo]]:
-    """Readable datasets of a zip: key (member path without suffix, or member path) → members."""
-    parts: dict[str, dict[str, zipfile.ZipInfo]] = {}
-    singles: dict[str, list[zipfile.ZipInfo]] = {}
-    for info in infos:
-        norm = info.filename.replace("\\", "/")
-        base = norm.rsplit("/", 1)[-1]
-        if info.is_dir() or norm.startswith("__MACOSX/") or base.startswith("._"):
-            continue
-        low = norm.lower()
-        suffix = next((s for s in _SHP_PARTS if low.endswith(s)), None)
-        if suffix:
-            parts.setdefault(low[: -len(suffix)], {})[suffix] = info
-        elif low.endswith(_SINGLE):
-            singles[norm] = [info]
-    out = {}
-    for stem, members in parts.items():
-        if ".shp" in members:
-            out[members[".shp"].filename[:-4]] = list(members.values())
-    out.update(singles)
-    return out
-
-
-def _unzip(data: bytes, where: str, folder: Path, *, layer: str | None,
-           max_unzipped_bytes: int) -> tuple[Path, str]:
-    """Copy one dataset of a zip into ``folder``; return its path and format."""
-    count = _zip_entry_count(data)
-    if count < 0 or count == 0xFFFF or count > MAX_MEMBERS:
-        raise _reject(f"{where}: the zip archive is damaged or holds more than {MAX_MEMBERS} entries: "
-                      "zip only the files of the layer.",
-                      f"{where} : archive zip endommagée ou de plus de {MAX_MEMBERS} fichiers ; "
-                      "ne zippez que les fichiers de la couche.")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise _reject(f"{where}: is not a readable zip archive ({exc}): zip the files again.",
-                      f"{where} : archive zip illisible ; recréez-la.") from None
-    with zf:
-        infos = zf.infolist()
-        for info in infos:
-            if not _safe_name(info.filename):
-                raise _reject(f"{where}: the zip holds an unsafe path {info.filename[:80]!r} (absolute or "
-                              "with '..'): it is refused; zip the layer's files without folders above them.",
-                              f"{where} : l'archive contient un chemin dangereux ({info.filename[:80]}) ; "
-                              "elle est refusée.")
-            if info.flag_bits & 0x1:
-                raise _reject(f"{where}: the zip is encrypted: zip the files without a password.",
-                              f"{where} : l'archive est chiffrée ; zippez les fichiers sans mot de passe.")
-        found = _datasets(infos)
-        if not found:
-            raise InvalidInput(f"{where}: the zip holds no Shapefile (.shp with .shx and .dbf), GeoJSON or "
-                               "GeoPackage: zip the layer's files.",
-                               fr=f"{where} : l'archive ne contient ni Shapefile (.shp, .shx, .dbf), ni GeoJSON, "
-                               "ni GeoPackage.")
-        if layer is not None:
-            keys = [k for k in found if k == layer or k.rsplit("/", 1)[-1].rsplit(".", 1)[0] == layer
-                    or k.rsplit("/", 1)[-1] == layer]
-        else:
-            keys = list(found)
-        if len(keys) != 1:
-            names = ", ".join(sorted(found))[:300]
-            raise InvalidInput(f"{where}: the zip holds {len(found)} layers ({names}); "
-                               + ("none is " + repr(layer) if layer else "name the one to read (layer=…)")
-                               + " or zip a single layer.",
-                               fr=f"{where} : l'archive contient plusieurs couches ({names}) ; "
-                               "n'en zippez qu'une.")
-        members = found[keys[0]]
-        total = sum(i.file_size for i in members)
-        if total > max_unzipped_bytes:
-            raise _reject(f"{where}: the files to read inflate to {total / 2**20:.0f} MB, over the "
-                          f"{max_unzipped_bytes // 2**20} MB limit: simplify the layer or keep fewer zones.",
-                          f"{where} : une fois décompressés, les fichiers dépassent "
-                          f"{max_unzipped_bytes // 2**20} Mo ; simplifiez la couche.")
-        for info in members:
-            if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-                raise _reject(f"{where}: member {info.filename!r} inflates {info.file_size // max(info.compress_size, 1)}"
-                              f" times (limit {MAX_RATIO}): the archive looks like a zip bomb and is refused.",
-                              f"{where} : le fichier {info.filename} se décompresse de façon anormale "
-                              "(bombe zip) ; l'archive est refusée.")
-        suffixes = [Path(i.filename).suffix.lower() for i in members]
-        if ".shp" in suffixes:
-            missing = [s for s in (".shx", ".dbf") if s not in suffixes]
-            if missing:
-                raise InvalidInput(f"{where}: the Shapefile {keys[0]!r} lacks its {' and '.join(missing)} file: "
-                                   "zip all the files of the Shapefile (.shp, .shx, .dbf, .prj).",
-                                   fr=f"{where} : il manque {' et '.join(missing)} au Shapefile ; zippez tous "
-                                   "ses fichiers (.shp, .shx, .dbf, .prj).")
-        written = 0
-        for info, suffix in zip(members, suffixes):
-            target = folder / ("upload" + (".geojson" if suffix == ".json" else suffix))
-            done = 0
-            try:
-                with zf.open(info) as src, open(target, "xb") as dst:
-                    while block := src.read(_CHUNK):
-                        done += len(block)
-                        written += len(block)
-                        if done > info.file_size or written > max_unzipped_bytes:
-                            raise _reject(f"{where}: member {info.filename!r} inflates beyond its declared size "
-                                          "or the limit: the archive is refused.",
-                                          f"{where} : l'archive se décompresse au-delà de la limite ; "
-                                          "elle est refusée.")
-                        dst.write(block)
-            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, struct.error) as exc:
-                raise _reject(f"{where}: member {info.filename!r} is damaged or does not match its header "
-                              f"({exc}): the archive is refused; zip the files again.",
-                              f"{where} : l'archive est endommagée ({info.filename}) ; recréez-la.") from None
-        main = next(i for i, s in enumerate(suffixes) if s in (".shp", ".geojson", ".json", ".gpkg"))
-        path = folder / ("upload" + (".geojson" if suffixes[main] == ".json" else suffixes[main]))
-    with open(path, "rb") as fh:
-        kind = _kind(fh.read(64))
-    if kind not in ("shp", "geojson", "gpkg"):
-        raise InvalidInput(f"{where}: {members[main].filename!r} is not a {suffixes[main]} file (its content "
-                           "does not match): export the layer again.",
-                           fr=f"{where} : le fichier {members[main].filename} n'a pas le contenu attendu.")
-    return path, kind
-
-
 def _pick_layer(path: Path, kind: str, where: str, layer: str | None) -> str | None:
     if kind != "gpkg":
         return None
@@ -408,107 +236,6 @@ def _too_many(where: str, n: int, cap: int) -> UploadRejected:
                    "(QGIS: Vector > Geometry Tools > Simplify, or mapshaper -simplify).",
                    f"{where} : environ {n:,} sommets, au-delà de la limite de {cap:,} ; simplifiez les "
                    "géométries (QGIS : Vecteur > Outils de géométrie > Simplifier).".replace(",", " "))
-
-
-@dataclass
-class Fields:
-    """The fields used for codes and names, and which were guessed."""
-
-    code: str | None
-    name: str | None
-    guessed: list[str] = field(default_factory=list)
-
-    def notes(self, n: int, dropped: int, merged: int, *, what: str = "zone") -> tuple[str, str]:
-        """One sentence in English and in French saying what was used (``what``: zone or perimeter)."""
-        code = f"field {self.code!r}" if self.code else "row numbers (no field with one distinct value per row)"
-        code_fr = f"du champ « {self.code} »" if self.code else "des numéros de ligne (aucun champ à valeurs uniques)"
-        name = f"field {self.name!r}" if self.name else "the codes"
-        name_fr = f"du champ « {self.name} »" if self.name else "des codes"
-        what_fr = {"perimeter": "périmètre"}.get(what, what)
-        en = (f"{n} {what}(s): codes from {code}{' (guessed)' if 'code_field' in self.guessed else ''}, "
-              f"names from {name}{' (guessed)' if 'name_field' in self.guessed else ''}")
-        fr = f"{n} {what_fr}(s) : codes tirés {code_fr}, noms tirés {name_fr}"
-        if dropped:
-            en += f"; {dropped} feature(s) without a polygon, point or code left out"
-            fr += f" ; {dropped} entité(s) sans polygone, point ou code écartée(s)"
-        if merged:
-            en += f"; {merged} row(s) sharing a code merged"
-            fr += f" ; {merged} ligne(s) de même code fusionnée(s)"
-        if self.guessed:
-            en += ": name other fields if these are wrong"
-            fr += " ; choisissez d'autres champs si ce ne sont pas les bons"
-        return en + ".", fr + "."
-
-
-def _plain(text: str) -> str:
-    return unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower().strip()
-
-
-def _rank(column: str, hints: tuple[str, ...]) -> int | None:
-    plain = _plain(column)
-    return next((i for i, h in enumerate(hints) if re.fullmatch(h, plain)), None)
-
-
-def text_codes(values: pd.Series) -> np.ndarray:
-    """Codes as stripped text (``1.0`` → ``"1"``); ``None`` where missing or blank."""
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values.to_numpy(dtype=object)):
-        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
-            out[i] = None
-            continue
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            v = int(v)
-        text = str(v).strip()
-        out[i] = text or None
-    return out
-
-
-def _match(columns: list[str], wanted: str, where: str, role: str) -> str:
-    if wanted in columns:
-        return wanted
-    lower = {c.lower(): c for c in columns}
-    if wanted.lower() in lower:
-        return lower[wanted.lower()]
-    listed = ", ".join(columns)[:300] or "none"
-    raise InvalidInput(f"{where}: no field {wanted!r} for the {role}: use one of {listed}.",
-                       fr=f"{where} : pas de champ « {wanted} » ; champs disponibles : {listed}.")
-
-
-def guess_fields(gdf: pd.DataFrame, *, code_field: str | None = None, name_field: str | None = None,
-                 where: str = "upload", ids: bool = False) -> Fields:
-    """The fields holding codes and names: as named, or guessed.
-
-    A guessed code field has a code-like name (``code``, ``code_…``, ``…_code``, then
-    ``id``, ``id_…``, ``…_id``, then ``insee…``, ``siren…``; ``id`` first when ``ids``)
-    and one distinct, non-empty value per row; when none has, row numbers stand in
-    (``code`` is then ``None``). A guessed name field has a
-    name-like name (``nom``, ``name``, ``libellé``, ``lib_…``…) and text values; when
-    none has, the codes stand in.
-    """
-    columns = [str(c) for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series(name=None)).name]
-    guessed = []
-    if code_field:
-        code = _match(columns, code_field, where, "code")
-    else:
-        guessed.append("code_field")
-        ranked = []
-        for pos, col in enumerate(columns):
-            rank = _rank(col, _ID_HINTS if ids else _CODE_HINTS)
-            if rank is None:
-                continue
-            codes = text_codes(gdf[col])
-            if all(c is not None for c in codes) and len(set(codes)) == len(codes):
-                ranked.append((rank, pos, col))
-        code = min(ranked)[2] if ranked else None
-    if name_field:
-        name = _match(columns, name_field, where, "name")
-    else:
-        guessed.append("name_field")
-        ranked = [(_rank(c, _NAME_HINTS), pos, c) for pos, c in enumerate(columns) if c != code
-                  and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
-        ranked = [r for r in ranked if r[0] is not None]
-        name = min(ranked)[2] if ranked else None
-    return Fields(code=code, name=name, guessed=guessed)
 
 
 def _clean_geometries(gdf: gpd.GeoDataFrame, where: str, *, points: bool) -> tuple[gpd.GeoDataFrame, int]:
