@@ -152,8 +152,8 @@ def provenance(catalogue: Catalogue, layer_ids: list[str], *, fmt: str, threshol
         "format": fmt, "threshold": threshold, "weighting": weight or "area", "tolerance": tolerance,
         "catalogue": {"name": catalogue.name, "file": catalogue.path.name},
         "poles": n_poles, "layers": layers, "files": files,
-        "measures": "areas in equal-area projections (EPSG:3035 for mainland France and Corsica, "
-                    "Lambert azimuthal equal-area per overseas département); lengths geodesic (WGS84)",
+        "measures": "areas exact on the WGS84 ellipsoid (cylindrical equal-area, lon/lat edges); "
+                    "lengths geodesic (WGS84)",
         "coordinates": "EPSG:4326 longitude/latitude" + (" (RFC 7946, 6 decimals)" if fmt == "geojson" else ""),
     }
 

@@ -9,6 +9,7 @@ GeoParquet table to the cache; later loads read that table.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -26,7 +27,7 @@ from .cache import Cache
 from .catalogue import Catalogue, LayerSpec, Source, load_catalogue
 from .errors import DataUnavailable, IntegrityError
 from .geometry import repair_polygonal
-from .projection import area_m2, length_m
+from .projection import AREA_METHOD, area_m2, length_m
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +328,7 @@ def _plain_strings(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _fingerprint(spec: LayerSpec, catalogue: Catalogue) -> str:
-    fp = spec.fingerprint()
+    fp = hashlib.sha256((spec.fingerprint() + AREA_METHOD).encode()).hexdigest()[:12]
     if spec.geometry == "dissolve" and spec.id != "communes":
         fp = fp[:6] + catalogue["communes"].fingerprint()[:6]
     return fp

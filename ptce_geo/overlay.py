@@ -28,9 +28,9 @@ import shapely
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput
-from .geometry import polygonal_part
+from .geometry import polygonal_part, repair_polygonal
 from .layers import commune_membership, load_layer
-from .projection import area_m2, length_m, zone_of
+from .projection import area_m2, length_m
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +153,9 @@ def _geometry_path(perims: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> pd.Data
     unit_idx = np.flatnonzero(polygonal)
     pi, uj, geoms, whole = geometric_pairs(perims.geometry.to_numpy(), units[unit_idx])
     ui = unit_idx[uj]
-    zones = zone_of(perims.geometry.to_numpy())[pi]
     area = np.empty(len(pi))
     area[whole] = layer["area_m2"].to_numpy()[ui[whole]]
-    area[~whole] = area_m2(geoms[~whole], zones[~whole])
+    area[~whole] = area_m2(geoms[~whole])
     out = pd.DataFrame({
         "pole_id": perims["id"].to_numpy()[pi],
         "unit_code": layer["code"].to_numpy()[ui],
@@ -225,12 +224,25 @@ def _commune_population(perims: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) ->
                          "population": pop})
 
 
+def _repaired(frame: gpd.GeoDataFrame, labels: pd.Series, where: str) -> gpd.GeoDataFrame:
+    """The frame with invalid geometries made valid (polygonal parts kept), with a warning.
+
+    Predicates on invalid geometries are undefined: a MultiPolygon whose parts share an
+    edge does not ``cover`` the units lying across that edge, and they were lost.
+    """
+    geoms = frame.geometry.to_numpy()
+    if shapely.is_valid(geoms[~shapely.is_missing(geoms)]).all():
+        return frame
+    return frame.set_geometry(repair_polygonal(geoms, labels=labels.to_numpy(), where=where), crs=frame.crs)
+
+
 def overlay(
     perimeters: gpd.GeoDataFrame,
     layer: str | gpd.GeoDataFrame,
     *,
     catalogue: Catalogue | None = None,
     weight: str | None = None,
+    kind: str | None = None,
 ) -> Overlay:
     """Compute the pieces of perimeters against a layer.
 
@@ -238,13 +250,19 @@ def overlay(
     ----------
     perimeters : geopandas.GeoDataFrame
         As returned by :func:`ptce_geo.perimeters.read_perimeters` (``id``,
-        ``communes``, ``geometry``, EPSG:4326).
+        ``communes``, ``geometry``); another CRS than EPSG:4326 is converted to it.
     layer : str or geopandas.GeoDataFrame
-        A catalogue layer id, or a zone table with ``code``, ``nom``, ``geometry``.
+        A catalogue layer id, or a table with ``code``, ``nom``, ``geometry``
+        (``area_m2`` is measured when absent).
     catalogue : Catalogue, optional
     weight : {None, "population"}
         Also compute the population of each piece (from commune populations: exact for
         perimeters given by codes, areal interpolation within each commune otherwise).
+    kind : {None, "zones", "partition"}
+        What a table given as ``layer`` is: ``"partition"`` when its units tile the
+        territory without overlapping (``border_km`` is then measured), ``"zones"``
+        otherwise. Default: the table's ``attrs["kind"]`` (set by
+        :func:`~ptce_geo.layers.load_layer`), else ``"zones"``. A layer id has its own kind.
 
     Returns
     -------
@@ -252,19 +270,29 @@ def overlay(
     """
     if weight not in (None, "area", "population"):
         raise InvalidInput(f"Unknown weight {weight!r}: use 'area' or 'population'.")
+    if kind not in (None, "zones", "partition"):
+        raise InvalidInput(f"Unknown layer kind {kind!r}: use 'zones' or 'partition'.")
     catalogue = catalogue or load_catalogue()
+    if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
+        perimeters = perimeters.to_crs("EPSG:4326")
+    perimeters = _repaired(perimeters, perimeters["id"], "perimeters")
     if isinstance(layer, str):
         spec = catalogue[layer]
         table = load_layer(layer, catalogue=catalogue)
         layer_id, kind, nested = spec.id, spec.kind, spec.nested_in_communes
     else:
         table = layer.to_crs("EPSG:4326") if layer.crs and not layer.crs.equals("EPSG:4326") else layer
+        table = _repaired(table, table["code"], "layer table")
         if "area_m2" not in table:
             table = table.assign(area_m2=area_m2(table.geometry.to_numpy()))
-        layer_id, kind, nested = str(table.attrs.get("layer", "upload")), "zones", False
+        kind = kind or table.attrs.get("kind") or "zones"  # a loaded layer's table keeps its kind
+        layer_id, nested = str(table.attrs.get("layer", "upload")), False
     by_codes = perimeters["definition"].eq("codes").to_numpy() if "definition" in perimeters else np.zeros(len(perimeters), bool)
     need_communes = nested or weight == "population"
-    communes = load_layer("communes", catalogue=catalogue) if need_communes else None
+    if weight == "population" and not nested:  # refuse before loading the communes
+        communes = None
+    else:
+        communes = load_layer("communes", catalogue=catalogue) if need_communes else None
     membership = commune_membership(layer_id, catalogue=catalogue) if nested else None
     if weight == "population" and (not nested or communes is None or "population" not in communes):
         raise InvalidInput(f"Population weighting needs a layer made of communes with populations; "

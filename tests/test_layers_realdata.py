@@ -15,7 +15,7 @@ from ptce_geo.catalogue import load_catalogue
 from ptce_geo.cli import main
 from ptce_geo.errors import DataUnavailable, IntegrityError
 from ptce_geo.layers import clear_memory_cache, commune_membership, layer_status, load_layer
-from ptce_geo.projection import geodesic_area_m2
+from ptce_geo.projection import geodesic_area_m2, to_equal_area, zone_of
 
 from conftest import MIRROR_CATALOGUE
 
@@ -59,12 +59,18 @@ def test_supra_communal_levels_nest_exactly(catalogue):
     assert members.groupby("code").size().loc["244000659"] == 8  # CC du Seignanx
 
 
-def test_areas_agree_with_geodesic_areas(catalogue):
-    """Equal-area areas (EPSG:3035, local LAEA overseas) against pyproj.Geod."""
+def test_areas_agree_with_geodesic_and_equal_area_crs_areas(catalogue):
+    """Layer areas against pyproj.Geod, and against planar areas in each territory's equal-area CRS."""
     communes = load_layer("communes", catalogue=catalogue).set_index("code")
     sample = communes.loc[["07010", "2A004", "97411", "97209", "97302", "97611", "97101", "59350"]]
-    geodesic = geodesic_area_m2(sample.geometry.to_numpy())
-    np.testing.assert_allclose(sample["area_m2"].to_numpy(), geodesic, rtol=1e-6)
+    geoms = sample.geometry.to_numpy()
+    # Geod reads an edge as a geodesic: densified, the edges are the same lines
+    geodesic = geodesic_area_m2(shapely.segmentize(geoms, 1e-4))
+    np.testing.assert_allclose(sample["area_m2"].to_numpy(), geodesic, rtol=1e-8)
+    zones = zone_of(geoms)
+    assert list(zones) == ["metro", "metro", "974", "972", "973", "976", "971", "metro"]
+    planar = np.array([shapely.area(to_equal_area(np.array([g]), z))[0] for g, z in zip(geoms, zones)])
+    np.testing.assert_allclose(sample["area_m2"].to_numpy(), planar, rtol=1e-4)
 
 
 def test_second_load_reads_the_cache_and_equals_the_first(mirror_env, tmp_path, monkeypatch):
