@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .errors import InvalidInput
 from .overlay import Overlay
 
 __all__ = ["SCORECARD_COLUMNS", "DEFAULT_THRESHOLD", "piece_shares", "layer_scorecard", "typology", "TYPOLOGIES"]
@@ -41,12 +42,13 @@ def piece_shares(ov: Overlay, *, weight: str | None = None, threshold: float = D
     threshold : float
         t, the share of the pole below which a partial piece is a sliver.
     """
-    if not 0 <= threshold < 1:
-        raise ValueError("threshold must lie in [0, 1)")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
+        raise InvalidInput(f"threshold {threshold!r} is not a share: give a number in [0, 1), such as 0.01.",
+                           fr=f"Seuil {threshold!r} invalide : donnez une part entre 0 et 1, par exemple 0,01.")
     p = ov.pieces.copy()
     if weight == "population":
         if "population" not in p:
-            raise ValueError("this overlay was computed without population")
+            raise InvalidInput("this overlay was computed without population: call overlay(..., weight='population').")
         a = p["population"].to_numpy(dtype=float)
         whole = p["unit_population"].to_numpy(dtype=float)
         total = ov.poles["population"].reindex(p["pole_id"]).to_numpy(dtype=float)

@@ -20,6 +20,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import Polygon, box
 
+from ptce_geo.errors import InvalidInput
 from ptce_geo.metrics import SCORECARD_COLUMNS, layer_scorecard, piece_shares, typology
 from ptce_geo.overlay import Overlay, overlay
 
@@ -203,12 +204,12 @@ def test_population_weighted_shares():
 
 def test_piece_shares_refuses_bad_options():
     ov = _hand_overlay()
-    with pytest.raises(ValueError, match="threshold"):
+    with pytest.raises(InvalidInput, match="threshold"):
         piece_shares(ov, threshold=1.0)
-    with pytest.raises(ValueError, match="threshold"):
+    with pytest.raises(InvalidInput, match="threshold"):
         piece_shares(ov, threshold=-0.1)
     ov.pieces = ov.pieces.drop(columns=["population", "unit_population"])
-    with pytest.raises(ValueError, match="population"):
+    with pytest.raises(InvalidInput, match="population"):
         piece_shares(ov, weight="population")
 
 
