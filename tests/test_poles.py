@@ -26,11 +26,15 @@ from ptce_geo.perimeters import expand_codes, read_perimeters
 from ptce_geo.poles import build_feature_collection, build_file, dumps_geojson, seat_points
 from ptce_geo.projection import area_m2
 
+from conftest import MIRROR
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLES = REPO_ROOT / "poles.geojson"
 DOC = REPO_ROOT / "docs" / "poles.md"
-SEED = REPO_ROOT.parent / "shared" / "seed" / "000_9e1efa3322657d70.txt"
-RESEARCH = REPO_ROOT.parent / "shared" / "research" / "ptce_annex1.csv"
+# shared/ holds the data mirror, the seed and the research table side by side
+SHARED = MIRROR.parent if MIRROR is not None else REPO_ROOT.parent / "shared"
+SEED = SHARED / "seed" / "000_9e1efa3322657d70.txt"
+RESEARCH = SHARED / "research" / "ptce_annex1.csv"
 CROSS_REGIONAL = {"ptce05": {"52", "53"}, "ptce06": {"52", "53"}, "ptce23": {"28", "32"}}
 
 
