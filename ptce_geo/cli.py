@@ -158,7 +158,7 @@ def cmd_overlap(args) -> int:
 
     cat = _catalogue(args)
     table, note = overlap_table(_poles(args, cat), args.zones, catalogue=cat, code_field=args.code_field,
-                                name_field=args.name_field, tolerance=args.tolerance)
+                                name_field=args.name_field, tolerance=args.tolerance, assume_crs=args.assume_crs)
     if note:
         logger.warning("%s", note)
     write_table(table, args)
@@ -225,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-field")
     p.add_argument("--name-field")
     p.add_argument("--tolerance", type=_threshold, default=0.01, help="relation tolerance (default 0.01)")
+    p.add_argument("--assume-crs", help="CRS of a zone file that declares none, e.g. EPSG:2154")
     p.set_defaults(fn=cmd_overlap)
     p = sub.add_parser("export", parents=[common, poles], help="export poles and results for QGIS or a report")
     p.add_argument("--format", dest="export_format", choices=("geojson", "gpkg", "csv"), required=True)

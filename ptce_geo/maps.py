@@ -158,7 +158,7 @@ def new_map(*, bounds: Sequence[float] | None = None, tiles: TileConfig | None =
             height: int = 560) -> folium.Map:
     """An empty map fitted to ``bounds`` (France when ``None``), with local assets only."""
     m = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles=None, height=height,
-                   control_scale=True, prefer_canvas=False)
+                   control_scale=True, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
     # Leaflet only: no Bootstrap nor icon fonts (nothing here uses them)
     m.default_js = [p for p in type(m).default_js if p[0] == "leaflet"]
     m.default_css = [p for p in type(m).default_css if p[0] == "leaflet_css"]

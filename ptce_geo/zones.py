@@ -311,6 +311,7 @@ def qpv_by_pole(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
 def overlap_table(
     perimeters: gpd.GeoDataFrame, zones: str | os.PathLike, *, catalogue: Catalogue | None = None,
     code_field: str | None = None, name_field: str | None = None, tolerance: float = 0.01,
+    assume_crs: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """The overlap table of the command line, for a layer id or a zone file.
 
@@ -320,6 +321,9 @@ def overlap_table(
         A layer id of the catalogue, or a file (GeoJSON, GeoPackage, zipped Shapefile).
     code_field, name_field : str, optional
         Fields of the file holding the zone code and name (guessed when absent).
+    assume_crs : str, optional
+        CRS of a file that declares none (e.g. ``"EPSG:2154"`` for a Shapefile without
+        ``.prj``).
 
     Returns
     -------
@@ -354,7 +358,8 @@ def overlap_table(
         except OSError as exc:
             raise InvalidInput(f"{path}: cannot be read ({exc.strerror or exc}): check the path.",
                                fr=f"Impossible de lire {path.name}.") from None
-        source, info = read_zone_upload(data, filename=path.name, code_field=code_field, name_field=name_field)
+        source, info = read_zone_upload(data, filename=path.name, code_field=code_field, name_field=name_field,
+                                        assume_crs=assume_crs)
         note = info.get("note", "")
     table = overlap_zones(perimeters, source, catalogue=catalogue, tolerance=tolerance).table
     return table, note

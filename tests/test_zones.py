@@ -10,6 +10,7 @@ agree with ptce_geo's to 1e-5 on large areas, 1e-3 on small pieces).
 from __future__ import annotations
 
 import json
+import zipfile
 import math
 import re
 
@@ -320,3 +321,20 @@ def test_overlap_table_note_for_guessed_fields(occitanie, catalogue, mirror_dir)
     assert (table.loc[table["pole_id"] == "castres", "relation"] == "zone_inside_pole").sum() == 5
     _, note = overlap_table(occitanie, "qpv", catalogue=catalogue)
     assert note == ""
+
+
+def test_cli_overlap_assume_crs_for_a_shapefile_without_prj(poles_file, tmp_path, mirror_dir, capsys):
+    ti = gpd.read_file(mirror_dir / "contrats" / "territoires_industrie_anct_2024.geojson")
+    ti = ti[ti["id_territoire"] == "ti-0301"].to_crs(2154)  # Ouest Guyanais, in metres
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    ti.to_file(folder / "ti.shp")
+    path = tmp_path / "ti.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for suffix in (".shp", ".shx", ".dbf"):  # no .prj: the CRS is unknown
+            zf.write(folder / f"ti{suffix}", f"ti{suffix}")
+    assert main(["overlap", "--poles", str(poles_file), "--zones", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "EPSG:2154" in err
+    assert main(["overlap", "--poles", str(poles_file), "--zones", str(path), "--assume-crs", "EPSG:2154"]) == 0
+    assert ",pole_inside_zone," in capsys.readouterr().out
