@@ -77,14 +77,29 @@ def shared_runtime() -> Iterator[Overlap]:
     def get_option(name: str):  # AppTest patches this per run; overlapping patches must not undo each other
         return True if name == "global.appTest" else real_get_option(name)
 
+    # A server compiles app.py once, in its one locked ScriptCache; each AppTest has a
+    # cache of its own, so 20 of them would compile the script at the same time, which
+    # CPython 3.11 cannot do safely in threads (gh-106905: "AST constructor recursion
+    # depth mismatch"). One lock around the compilation gives the server's behaviour back.
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    real_get_bytecode = ScriptCache.get_bytecode
+    parse_lock = threading.Lock()
+
+    def get_bytecode(self, script_path: str):
+        with parse_lock:
+            return real_get_bytecode(self, script_path)
+
     saved = app_test.Runtime
     app_test.Runtime = _SharedRuntime
     config.get_option = get_option
+    ScriptCache.get_bytecode = get_bytecode
     try:
         yield overlap
     finally:
         app_test.Runtime = saved
         config.get_option = real_get_option
+        ScriptCache.get_bytecode = real_get_bytecode
 
 
 class PeakRSS:
