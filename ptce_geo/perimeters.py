@@ -100,15 +100,20 @@ def _shape(geom: dict, label: str, transformer: Transformer | None) -> tuple[Any
     return shp, coordinate_problem(label, shapely.get_coordinates(shp))
 
 
-def expand_codes(props: dict, communes: gpd.GeoDataFrame, catalogue: Catalogue) -> list[str]:
-    """Sorted commune codes of a perimeter given by ``communes``/``epci``/``departements``."""
+def expand_codes(props: dict, communes: gpd.GeoDataFrame, catalogue: Catalogue, *,
+                 membership: pd.DataFrame | None = None) -> list[str]:
+    """Sorted commune codes of a perimeter given by ``communes``/``epci``/``departements``.
+
+    ``membership`` (the EPCI's ``commune_membership``) may be passed by a caller expanding
+    many perimeters, so that it is built once.
+    """
     codes = set(props.get("communes") or [])
     if props.get("epci"):
-        members = commune_membership("epci", catalogue=catalogue)
+        members = membership if membership is not None else commune_membership("epci", catalogue=catalogue)
         codes |= set(members.loc[members["code"].isin(props["epci"]), "commune"])
     if props.get("departements"):
         codes |= set(communes.loc[communes["dep"].isin(props["departements"]), "code"])
-    return sorted(codes & set(communes["code"]))
+    return sorted(communes.loc[communes["code"].isin(list(codes)), "code"])
 
 
 def union_of_communes(codes: list[str], communes: gpd.GeoDataFrame) -> shapely.Geometry:
@@ -245,7 +250,7 @@ def read_perimeters(
                                f"Correction : {first.fix}.{more}")
     crs = _declared_crs(data)
     tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None else None
-    communes = None
+    communes = membership = None
     rows = []
     for i, feat in enumerate(data["features"]):
         props = feat.get("properties") or {}
@@ -253,9 +258,10 @@ def read_perimeters(
         label = feature_label(i, fid)
         nom = props.get("nom") or props.get("name") or fid
         if any(props.get(k) for k in CODE_KEYS):
-            if communes is None:
+            if communes is None:  # loaded once for the whole file
                 communes = load_layer("communes", catalogue=catalogue)
-            codes = expand_codes(props, communes, catalogue)
+                membership = commune_membership("epci", catalogue=catalogue)
+            codes = expand_codes(props, communes, catalogue, membership=membership)
             if not codes:
                 raise InvalidPerimeter(f"{label}: its codes select no commune: check them.",
                                        fr=f"{label} : les codes ne désignent aucune commune.")

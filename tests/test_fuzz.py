@@ -8,13 +8,13 @@ else is a crash. The counts are printed (run pytest with ``-s`` to see them).
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from pathlib import Path
 
 import pytest
 
+from fuzzhelp import replace_random_node
 from ptce_geo.catalogue import load_catalogue
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.perimeters import check_perimeters, read_perimeters
@@ -39,14 +39,7 @@ def _tree_mutations(rng: random.Random, doc):
              [[[[[]]]]], "\udcff".encode("utf-8", "surrogatepass").decode("utf-8", "replace"), -1, 0.5]
     doc = json.loads(json.dumps(doc))
     for _ in range(rng.randint(1, 4)):
-        node, path = doc, []
-        while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
-            key = rng.choice(list(node.keys())) if isinstance(node, dict) else rng.randrange(len(node))
-            path.append((node, key))
-            node = node[key]
-        if path:
-            parent, key = path[-1]
-            parent[key] = copy.deepcopy(rng.choice(weird))
+        replace_random_node(rng, doc, weird)
     return doc
 
 

@@ -30,6 +30,7 @@ import pyogrio
 import pytest
 import shapely
 
+from fuzzhelp import replace_random_node
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.export import FORMATS, export_files
 from ptce_geo.uploads import read_perimeter_upload, read_zone_upload
@@ -133,14 +134,7 @@ def mutate_tree(rng: random.Random, doc):
                     key = rng.choice(["code", "nom", "", "\udcff", "é" * 300, "geometry", "id", "x" * 5000])
                     feat["properties"][key] = copy.deepcopy(rng.choice(WEIRD_VALUES))
             continue
-        node, path = doc, []
-        while isinstance(node, (dict, list)) and node and rng.random() < 0.85:
-            key = rng.choice(list(node.keys())) if isinstance(node, dict) else rng.randrange(len(node))
-            path.append((node, key))
-            node = node[key]
-        if path:
-            parent, key = path[-1]
-            parent[key] = copy.deepcopy(rng.choice(WEIRD_VALUES))
+        replace_random_node(rng, doc, WEIRD_VALUES, descend=0.85)
     return doc
 
 
