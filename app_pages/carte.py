@@ -8,11 +8,13 @@ from urllib.parse import quote
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.appdata import (LEVEL_LABELS, ScorecardBundle, fr_number, fr_pct, level_table, md, pole_details,
-                              summary_table)
 from ptce_geo.errors import CatalogueError, DataUnavailable
+from ptce_geo.fmt import LEVEL_LABELS, fr_number, fr_pct
+from ptce_geo.poles import pole_details
+from ptce_geo.scorecard import Scorecard
 
 from . import common
+from .present import level_table, md, summary_table
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
 CONTEXT = {
@@ -71,7 +73,7 @@ def add_context(m, chosen: list[str], choices: dict, bounds) -> list[str]:
     return drawn
 
 
-def render_card(b: ScorecardBundle, pole_id: str) -> None:
+def render_card(b: Scorecard, pole_id: str) -> None:
     """The card of one pole: description, sources and scorecard."""
     p = b.perimeters.set_index("id")
     if pole_id not in p.index:
@@ -136,7 +138,7 @@ def page() -> None:
     st.caption("Chaque pôle territorial de coopération économique (PTCE) recensé, coloré selon l'étendue de son "
                "périmètre. Cliquez sur un pôle pour afficher sa fiche.")
     try:
-        b = common.bundle()
+        b = common.scorecard()
     except (DataUnavailable, CatalogueError) as exc:
         common.show_error(exc)
         _fallback_map()

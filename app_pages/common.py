@@ -18,14 +18,17 @@ import geopandas as gpd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from ptce_geo import assets, maps
-from ptce_geo.appdata import (ScorecardBundle, compute_bundle, pole_details, poles_path, raw_pole_geometries,
-                              seat_points)
+from ptce_geo import maps
 from ptce_geo.catalogue import Catalogue, load_catalogue
 from ptce_geo.errors import CatalogueError, DataUnavailable, InvalidPerimeter, PtceGeoError
 from ptce_geo.layers import load_layer
 from ptce_geo.perimeters import read_perimeters
-from ptce_geo.settings import cache_dir, catalogue_path, mirror_base
+from ptce_geo.poles import pole_details, seat_points
+from ptce_geo.scorecard import Scorecard
+from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
+
+from . import assets
+from .present import raw_pole_geometries
 
 logger = logging.getLogger("ptce_geo.app")
 
@@ -127,20 +130,22 @@ def poles() -> gpd.GeoDataFrame:
 
 
 @st.cache_resource(show_spinner="Calcul des découpages de tous les pôles…", max_entries=4)
-def _bundle(dkey: str, pkey: str, path: str) -> ScorecardBundle:
-    return compute_bundle(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
+def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
+    card = Scorecard(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
+    card.summary  # every level, QPV: computed once per process, then shared by every session
+    return card
 
 
-def bundle() -> ScorecardBundle:
-    """Pieces and scorecards of every pole on every partition layer (read-only, shared)."""
-    return _bundle(data_key(), poles_key(), str(poles_file()))
+def scorecard() -> Scorecard:
+    """The Scorecard of every pole of the poles file (read-only, shared by all sessions)."""
+    return _scorecard(data_key(), poles_key(), str(poles_file()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
-    b = _bundle(dkey, pkey, path)
-    p = b.perimeters
-    typ = b.summary.set_index("pole_id")["typology"]
+    card = _scorecard(dkey, pkey, path)
+    p = card.perimeters
+    typ = card.summary.set_index("pole_id")["typology"]
     out = gpd.GeoDataFrame({"id": p["id"].to_numpy(), "nom": p["nom"].to_numpy()}, geometry=p.geometry.to_numpy(),
                            crs="EPSG:4326")
     out["typology"] = typ.reindex(out["id"]).to_numpy()
@@ -157,7 +162,8 @@ def poles_display() -> gpd.GeoDataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _seats(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
-    return seat_points(_poles(dkey, pkey, path), _layer(dkey, "communes", _catalogue(dkey)["communes"].vintage))
+    points = seat_points(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
+    return points[points["siege_source"] == "commune"].reset_index(drop=True)  # known seats only
 
 
 def seats() -> gpd.GeoDataFrame:

@@ -6,19 +6,20 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.appdata import LEVEL_LABELS, fr_number, md, pieces_table
+from ptce_geo.fmt import LEVEL_LABELS, fr_number
 
 from . import common
+from .present import md
 
 
 def page() -> None:
     st.title("Découpages")
     st.caption("Pour un pôle et un échelon, les morceaux du pôle dans chaque unité : leur part du pôle, leur part "
                "de l'unité, et la longueur des frontières que le pôle traverse.")
-    b = common.bundle()
+    b = common.scorecard()
     ids = list(b.summary["pole_id"])
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
-    levels = [lid for lid in b.shares if lid in LEVEL_LABELS] or list(b.shares)
+    levels = list(b.levels)
     c1, c2 = st.columns([2, 1])
     pole = c1.selectbox("Pôle", ids, format_func=lambda i: names.get(i, i), key="dec_pole")
     level = c2.selectbox("Échelon", levels, index=levels.index("communes") if "communes" in levels else 0,
@@ -26,8 +27,9 @@ def page() -> None:
     if pole is None:
         st.info("Aucun pôle dans le fichier des pôles.")
         return
-    pieces = pieces_table(b, level, pole)
-    card = b.stacked[(b.stacked["pole_id"] == pole) & (b.stacked["layer"] == level)].iloc[0]
+    shares = b.shares(level)
+    pieces = shares[shares["pole_id"] == pole].sort_values("share_of_pole", ascending=False).reset_index(drop=True)
+    card = b.level_table(level).set_index("pole_id").loc[pole]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Unités touchées", int(card["n_units"]),
               help="Unités contenant au moins 1 % du pôle, ou entièrement incluses dans le pôle.")

@@ -8,14 +8,15 @@ import geopandas as gpd
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.appdata import (ScorecardBundle, compute_bundle, fr_number, level_table, md, perimeter_from_codes,
-                              perimeter_from_drawings)
 from ptce_geo.errors import PtceGeoError
+from ptce_geo.fmt import fr_number
+from ptce_geo.scorecard import Scorecard
 from ptce_geo.export import export_bytes
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.uploads import MAX_UPLOAD_BYTES, read_perimeter_upload
 
 from . import common
+from .present import level_table, md, perimeter_from_codes, perimeter_from_drawings
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
 FORMATS = {"geojson": "GeoJSON (zip avec provenance)", "gpkg": "GeoPackage (QGIS)", "csv": "CSV (zip avec provenance)"}
@@ -23,21 +24,26 @@ DRAW_KEY = "nouv_draw"
 
 
 @st.cache_data(show_spinner="Calcul du tableau de bord…", max_entries=32, ttl=3600)
-def _from_json(dkey: str, text: str) -> tuple[gpd.GeoDataFrame, ScorecardBundle]:
+def _from_json(dkey: str, text: str) -> tuple[gpd.GeoDataFrame, Scorecard]:
     perims = read_perimeters(json.loads(text), catalogue=common.catalogue())
-    return perims, compute_bundle(perims, catalogue=common.catalogue())
+    return perims, _computed(Scorecard(perims, catalogue=common.catalogue()))
 
 
 @st.cache_data(show_spinner="Lecture du fichier et calcul du tableau de bord…", max_entries=16, ttl=3600)
-def _from_upload(dkey: str, digest: str, _data: bytes, filename: str) -> tuple[gpd.GeoDataFrame, ScorecardBundle, str]:
+def _from_upload(dkey: str, digest: str, _data: bytes, filename: str) -> tuple[gpd.GeoDataFrame, Scorecard, str]:
     perims = read_perimeter_upload(_data, filename=filename, catalogue=common.catalogue())
     note = (perims.attrs.get("upload") or {}).get("note_fr", "")
-    return perims, compute_bundle(perims, catalogue=common.catalogue()), note
+    return perims, _computed(Scorecard(perims, catalogue=common.catalogue())), note
+
+
+def _computed(card: Scorecard) -> Scorecard:
+    card.summary  # every figure the page shows, computed before the result is cached
+    return card
 
 
 @st.cache_data(show_spinner="Préparation du fichier…", max_entries=16, ttl=3600)
-def _export(dkey: str, key: str, _perims: gpd.GeoDataFrame, fmt: str) -> tuple[bytes, str, str]:
-    return export_bytes(_perims, fmt=fmt, filename="nouveau-perimetre", catalogue=common.catalogue())
+def _export(dkey: str, key: str, _card: Scorecard, fmt: str) -> tuple[bytes, str, str]:
+    return export_bytes(_card, fmt=fmt, filename="nouveau-perimetre")
 
 
 def _keep_communes(dep: str) -> None:
@@ -89,7 +95,7 @@ def _draw_mode() -> dict | None:
     return perimeter_from_drawings(drawings, st.session_state.get("nouv_name") or "Périmètre dessiné")
 
 
-def _show_results(perims: gpd.GeoDataFrame, b: ScorecardBundle, key: str) -> None:
+def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
     st.success(f"Tableau de bord calculé pour {len(perims)} périmètre(s).")
     ids = list(b.summary["pole_id"])
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
@@ -120,7 +126,7 @@ def _show_results(perims: gpd.GeoDataFrame, b: ScorecardBundle, key: str) -> Non
     common.show_map(maps.finish(m), key="nouv_result_map", height=400)
     st.markdown("**Télécharger**")
     fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="nouv_fmt")
-    data, filename, mime = _export(common.data_key(), key, perims, fmt)
+    data, filename, mime = _export(common.data_key(), key, b, fmt)
     st.download_button("Télécharger le tableau de bord", data=data, file_name=filename, mime=mime,
                        on_click="ignore", key="nouv_download")
 

@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import __version__
-from ptce_geo.appdata import md, pole_details
+from ptce_geo.poles import pole_details
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.layers import layer_status
 
 from . import common
+from .present import md
 
 KINDS = {"partition": "Découpage", "zones": "Zones"}
 

@@ -8,10 +8,12 @@ import shapely
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.appdata import fr_number, fr_pct, md, search_units, territory_poles
+from ptce_geo.fmt import fr_number, fr_pct
 from ptce_geo.projection import area_m2
+from ptce_geo.territory import search_units, territory_poles
 
 from . import common
+from .present import md
 
 #: échelon → layer id
 LEVELS = {"Région": "regions", "Département": "departements", "EPCI": "epci", "Commune": "communes"}
@@ -36,7 +38,7 @@ def page() -> None:
                         format_func=lambda c: f"{labels.get(c, c)} ({c})", key=f"terr_choice_{layer_id}")
     if code is None:
         return
-    b = common.bundle()
+    b = common.scorecard()
     table = territory_poles(b, layer_id, code)
     full = common.layer(layer_id).set_index("code")
     unit_geom = full.geometry.loc[code]
@@ -45,7 +47,7 @@ def page() -> None:
     if not len(table):
         st.info("Aucun pôle recensé n'agit sur ce territoire.")
     else:
-        shares = b.shares[layer_id]
+        shares = b.shares(layer_id)
         inside = shares[shares["unit_code"] == code].geometry.to_numpy()
         union = np.array([shapely.union_all(inside)], dtype=object)
         covered = float(area_m2(union)[0]) / float(full["area_m2"].loc[code])

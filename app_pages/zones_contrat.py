@@ -7,13 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.appdata import RELATION_LABELS, fr_number, md
+from ptce_geo.fmt import RELATION_LABELS, fr_number
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.export import csv_safe
 from ptce_geo.uploads import MAX_UPLOAD_BYTES, read_zone_upload
 from ptce_geo.zones import ZoneOverlap, overlap_zones
 
 from . import common
+from .present import md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
 RELATION_COLOURS = {"pole_inside_zone": "#1B9E77", "zone_inside_pole": "#7570B3", "straddles": "#D95F02"}
@@ -95,7 +96,7 @@ def page() -> None:
         res = _zones_source(tolerance / 100)
     if res is None:
         return
-    b = common.bundle()
+    b = common.scorecard()
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
     table = _table(res, names)
     if not len(table):

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from ptce_geo.appdata import poles_path  # noqa: E402
+from ptce_geo.settings import poles_path  # noqa: E402
 from ptce_geo.catalogue import load_catalogue  # noqa: E402
 from ptce_geo.perimeters import read_perimeters  # noqa: E402
 from ptce_geo.scorecard import pole_scorecard  # noqa: E402

@@ -21,11 +21,14 @@ import geopandas as gpd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ptce_geo import assets, maps  # noqa: E402
-from ptce_geo.appdata import compute_bundle, poles_path, seat_points  # noqa: E402
+from app_pages import assets  # noqa: E402
+from ptce_geo import maps  # noqa: E402
 from ptce_geo.catalogue import load_catalogue  # noqa: E402
 from ptce_geo.layers import load_layer  # noqa: E402
 from ptce_geo.perimeters import read_perimeters  # noqa: E402
+from ptce_geo.poles import seat_points  # noqa: E402
+from ptce_geo.scorecard import Scorecard  # noqa: E402
+from ptce_geo.settings import poles_path  # noqa: E402
 
 GOAL_BYTES = 5 * 1024**2
 
@@ -77,13 +80,14 @@ def main() -> None:
     perims = read_perimeters(args.poles, catalogue=cat)
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
-    bundle = compute_bundle(perims, catalogue=cat)
+    card = Scorecard(perims, catalogue=cat)
+    card.summary
     t_bundle = time.perf_counter() - t0
     poles = gpd.GeoDataFrame({"id": perims["id"], "nom": perims["nom"]}, geometry=perims.geometry.to_numpy(),
                              crs="EPSG:4326")
-    poles["typology"] = bundle.summary.set_index("pole_id")["typology"].reindex(poles["id"]).to_numpy()
+    poles["typology"] = card.summary.set_index("pole_id")["typology"].reindex(poles["id"]).to_numpy()
     deps = load_layer("departements", catalogue=cat)[["code", "nom", "geometry"]]
-    seats = seat_points(perims, load_layer("communes", catalogue=cat))
+    seats = seat_points(perims, catalogue=cat)
     print(f"{len(perims)} poles from {args.poles}: read {t_read:.2f} s, scorecards of all levels {t_bundle:.2f} s")
 
     app = measure(lambda: national_map(poles, deps, seats, pole_tolerance=0.002, dep_tolerance=0.01, decimals=5),

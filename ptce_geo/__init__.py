@@ -5,8 +5,13 @@ The public API, in the order data flows::
     catalogue = load_catalogue()                 # boundaries/catalogue.toml or PTCE_GEO_CATALOGUE
     communes = load_layer("communes")            # GeoDataFrame, EPSG:4326, normalised columns
     poles = read_perimeters("poles.geojson")     # perimeters (codes or geometry)
-    ov = overlay(poles, "epci")                  # the pieces table, computed once
-    card = layer_scorecard(ov)                   # one row per pole
+    card = Scorecard(poles)                      # every level, every figure, computed once
+    card.summary                                 # one row per pole across all levels
+    card.shares("epci")                          # the pieces of one level with their shares
+    ov = overlay(poles, "epci")                  # the pieces table of one layer
+
+Maps (``ptce_geo.maps``) need folium (``pip install ptce_geo[maps]``) and are imported
+only when used; ``import ptce_geo`` loads neither folium nor streamlit.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from .errors import (
 )
 from .layers import commune_membership, fetch_layers, layer_status, load_layer
 from .metrics import SCORECARD_COLUMNS, layer_scorecard, piece_shares, typology
+from .options import Options
 from .overlay import Overlay, overlay
 from .perimeters import check_perimeters, read_perimeters
+from .scorecard import Scorecard, pole_scorecard
 
 __version__ = "0.1.0"
 
@@ -43,6 +50,9 @@ __all__ = [
     "layer_status",
     "read_perimeters",
     "check_perimeters",
+    "Options",
+    "Scorecard",
+    "pole_scorecard",
     "Overlay",
     "overlay",
     "piece_shares",

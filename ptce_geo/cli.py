@@ -86,27 +86,41 @@ def cmd_fetch(args) -> int:
     return 0
 
 
-def cmd_analyze(args) -> int:
-    from .metrics import layer_scorecard
-    from .overlay import overlay
+def _scorecard(args, *, levels=None):
+    """The Scorecard of ``--poles`` with the command's options."""
+    from .options import Options
+    from .scorecard import Scorecard
 
     cat = _catalogue(args)
-    ov = overlay(_poles(args, cat), args.layer, catalogue=cat, weight=args.weight)
-    write_table(layer_scorecard(ov, threshold=args.threshold, weight=args.weight), args)
+    options = Options(threshold=args.threshold, weight=args.weight or "area",
+                      tolerance=getattr(args, "tolerance", None) or 0.01)
+    return Scorecard(_poles(args, cat), options=options, catalogue=cat, levels=levels)
+
+
+def _warn(lines) -> None:
+    for line in lines:
+        logger.warning("%s", line)
+
+
+def cmd_analyze(args) -> int:
+    card = _scorecard(args, levels=())
+    table = card.level_table(args.layer)
+    _warn(f"perimeter {pid!r} touches no unit of {args.layer!r}: it lies outside the layer's territory "
+          "(abroad, at sea?); check its coordinates." for pid in table.loc[table["covered_share"] <= 0, "pole_id"])
+    write_table(table, args)
     return 0
 
 
-def pieces_table(ov, *, threshold: float) -> pd.DataFrame:
-    """The pieces as the ``pieces`` command prints them."""
-    from .metrics import piece_shares
-
-    p = piece_shares(ov, threshold=threshold)
+def pieces_table(card, layer: str) -> pd.DataFrame:
+    """The pieces as the ``pieces`` command prints them (population columns when weighted by it)."""
+    p = card.shares(layer)
     out = pd.DataFrame({
         "pole_id": p["pole_id"], "unit_code": p["unit_code"], "unit_name": p["unit_name"],
         "area_km2": p["area_m2"] / 1e6, "share_of_pole": p["share_of_pole"],
         "share_of_unit": p["share_of_unit"],
     })
-    if "population" in p:
+    ov = card.overlay(layer)
+    if ov.weight == "population":
         total = ov.poles["population"].reindex(p["pole_id"]).to_numpy()
         out["population"] = p["population"].to_numpy()
         out["population_share"] = p["population"].to_numpy() / total
@@ -114,20 +128,15 @@ def pieces_table(ov, *, threshold: float) -> pd.DataFrame:
 
 
 def cmd_pieces(args) -> int:
-    from .overlay import overlay
-
-    cat = _catalogue(args)
-    ov = overlay(_poles(args, cat), args.layer, catalogue=cat, weight=args.weight)
-    write_table(pieces_table(ov, threshold=args.threshold), args)
+    write_table(pieces_table(_scorecard(args, levels=()), args.layer), args)
     return 0
 
 
 def cmd_scorecard(args) -> int:
-    from .scorecard import pole_scorecard
-
-    cat = _catalogue(args)
-    write_table(pole_scorecard(_poles(args, cat), catalogue=cat, threshold=args.threshold,
-                               weight=args.weight), args)
+    card = _scorecard(args)
+    table = card.summary
+    _warn(card.warnings)
+    write_table(table, args)
     return 0
 
 

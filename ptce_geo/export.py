@@ -2,7 +2,7 @@
 
 One export holds:
 
-* the poles, with their scorecard (:func:`ptce_geo.scorecard.pole_scorecard`) as
+* the poles, with their scorecard (:attr:`ptce_geo.scorecard.Scorecard.summary`) as
   properties;
 * for each layer asked for, its pieces (``partition`` layers: one row per pole and unit,
   with ``share_of_pole``, ``share_of_unit``, ``iou``, ``kept``) or its overlaps
@@ -55,13 +55,12 @@ import pyogrio
 import shapely
 
 from ._http import atomic_write_files
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import Catalogue
 from .errors import InvalidInput
 from .geometry import orient_ccw, round_coords
-from .metrics import DEFAULT_THRESHOLD, piece_shares
-from .overlay import overlay
+from .options import DEFAULT_THRESHOLD, Options
 from .projection import ZONES, equal_area_crs, zone_of
-from .scorecard import pole_scorecard
+from .scorecard import Scorecard
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +87,24 @@ def _check(fmt: str, layers, catalogue: Catalogue) -> list[str]:
     return ids
 
 
-def poles_table(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
-                threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> gpd.GeoDataFrame:
+def _scorecard(source, *, catalogue: Catalogue | None, threshold: float, weight: str | None,
+               tolerance: float) -> Scorecard:
+    """A Scorecard: ``source`` itself, or one built from perimeters with these options."""
+    if isinstance(source, Scorecard):
+        return source
+    return Scorecard(source, catalogue=catalogue,
+                     options=Options(threshold=threshold, weight=weight or "area", tolerance=tolerance))
+
+
+def poles_table(card: Scorecard) -> gpd.GeoDataFrame:
     """The poles with their scorecard as columns (EPSG:4326).
 
     Columns ``id``, ``nom``, ``definition``, ``communes`` (INSEE codes ``;``-joined for
-    poles given by codes), then the columns of :func:`ptce_geo.scorecard.pole_scorecard`
-    but ``pole_id`` and ``nom``, and ``geometry``.
+    poles given by codes), then the columns of :attr:`Scorecard.summary` but ``pole_id``
+    and ``nom``, and ``geometry``.
     """
-    card = pole_scorecard(perimeters, catalogue=catalogue, threshold=threshold, weight=weight)
-    card = card.drop(columns=["nom"]).set_index("pole_id").reindex(perimeters["id"].to_numpy())
+    perimeters = card.perimeters
+    summary = card.summary.drop(columns=["nom"]).set_index("pole_id").reindex(perimeters["id"].to_numpy())
     base = pd.DataFrame({
         "id": perimeters["id"].to_numpy(),
         "nom": perimeters["nom"].to_numpy() if "nom" in perimeters else perimeters["id"].to_numpy(),
@@ -105,28 +112,22 @@ def poles_table(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
         "communes": [";".join(c) if c else None for c in perimeters["communes"]]
         if "communes" in perimeters else None,
     })
-    table = pd.concat([base, card.reset_index(drop=True)], axis=1)
+    table = pd.concat([base, summary.reset_index(drop=True)], axis=1)
     return gpd.GeoDataFrame(table, geometry=perimeters.geometry.to_numpy(), crs="EPSG:4326")
 
 
-def layer_table(perimeters: gpd.GeoDataFrame, layer_id: str, *, catalogue: Catalogue | None = None,
-                threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
-                tolerance: float = 0.01) -> gpd.GeoDataFrame:
+def layer_table(card: Scorecard, layer_id: str) -> gpd.GeoDataFrame:
     """The pieces (partition layer) or overlaps (zones layer) of one layer, with geometry."""
-    catalogue = catalogue or load_catalogue()
-    spec = catalogue[layer_id]
+    spec = card.catalogue[layer_id]
     if spec.kind == "zones":
-        from .zones import overlap_zones
-
-        return overlap_zones(perimeters, layer_id, catalogue=catalogue, tolerance=tolerance).pieces
-    ov = overlay(perimeters, layer_id, catalogue=catalogue, weight=weight)
-    p = piece_shares(ov, weight=weight, threshold=threshold)
+        return card.zones(layer_id).pieces
+    p = card.shares(layer_id)
     cols = {"pole_id": p["pole_id"], "unit_code": p["unit_code"], "unit_name": p["unit_name"],
             "area_km2": p["area_m2"] / 1e6, "unit_area_km2": p["unit_area_m2"] / 1e6,
             "share_of_pole": p["share_of_pole"], "share_of_unit": p["share_of_unit"], "iou": p["iou"],
             "kept": p["kept"]}
-    for extra in ("population", "unit_population"):
-        if extra in p:
+    if card.overlay(layer_id).weight == "population":
+        for extra in ("population", "unit_population"):
             cols[extra] = p[extra]
     return gpd.GeoDataFrame(pd.DataFrame(cols).reset_index(drop=True), geometry=p.geometry.to_numpy(),
                             crs="EPSG:4326")
@@ -263,26 +264,29 @@ def export_files(
 
     Parameters
     ----------
-    perimeters : geopandas.GeoDataFrame
-        As returned by :func:`ptce_geo.perimeters.read_perimeters`.
+    perimeters : Scorecard or geopandas.GeoDataFrame
+        A Scorecard, or perimeters as returned by
+        :func:`ptce_geo.perimeters.read_perimeters` (a Scorecard is then built with
+        ``threshold``, ``weight`` and ``tolerance``).
     fmt : {"geojson", "gpkg", "csv"}
     stem : str
         File names: ``<stem>.<ext>``, ``<stem>-<layer>.<ext>``, ``<stem>.<ext>.provenance.json``.
     layers : list of str, optional
         Layer ids whose pieces or overlaps are added.
     catalogue, threshold, weight
-        As for :func:`ptce_geo.scorecard.pole_scorecard`.
+        Used only when ``perimeters`` is not a Scorecard.
     tolerance : float
         Relation tolerance of the overlaps (zones layers).
     """
-    catalogue = catalogue or load_catalogue()
+    card = _scorecard(perimeters, catalogue=catalogue, threshold=threshold, weight=weight, tolerance=tolerance)
+    catalogue = card.catalogue
+    threshold, weight, tolerance = card.options.threshold, card.options.weight, card.options.tolerance
     ids = _check(fmt, layers, catalogue)
-    poles = poles_table(perimeters, catalogue=catalogue, threshold=threshold, weight=weight)
+    poles = poles_table(card)
     tables = {}
     for lid in ids:
         kind = catalogue[lid].kind
-        tables[f"{lid}_{'overlaps' if kind == 'zones' else 'pieces'}"] = layer_table(
-            perimeters, lid, catalogue=catalogue, threshold=threshold, weight=weight, tolerance=tolerance)
+        tables[f"{lid}_{'overlaps' if kind == 'zones' else 'pieces'}"] = layer_table(card, lid)
     main = f"{stem}.{fmt}"
     names = {"poles": main}
     if fmt == "gpkg":
@@ -290,7 +294,7 @@ def export_files(
     else:
         names.update({name: f"{stem}-{name.rsplit('_', 1)[0]}.{fmt}" for name in tables})
     meta = provenance(catalogue, ids, fmt=fmt, threshold=threshold, weight=weight, tolerance=tolerance,
-                      n_poles=len(perimeters), files=names)
+                      n_poles=len(card.perimeters), files=names)
     if fmt == "gpkg":
         return {main: _gpkg(tables, poles, meta)}
     out: dict[str, bytes] = {}

@@ -395,6 +395,8 @@ def load_layer(
             layer=spec.id, kind=spec.kind, vintage=spec.vintage, title=spec.title,
             licence=spec.licence, attribution=spec.attribution,
             nested=spec.nested_in_communes,
+            # identifies this loaded table (its indexes are cached per process under it)
+            token=f"{layer_id}:{fingerprint}:{id(table):x}",
         )
         _MEMO[key] = table
         return table.copy(deep=False)

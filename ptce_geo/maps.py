@@ -16,13 +16,20 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import folium
-import folium.plugins
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import Element, MacroElement
-from jinja2 import Template
+
+try:  # an optional dependency: notebooks install it with ptce_geo[maps], the app with ptce_geo[app]
+    import folium
+    import folium.plugins
+    from branca.element import Element, MacroElement
+    from jinja2 import Template
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(f"ptce_geo.maps draws folium maps and needs folium ({exc}): install it with "
+                      "`pip install 'ptce_geo[maps]'` (or folium itself).") from exc
+
+from .fmt import TYPOLOGY_LABELS
 
 __all__ = [
     "TYPOLOGY_COLOURS", "TYPOLOGY_LABELS", "UNKNOWN_COLOUR", "UNIT_PALETTE", "TileConfig",
@@ -38,13 +45,6 @@ TYPOLOGY_COLOURS = {
     "inter-EPCI": "#E69F00",
     "inter-départemental": "#D55E00",
     "inter-régional": "#CC79A7",
-}
-TYPOLOGY_LABELS = {
-    "commune": "Une seule commune",
-    "intra-EPCI": "Intra-EPCI",
-    "inter-EPCI": "Inter-EPCI",
-    "inter-départemental": "Inter-départemental",
-    "inter-régional": "Inter-régional",
 }
 UNKNOWN_COLOUR = "#7F7F7F"
 #: colours of units (pieces of a pole), cycled

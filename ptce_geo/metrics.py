@@ -13,102 +13,141 @@ outline(∪ pieces)) / 2 on partition layers: the length of unit borders inside 
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .errors import InvalidInput
+from .options import DEFAULT_THRESHOLD, check_share
 from .overlay import Overlay
 
-__all__ = ["SCORECARD_COLUMNS", "DEFAULT_THRESHOLD", "piece_shares", "layer_scorecard", "typology", "TYPOLOGIES"]
+__all__ = ["SCORECARD_COLUMNS", "DEFAULT_THRESHOLD", "piece_shares", "layer_scorecard", "typology", "TYPOLOGIES",
+           "check_threshold"]
 
 SCORECARD_COLUMNS = [
     "pole_id", "layer", "area_km2", "n_units", "n_slivers", "dominant_code", "dominant_name",
     "dominant_share", "effective_units", "entropy_norm", "best_iou_code", "best_iou", "border_km",
     "covered_share",
 ]
-DEFAULT_THRESHOLD = 0.01
 #: typology labels, from the narrowest to the widest
 TYPOLOGIES = ("commune", "intra-EPCI", "inter-EPCI", "inter-départemental", "inter-régional")
 
 
-def piece_shares(ov: Overlay, *, weight: str | None = None, threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """Each piece with ``share_of_pole``, ``share_of_unit``, ``iou`` and ``kept``.
+def _weight(ov: Overlay, weight: str | None) -> str:
+    weight = weight or ov.weight
+    if weight not in ("area", "population"):
+        raise InvalidInput(f"Unknown weight {weight!r}: use 'area' or 'population'.",
+                           fr=f"Pondération inconnue « {weight} » : choisissez la surface ou la population.")
+    if weight == "population" and "population" not in ov.pieces:
+        raise InvalidInput("this overlay was computed without population: call overlay(..., weight='population').",
+                           fr="Ce calcul a été fait sans les populations : relancez-le pondéré par la population.")
+    return weight
 
-    Parameters
-    ----------
-    ov : Overlay
-    weight : {None, "area", "population"}
-        The measure of shares (population needs an overlay computed with it).
-    threshold : float
-        t, the share of the pole below which a partial piece is a sliver.
-    """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
-        raise InvalidInput(f"threshold {threshold!r} is not a share: give a number in [0, 1), such as 0.01.",
-                           fr=f"Seuil {threshold!r} invalide : donnez une part entre 0 et 1, par exemple 0,01.")
-    p = ov.pieces.copy()
+
+def check_threshold(threshold: object) -> float:
+    """``threshold`` as a share in [0, 1), or an :class:`InvalidInput` naming the fix."""
+    return check_share("threshold", threshold, "Seuil")
+
+
+def _share_arrays(ov: Overlay, weight: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """share_of_pole, share_of_unit and IoU of every piece, in the measure ``weight``."""
+    p = ov.pieces
     if weight == "population":
-        if "population" not in p:
-            raise InvalidInput("this overlay was computed without population: call overlay(..., weight='population').")
         a = p["population"].to_numpy(dtype=float)
         whole = p["unit_population"].to_numpy(dtype=float)
-        total = ov.poles["population"].reindex(p["pole_id"]).to_numpy(dtype=float)
+        total = ov.poles["population"].to_numpy(dtype=float)
     else:
         a = p["area_m2"].to_numpy(dtype=float)
         whole = p["unit_area_m2"].to_numpy(dtype=float)
-        total = ov.poles["area_m2"].reindex(p["pole_id"]).to_numpy(dtype=float)
+        total = ov.poles["area_m2"].to_numpy(dtype=float)
+    total = total[ov.poles.index.get_indexer(p["pole_id"])] if len(p) else np.empty(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.clip(np.where(total > 0, a / total, 0.0), 0, 1)
         u = np.clip(np.where(whole > 0, a / whole, 0.0), 0, 1)
         union = total + whole - a
         iou = np.clip(np.where(union > 0, a / union, 0.0), 0, 1)
-    p["share_of_pole"] = s
-    p["share_of_unit"] = u
-    p["iou"] = iou
-    p["kept"] = (s >= threshold) | (u >= 1 - threshold)
-    return p
+    return np.nan_to_num(s), np.nan_to_num(u), np.nan_to_num(iou)
 
 
-def _one_pole(g: pd.DataFrame) -> dict:
-    kept = g[g["kept"]]
-    n = len(kept)
-    row = {"n_units": n, "n_slivers": int(len(g) - n)}
-    if len(g):
-        top = g.loc[g["share_of_pole"].idxmax()]
-        row.update(dominant_code=top["unit_code"], dominant_name=top["unit_name"],
-                   dominant_share=float(top["share_of_pole"]))
-        best = g.loc[g["iou"].idxmax()]
-        row.update(best_iou_code=best["unit_code"], best_iou=float(best["iou"]))
-        row["covered_share"] = float(g["share_of_pole"].sum())
-    if n:
-        p = kept["share_of_pole"].to_numpy()
-        p = p / p.sum() if p.sum() > 0 else np.full(n, 1 / n)
-        row["effective_units"] = float(1.0 / np.sum(p**2))
-        ent = -np.sum(p[p > 0] * np.log(p[p > 0]))
-        row["entropy_norm"] = float(min(max(ent / np.log(n), 0.0), 1.0)) if n > 1 else 0.0
-    return row
+def piece_shares(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> gpd.GeoDataFrame:
+    """Each piece with ``share_of_pole``, ``share_of_unit``, ``iou`` and ``kept`` (a new table).
+
+    Parameters
+    ----------
+    ov : Overlay
+    threshold : float
+        t, the share of the pole below which a partial piece is a sliver.
+    weight : {None, "area", "population"}
+        The measure of shares; default: the overlay's own (:attr:`Overlay.weight`).
+        Population needs an overlay that carries populations.
+    """
+    threshold = check_threshold(threshold)
+    weight = _weight(ov, weight)
+    s, u, iou = _share_arrays(ov, weight)
+    return ov.pieces.assign(share_of_pole=s, share_of_unit=u, iou=iou,
+                            kept=(s >= threshold) | (u >= 1 - threshold))
+
+
+def _first_by_group(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Row of the largest value in each group (first row on ties); -1 for empty groups."""
+    order = np.lexsort((np.arange(len(values)), -values, groups))
+    first = np.full(n, -1, dtype=np.int64)
+    g = groups[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.empty(0, np.int64)
+    first[g[starts]] = order[starts]
+    return first
 
 
 def layer_scorecard(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> pd.DataFrame:
-    """One scorecard row per perimeter for one layer (columns :data:`SCORECARD_COLUMNS`)."""
+    """One scorecard row per perimeter for one layer (columns :data:`SCORECARD_COLUMNS`).
+
+    The overlay is not modified. ``weight`` defaults to the overlay's own.
+    """
+    threshold = check_threshold(threshold)
+    weight = _weight(ov, weight)
+    s, u, iou = _share_arrays(ov, weight)
+    kept = (s >= threshold) | (u >= 1 - threshold)
+    ids = ov.poles.index.to_numpy()
+    n = len(ids)
+    pos = ov.poles.index.get_indexer(ov.pieces["pole_id"]) if len(s) else np.empty(0, np.int64)
+    n_units = np.bincount(pos[kept], minlength=n)
+    n_pieces = np.bincount(pos, minlength=n)
+    codes = np.r_[ov.pieces["unit_code"].to_numpy(dtype=object), None]  # index -1: no piece
+    names = np.r_[ov.pieces["unit_name"].to_numpy(dtype=object), None]
+    s_, iou_ = np.r_[s, 0.0], np.r_[iou, 0.0]
+    dom, best = _first_by_group(pos, s, n), _first_by_group(pos, iou, n)
+    kept_sum = np.bincount(pos[kept], weights=s[kept], minlength=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # kept shares renormalised to sum 1 (equal shares when they sum to 0)
+        p = np.where(kept_sum[pos] > 0, s / kept_sum[pos], 1.0 / np.maximum(n_units[pos], 1))
+        p = np.where(kept, p, 0.0)
+        sq = np.bincount(pos, weights=p * p, minlength=n)
+        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        ent = -np.bincount(pos, weights=plogp, minlength=n)
+        effective = np.where(n_units > 0, 1.0 / sq, np.nan)
+        entropy = np.where(n_units > 1, np.clip(ent / np.log(np.maximum(n_units, 2)), 0.0, 1.0),
+                           np.where(n_units == 1, 0.0, np.nan))
     if ov.kind == "partition":
-        ov.with_lengths()
-    shares = piece_shares(ov, weight=weight, threshold=threshold)
-    rows = []
-    groups = dict(tuple(shares.groupby("pole_id", sort=False)))
-    for pole_id, info in ov.poles.iterrows():
-        g = groups.get(pole_id, shares.iloc[0:0])
-        row = {"pole_id": pole_id, "layer": ov.layer, "area_km2": info["area_m2"] / 1e6,
-               "n_units": 0, "n_slivers": 0, "dominant_code": None, "dominant_name": None,
-               "dominant_share": 0.0, "effective_units": np.nan, "entropy_norm": np.nan,
-               "best_iou_code": None, "best_iou": 0.0, "covered_share": 0.0}
-        row.update(_one_pole(g))
-        if ov.kind == "partition":
-            inner = (g["length_m"].sum() - info["union_length_m"]) / 2 / 1000 if len(g) else 0.0
-            row["border_km"] = max(float(inner), 0.0)
-        else:
-            row["border_km"] = np.nan
-        rows.append(row)
-    return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
+        inner = np.bincount(pos, weights=ov.piece_length_m, minlength=n) - ov.union_length_m.to_numpy()
+        border = np.where(n_pieces > 0, np.maximum(inner / 2 / 1000, 0.0), 0.0)
+    else:
+        border = np.full(n, np.nan)
+    return pd.DataFrame({
+        "pole_id": ids,
+        "layer": ov.layer,
+        "area_km2": ov.poles["area_m2"].to_numpy(dtype=float) / 1e6,
+        "n_units": n_units,
+        "n_slivers": n_pieces - n_units,
+        "dominant_code": codes[dom],
+        "dominant_name": names[dom],
+        "dominant_share": s_[dom],
+        "effective_units": effective,
+        "entropy_norm": entropy,
+        "best_iou_code": codes[best],
+        "best_iou": iou_[best],
+        "border_km": border,
+        "covered_share": np.bincount(pos, weights=s, minlength=n),
+    }, columns=SCORECARD_COLUMNS)
 
 
 def typology(n_communes: int, n_epci: int, n_departements: int, n_regions: int) -> str:

@@ -4,7 +4,8 @@ Two paths give the same table:
 
 * **by codes** — when a perimeter is a union of communes and the layer's units are unions
   of communes of the same vintage, a piece is the set of communes in both: its area is
-  the sum of their areas. No geometry operation, no sliver.
+  the sum of their areas. No geometry operation, no sliver. A commune may belong to
+  several units (zones layers such as CRTE) or to none.
 * **by geometry** — otherwise: candidate pairs come from an STRtree; units the perimeter
   covers are taken whole, without clipping; only units on the perimeter's boundary are
   intersected.
@@ -12,14 +13,27 @@ Two paths give the same table:
 Every figure of the scorecard (:mod:`ptce_geo.metrics`) is derived from this table, as
 tobler derives its estimates from one intersection table. Areas are equal-area
 (:mod:`ptce_geo.projection`); lengths geodesic.
+
+Threads and GEOS
+----------------
+The geometry path runs in threads (shapely releases the GIL). GEOS *prepared* geometries
+are not thread-safe (libgeos/geos#825): their lazily built indexes are shared state. So
+no geometry seen by a caller is ever prepared here: each chunk of work makes its own
+copies of the perimeters it needs (from WKB), prepares those, and drops them. Layer
+geometries are only read, never prepared. Layer indexes (code positions, commune
+membership, STRtree) are built once per process under a lock and only read afterwards;
+shapely builds an STRtree completely when it is created.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -34,14 +48,26 @@ from .projection import area_m2, length_m
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Overlay", "overlay", "geometric_pairs"]
+__all__ = ["Overlay", "overlay", "geometric_pairs", "WEIGHTS", "cores"]
 
 _POLY_TYPES = (3, 6)  # shapely type ids of Polygon, MultiPolygon
+#: the measures a share can be taken in
+WEIGHTS = ("area", "population")
+#: pairs below which the geometry path stays in the calling thread
+_MIN_PARALLEL_PAIRS = 1500
 
 
-@dataclass
+def cores() -> int:
+    """Number of CPU cores this process may use (its affinity, not the machine's count)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True, eq=False)
 class Overlay:
-    """The pieces of a set of perimeters against one layer.
+    """The pieces of a set of perimeters against one layer (read-only).
 
     Attributes
     ----------
@@ -51,32 +77,35 @@ class Overlay:
         ``"partition"`` or ``"zones"``.
     pieces : geopandas.GeoDataFrame
         One row per (perimeter, unit) with a positive overlap: ``pole_id``,
-        ``unit_code``, ``unit_name``, ``area_m2`` (piece), ``unit_area_m2``, optional
-        ``population`` and ``unit_population``, ``geometry``; ``length_m`` (outline of
-        the piece) after :meth:`with_lengths`.
+        ``unit_code``, ``unit_name``, ``area_m2`` (piece), ``unit_area_m2``,
+        ``population`` and ``unit_population`` (when known: always by codes, and by
+        geometry with ``weight="population"``), ``geometry``.
     poles : pandas.DataFrame
         Indexed by ``pole_id``: ``area_m2``, ``method`` (``"codes"`` or
-        ``"geometry"``), optional ``population``; ``union_length_m`` (outline of the
-        union of its pieces) after :meth:`with_lengths`.
+        ``"geometry"``), ``population`` (NaN when unknown).
+    weight : str
+        The measure its shares are taken in: ``"area"`` or ``"population"``.
     """
 
     layer: str
     kind: str
     pieces: gpd.GeoDataFrame
     poles: pd.DataFrame
+    weight: str = "area"
 
-    def with_lengths(self) -> "Overlay":
-        """Add ``length_m`` to the pieces and ``union_length_m`` to the poles (once).
+    @cached_property
+    def piece_length_m(self) -> np.ndarray:
+        """Geodesic outline of each piece (m), in the order of :attr:`pieces`."""
+        return length_m(self.pieces.geometry.to_numpy())
 
-        Outlines are only needed for ``border_km``, so they are measured on demand.
-        """
-        if "length_m" not in self.pieces:
-            self.pieces["length_m"] = length_m(self.pieces.geometry.to_numpy())
-            groups = self.pieces.groupby("pole_id", sort=False)
-            unions = {pid: _union(g.geometry.to_numpy()) for pid, g in groups}
-            ids = self.poles.index.to_numpy()
-            self.poles["union_length_m"] = length_m(np.array([unions.get(i) for i in ids], dtype=object))
-        return self
+    @cached_property
+    def union_length_m(self) -> pd.Series:
+        """Geodesic outline of the union of each perimeter's pieces (m), by ``pole_id``."""
+        geoms = self.pieces.geometry.to_numpy()
+        ids = self.pieces["pole_id"].to_numpy()
+        unions = {pid: _union(geoms[ids == pid]) for pid in pd.unique(ids)}
+        index = self.poles.index
+        return pd.Series(length_m(np.array([unions.get(i) for i in index], dtype=object)), index=index)
 
 
 def _union(geoms: np.ndarray) -> shapely.Geometry:
@@ -92,23 +121,143 @@ def _union(geoms: np.ndarray) -> shapely.Geometry:
     return shapely.union_all(geoms)
 
 
-def _parallel(fn, a: np.ndarray, b: np.ndarray, *, min_chunk: int = 2000) -> np.ndarray:
-    """Apply a vectorised shapely function in threads (shapely releases the GIL)."""
-    workers = min(os.cpu_count() or 1, max(len(a) // min_chunk, 1))
-    if workers <= 1:
-        return fn(a, b)
-    bounds = np.linspace(0, len(a), workers + 1).astype(int)
-    chunks = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    with ThreadPoolExecutor(workers) as pool:
-        return np.concatenate(list(pool.map(lambda sl: fn(a[sl], b[sl]), chunks)))
+# ---------------------------------------------------------------- layer indexes
+@dataclass(eq=False)
+class _LayerIndex:
+    """What the engine reads of one layer table, built once per process."""
+
+    table: gpd.GeoDataFrame
+    geoms: np.ndarray
+    area: np.ndarray
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tree: shapely.STRtree | None = None
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """STRtree of the polygonal units (positions in :attr:`polygonal`)."""
+        with self._lock:
+            if self._tree is None:
+                self._tree = shapely.STRtree(self.geoms[self.polygonal])
+            return self._tree
+
+    @cached_property
+    def polygonal(self) -> np.ndarray:
+        return np.flatnonzero(np.isin(shapely.get_type_id(self.geoms), _POLY_TYPES))
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.table["code"].to_numpy(dtype=object))}
 
 
-def geometric_pairs(perims: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(eq=False)
+class _Membership:
+    """Which units each commune belongs to (CSR by commune position)."""
+
+    offsets: np.ndarray  # int, len(communes) + 1
+    units: np.ndarray    # unit positions, grouped by commune
+    unit_n: np.ndarray   # number of communes of each unit
+
+    @classmethod
+    def build(cls, rows: pd.DataFrame, communes: _LayerIndex, units: _LayerIndex) -> "_Membership":
+        ci = np.fromiter((communes.position.get(c, -1) for c in rows["commune"].to_numpy(dtype=object)),
+                         dtype=np.int64, count=len(rows))
+        ui = np.fromiter((units.position.get(c, -1) for c in rows["code"].to_numpy(dtype=object)),
+                         dtype=np.int64, count=len(rows))
+        ok = (ci >= 0) & (ui >= 0)
+        pairs = np.unique(np.stack([ci[ok], ui[ok]], axis=1), axis=0) if ok.any() else np.empty((0, 2), np.int64)
+        n_com = len(communes.table)
+        offsets = np.zeros(n_com + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs[:, 0], minlength=n_com), out=offsets[1:])
+        return cls(offsets=offsets, units=pairs[:, 1].copy(),
+                   unit_n=np.bincount(pairs[:, 1], minlength=len(units.table)))
+
+
+_INDEX_LOCK = threading.Lock()
+_INDEXES: OrderedDict[tuple, object] = OrderedDict()
+_MAX_INDEXES = 96
+
+
+def _cached(key: tuple | None, build):
+    """A process-wide cached index (``key`` None: built each time, for user tables)."""
+    if key is None:
+        return build()
+    with _INDEX_LOCK:
+        if key in _INDEXES:
+            _INDEXES.move_to_end(key)
+            return _INDEXES[key]
+    value = build()  # outside the lock: two threads may build, one result is kept
+    with _INDEX_LOCK:
+        value = _INDEXES.setdefault(key, value)
+        while len(_INDEXES) > _MAX_INDEXES:
+            _INDEXES.popitem(last=False)
+    return value
+
+
+def _layer_index(table: gpd.GeoDataFrame) -> _LayerIndex:
+    token = table.attrs.get("token")
+    return _cached(("layer", token) if token else None,
+                   lambda: _LayerIndex(table=table, geoms=table.geometry.to_numpy(),
+                                       area=table["area_m2"].to_numpy(dtype=float)))
+
+
+def _membership(layer_id: str, table: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                catalogue: Catalogue) -> _Membership:
+    ct, lt = communes.attrs.get("token"), table.attrs.get("token")
+    key = ("membership", layer_id, ct, lt) if ct and lt else None
+    return _cached(key, lambda: _Membership.build(commune_membership(layer_id, catalogue=catalogue),
+                                                  _layer_index(communes), _layer_index(table)))
+
+
+def clear_indexes() -> None:
+    """Forget the layer indexes held by this process (tests, after a layer refresh)."""
+    with _INDEX_LOCK:
+        _INDEXES.clear()
+
+
+# ---------------------------------------------------------------- geometry path
+def _pairs_chunk(perims: np.ndarray, wkb: np.ndarray, pi: np.ndarray,
+                 units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Classify and cut one chunk of candidate pairs, with private prepared perimeters.
+
+    Returns the positions (in the chunk) of pairs with a polygonal piece, the pieces, and
+    whether each unit was covered (taken whole). Pieces are the caller's own (unprepared)
+    unit or perimeter geometries, or new intersections: never the private copies.
+    """
+    uniq, local = np.unique(pi, return_inverse=True)
+    own = shapely.from_wkb(wkb[uniq])  # copies owned by this call: safe to prepare here
+    shapely.prepare(own)
+    a = own[local]
+    covered = shapely.covers(a, units)  # the unit lies wholly inside: no clipping
+    geoms = np.empty(len(pi), dtype=object)
+    geoms[covered] = units[covered]
+    rest = np.flatnonzero(~covered)
+    rest = rest[shapely.intersects(a[rest], units[rest])]
+    inside = shapely.within(a[rest], units[rest])  # the perimeter lies inside one unit
+    geoms[rest[inside]] = perims[pi[rest[inside]]]
+    rest = rest[~inside]
+    if len(rest):
+        cut = shapely.intersection(a[rest], units[rest])
+        odd = ~np.isin(shapely.get_type_id(cut), _POLY_TYPES)  # touching pairs: lines, points
+        cut[odd] = [polygonal_part(g) for g in cut[odd]]
+        geoms[rest] = cut
+    keep = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
+    return keep, geoms[keep], covered[keep]
+
+
+def geometric_pairs(perims: np.ndarray, units: np.ndarray, *, tree: shapely.STRtree | None = None,
+                    workers: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intersect perimeters with units, clipping only the units on their boundary.
+
+    Safe to call from several threads at once on shared inputs: nothing given is
+    prepared or modified (see the module notes).
 
     Parameters
     ----------
     perims, units : arrays of polygonal geometries (same CRS)
+    tree : shapely.STRtree, optional
+        An STRtree of ``units`` (built here when absent).
+    workers : int, optional
+        Threads to use (default: the cores of this process).
 
     Returns
     -------
@@ -117,111 +266,98 @@ def geometric_pairs(perims: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, 
         unit was covered (taken whole, unclipped), for every pair whose intersection is
         polygonal.
     """
-    tree = shapely.STRtree(units)
-    workers = min(os.cpu_count() or 1, max(len(perims) // 16, 1))
-    bounds = np.linspace(0, len(perims), workers + 1).astype(int)
+    perims = np.asarray(perims, dtype=object)
+    units = np.asarray(units, dtype=object)
+    tree = tree if tree is not None else shapely.STRtree(units)
+    pi, ui = tree.query(perims)  # envelopes only: no predicate, nothing prepared
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, dtype=object), np.empty(0, bool))
+    if not len(pi):
+        return empty
+    wkb = shapely.to_wkb(perims)
+    workers = workers or cores()
+    n_chunks = min(workers * 2, max(len(pi) // _MIN_PARALLEL_PAIRS, 1))
+    bounds = np.linspace(0, len(pi), n_chunks + 1).astype(int)
+    chunks = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
-    def _query(k: int) -> np.ndarray:
-        idx = tree.query(perims[bounds[k]:bounds[k + 1]], predicate="intersects")
-        idx[0] += bounds[k]
-        return idx
+    def run(lohi: tuple[int, int]):
+        lo, hi = lohi
+        keep, geoms, whole = _pairs_chunk(perims, wkb, pi[lo:hi], units[ui[lo:hi]])
+        return keep + lo, geoms, whole
 
-    with ThreadPoolExecutor(workers) as pool:  # the tree query releases the GIL too
-        pi, ui = np.concatenate(list(pool.map(_query, range(workers))), axis=1)
-    shapely.prepare(perims)
-    a, b = perims[pi], units[ui]
-    covered = _parallel(shapely.covers, a, b)  # the unit lies wholly inside: no clipping
-    geoms = np.empty(len(pi), dtype=object)
-    geoms[covered] = b[covered]
-    rest = np.flatnonzero(~covered)
-    inside = shapely.within(a[rest], b[rest])  # the perimeter lies inside one unit
-    geoms[rest[inside]] = a[rest[inside]]
-    rest = rest[~inside]
-    crossing = rest[_parallel(shapely.overlaps, a[rest], b[rest])]  # the others only touch
-    if len(crossing):
-        cut = _parallel(shapely.intersection, a[crossing], b[crossing])
-        odd = ~np.isin(shapely.get_type_id(cut), _POLY_TYPES)
-        cut[odd] = [polygonal_part(g) for g in cut[odd]]
-        geoms[crossing] = cut
-    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    return pi[keep], ui[keep], geoms[keep], covered[keep]
+    if len(chunks) == 1:
+        results = [run(chunks[0])]
+    else:
+        with ThreadPoolExecutor(min(workers, len(chunks))) as pool:
+            results = list(pool.map(run, chunks))
+    keep = np.concatenate([r[0] for r in results])
+    geoms = np.concatenate([r[1] for r in results]) if results else empty[2]
+    whole = np.concatenate([r[2] for r in results])
+    return pi[keep], ui[keep], geoms, whole
 
 
-def _geometry_path(perims: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> pd.DataFrame:
-    units = layer.geometry.to_numpy()
-    polygonal = np.isin(shapely.get_type_id(units), _POLY_TYPES)
-    unit_idx = np.flatnonzero(polygonal)
-    pi, uj, geoms, whole = geometric_pairs(perims.geometry.to_numpy(), units[unit_idx])
-    ui = unit_idx[uj]
+def _geometry_path(perims: gpd.GeoDataFrame, index: _LayerIndex) -> pd.DataFrame:
+    poly = index.polygonal
+    pi, uj, geoms, whole = geometric_pairs(perims.geometry.to_numpy(), index.geoms[poly], tree=index.tree)
+    ui = poly[uj]
     area = np.empty(len(pi))
-    area[whole] = layer["area_m2"].to_numpy()[ui[whole]]
+    area[whole] = index.area[ui[whole]]
     area[~whole] = area_m2(geoms[~whole])
-    out = pd.DataFrame({
-        "pole_id": perims["id"].to_numpy()[pi],
-        "unit_code": layer["code"].to_numpy()[ui],
-        "area_m2": area,
-        "_geom": geoms,
-        "_unit": ui,
-    })
-    return out[out["area_m2"] > 0]
+    keep = area > 0
+    return pd.DataFrame({"pi": pi[keep], "ui": ui[keep], "area_m2": area[keep], "_geom": geoms[keep]})
 
 
-def _members(perims: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(perimeter position, commune position) of every commune of code-defined perimeters."""
-    lists = perims["communes"].to_numpy()
-    sizes = np.fromiter((len(c) for c in lists), dtype=int, count=len(lists))
-    flat = np.fromiter((code for c in lists for code in c), dtype=object, count=int(sizes.sum()))
-    ci = pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(flat)
-    pi = np.repeat(np.arange(len(lists)), sizes)
-    return pi[ci >= 0], ci[ci >= 0]
+# ---------------------------------------------------------------- code path
+def _member_positions(perims: gpd.GeoDataFrame, communes: _LayerIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(perimeter position, commune position) of every commune of the perimeters, once each."""
+    pos = communes.position
+    pi, ci = [], []
+    for k, codes in enumerate(perims["communes"].to_numpy()):
+        if codes is None or (isinstance(codes, float) and np.isnan(codes)):
+            continue
+        found = [pos[c] for c in codes if c in pos]
+        pi.extend([k] * len(found))
+        ci.extend(found)
+    if not ci:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    pairs = np.unique(np.stack([np.asarray(pi, np.int64), np.asarray(ci, np.int64)], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
 
 
-def _code_path(perims: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
-               membership: pd.DataFrame) -> pd.DataFrame:
+def _code_path(perims: gpd.GeoDataFrame, index: _LayerIndex, communes: _LayerIndex,
+               member: _Membership, cpop: np.ndarray | None) -> pd.DataFrame:
     """Pieces of code-defined perimeters, by sums over communes (no geometry operation)."""
-    pi, ci = _members(perims, communes)
-    com_index = pd.Index(communes["code"].to_numpy(dtype=object))
-    unit_index = pd.Index(layer["code"].to_numpy(dtype=object))
-    m_ci = com_index.get_indexer(membership["commune"].to_numpy(dtype=object))
-    m_ui = unit_index.get_indexer(membership["code"].to_numpy(dtype=object))
-    ok = (m_ci >= 0) & (m_ui >= 0)
-    link = pd.DataFrame({"ci": m_ci[ok], "ui": m_ui[ok]})
-    unit_n = np.bincount(link["ui"], minlength=len(layer))
-    rows = pd.DataFrame({"pi": pi, "ci": ci}).merge(link, on="ci", how="inner")
-    rows["area_m2"] = communes["area_m2"].to_numpy()[rows["ci"]]
-    agg = {"area_m2": ("area_m2", "sum"), "n": ("ci", "size")}
-    if "population" in communes:
-        rows["population"] = communes["population"].to_numpy(dtype=float)[rows["ci"]]
-        agg["population"] = ("population", "sum")
-    out = rows.groupby(["pi", "ui"], sort=False).agg(**agg).reset_index()
-    ui = out["ui"].to_numpy()
-    whole = out["n"].to_numpy() == unit_n[ui]
-    geoms = np.empty(len(out), dtype=object)
-    geoms[whole] = layer.geometry.to_numpy()[ui[whole]]  # the unit itself, no union needed
-    if (~whole).any():  # part of a unit: the union of its communes in the perimeter
-        cgeoms = communes.geometry.to_numpy()
-        part = rows.merge(out.loc[~whole, ["pi", "ui"]], on=["pi", "ui"])
-        unions = {k: _union(cgeoms[g["ci"].to_numpy()]) for k, g in part.groupby(["pi", "ui"], sort=False)}
-        geoms[~whole] = [unions[k] for k in zip(out["pi"].to_numpy()[~whole], ui[~whole])]
-    out["pole_id"] = perims["id"].to_numpy()[out["pi"].to_numpy()]
-    out["unit_code"] = layer["code"].to_numpy()[ui]
-    out["_unit"] = ui
-    out["_geom"] = geoms
-    return out.drop(columns=["pi", "ui", "n"])
+    pi, ci = _member_positions(perims, communes)
+    starts, counts = member.offsets[ci], member.offsets[ci + 1] - member.offsets[ci]
+    rows_pi, rows_ci = np.repeat(pi, counts), np.repeat(ci, counts)
+    # unit of each (perimeter commune, membership) row: starts[k] + 0..counts[k]-1
+    step = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows_ui = member.units[np.repeat(starts, counts) + step]
+    n_units = max(len(index.table), 1)
+    keys, inv = np.unique(rows_pi * n_units + rows_ui, return_inverse=True)
+    out_pi, out_ui = keys // n_units, keys % n_units
+    area = np.bincount(inv, weights=communes.area[rows_ci], minlength=len(keys))
+    n = np.bincount(inv, minlength=len(keys))
+    whole = n == member.unit_n[out_ui]
+    geoms = np.empty(len(keys), dtype=object)
+    geoms[whole] = index.geoms[out_ui[whole]]  # the unit itself, no union needed
+    for k in np.flatnonzero(~whole):  # part of a unit: the union of its communes in the perimeter
+        geoms[k] = _union(communes.geoms[rows_ci[inv == k]])
+    out = pd.DataFrame({"pi": out_pi, "ui": out_ui, "area_m2": area, "_geom": geoms})
+    if cpop is not None:
+        out["population"] = np.bincount(inv, weights=cpop[rows_ci], minlength=len(keys))
+    return out
 
 
-def _commune_population(perims: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Population of each (pole, commune) piece of geometric perimeters.
+def _commune_population(perims: gpd.GeoDataFrame, communes: _LayerIndex, cpop: np.ndarray) -> pd.DataFrame:
+    """Population of each (perimeter, commune) piece of geometric perimeters.
 
     Areal interpolation within each commune: a piece holding a fraction f of a commune's
     area holds the fraction f of its population.
     """
     cp = _geometry_path(perims, communes)
-    ui = cp["_unit"].to_numpy()
-    ratio = np.minimum(cp["area_m2"].to_numpy() / communes["area_m2"].to_numpy()[ui], 1.0)
-    pop = communes["population"].to_numpy(dtype=float)[ui] * ratio
-    return pd.DataFrame({"pole_id": cp["pole_id"].to_numpy(), "commune": cp["unit_code"].to_numpy(),
-                         "population": pop})
+    ci = cp["ui"].to_numpy()
+    ratio = np.minimum(cp["area_m2"].to_numpy() / communes.area[ci], 1.0)
+    return pd.DataFrame({"pi": cp["pi"].to_numpy(), "ci": ci, "population": cpop[ci] * ratio})
 
 
 def _repaired(frame: gpd.GeoDataFrame, labels: pd.Series, where: str) -> gpd.GeoDataFrame:
@@ -234,6 +370,12 @@ def _repaired(frame: gpd.GeoDataFrame, labels: pd.Series, where: str) -> gpd.Geo
     if shapely.is_valid(geoms[~shapely.is_missing(geoms)]).all():
         return frame
     return frame.set_geometry(repair_polygonal(geoms, labels=labels.to_numpy(), where=where), crs=frame.crs)
+
+
+def _population_array(table: gpd.GeoDataFrame) -> np.ndarray | None:
+    if "population" not in table:
+        return None
+    return np.nan_to_num(table["population"].to_numpy(dtype=float))
 
 
 def overlay(
@@ -251,13 +393,16 @@ def overlay(
     perimeters : geopandas.GeoDataFrame
         As returned by :func:`ptce_geo.perimeters.read_perimeters` (``id``,
         ``communes``, ``geometry``); another CRS than EPSG:4326 is converted to it.
+        Never modified.
     layer : str or geopandas.GeoDataFrame
         A catalogue layer id, or a table with ``code``, ``nom``, ``geometry``
         (``area_m2`` is measured when absent).
     catalogue : Catalogue, optional
-    weight : {None, "population"}
-        Also compute the population of each piece (from commune populations: exact for
-        perimeters given by codes, areal interpolation within each commune otherwise).
+    weight : {"area", "population"}, optional
+        The measure of shares (default ``"area"``), recorded in the result. With
+        ``"population"``, perimeters drawn as geometry also get populations, by areal
+        interpolation within each commune; perimeters given by codes always have them
+        (sums of commune populations).
     kind : {None, "zones", "partition"}
         What a table given as ``layer`` is: ``"partition"`` when its units tile the
         territory without overlapping (``border_km`` is then measured), ``"zones"``
@@ -268,8 +413,10 @@ def overlay(
     -------
     Overlay
     """
-    if weight not in (None, "area", "population"):
-        raise InvalidInput(f"Unknown weight {weight!r}: use 'area' or 'population'.")
+    weight = weight or "area"
+    if weight not in WEIGHTS:
+        raise InvalidInput(f"Unknown weight {weight!r}: use 'area' or 'population'.",
+                           fr=f"Pondération inconnue « {weight} » : choisissez la surface ou la population.")
     if kind not in (None, "zones", "partition"):
         raise InvalidInput(f"Unknown layer kind {kind!r}: use 'zones' or 'partition'.")
     catalogue = catalogue or load_catalogue()
@@ -287,64 +434,86 @@ def overlay(
             table = table.assign(area_m2=area_m2(table.geometry.to_numpy()))
         kind = kind or table.attrs.get("kind") or "zones"  # a loaded layer's table keeps its kind
         layer_id, nested = str(table.attrs.get("layer", "upload")), False
-    by_codes = perimeters["definition"].eq("codes").to_numpy() if "definition" in perimeters else np.zeros(len(perimeters), bool)
-    need_communes = nested or weight == "population"
-    if weight == "population" and not nested:  # refuse before loading the communes
-        communes = None
-    else:
-        communes = load_layer("communes", catalogue=catalogue) if need_communes else None
-    membership = commune_membership(layer_id, catalogue=catalogue) if nested else None
-    if weight == "population" and (not nested or communes is None or "population" not in communes):
+    by_codes = (perimeters["definition"].eq("codes").to_numpy() if "definition" in perimeters
+                else np.zeros(len(perimeters), bool))
+    if weight == "population" and not nested:
         raise InvalidInput(f"Population weighting needs a layer made of communes with populations; "
                            f"{layer_id!r} is not one: use area weighting.",
                            fr="La pondération par la population n'est possible que pour les découpages "
                            "formés de communes.")
+    index = _layer_index(table)
+    communes_table = load_layer("communes", catalogue=catalogue) if (nested or by_codes.any()) else None
+    communes = _layer_index(communes_table) if communes_table is not None else None
+    cpop = _population_array(communes_table) if communes_table is not None else None
+    if weight == "population" and cpop is None:
+        raise InvalidInput("Population weighting needs commune populations: the communes layer of this "
+                           "catalogue has none (add its population_field).",
+                           fr="Les populations communales manquent : la pondération par la population est "
+                           "impossible avec ce catalogue.")
     parts = []
-    if nested and by_codes.any():
-        parts.append(_code_path(perimeters[by_codes], table, communes, membership))
-    geo = perimeters[~by_codes] if nested else perimeters
-    if len(geo):
-        part = _geometry_path(geo, table)
+    code_sel = np.flatnonzero(by_codes) if nested else np.empty(0, int)
+    geo_sel = np.flatnonzero(~by_codes) if nested else np.arange(len(perimeters))
+    if len(code_sel):
+        member = _membership(layer_id, table, communes_table, catalogue)
+        part = _code_path(perimeters.iloc[code_sel], index, communes, member, cpop)
+        part["pi"] = code_sel[part["pi"].to_numpy()]
+        parts.append(part)
+    geo_pop = None
+    if len(geo_sel):
+        geo = perimeters.iloc[geo_sel]
+        part = _geometry_path(geo, index)
+        part["pi"] = geo_sel[part["pi"].to_numpy()]
         if weight == "population":
-            cpop = _commune_population(geo, communes)
-            pop = cpop.merge(membership, on="commune").groupby(["pole_id", "code"])["population"].sum()
-            part["population"] = pop.reindex(pd.MultiIndex.from_arrays([part["pole_id"], part["unit_code"]])).to_numpy()
-            geo_pop = cpop.groupby("pole_id")["population"].sum()
+            member = _membership(layer_id, table, communes_table, catalogue)
+            cp = _commune_population(geo, communes, cpop)
+            # each commune piece's population goes to the units the commune belongs to
+            counts = member.offsets[cp["ci"].to_numpy() + 1] - member.offsets[cp["ci"].to_numpy()]
+            starts = member.offsets[cp["ci"].to_numpy()]
+            step = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            link = pd.DataFrame({"pi": geo_sel[np.repeat(cp["pi"].to_numpy(), counts)],
+                                 "ui": member.units[np.repeat(starts, counts) + step],
+                                 "population": np.repeat(cp["population"].to_numpy(), counts)})
+            pop = link.groupby(["pi", "ui"])["population"].sum()
+            part["population"] = pop.reindex(pd.MultiIndex.from_arrays([part["pi"], part["ui"]])).fillna(0).to_numpy()
+            geo_pop = pd.Series(np.bincount(cp["pi"].to_numpy(), weights=cp["population"].to_numpy(),
+                                            minlength=len(geo)), index=geo_sel)
         parts.append(part)
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["pole_id", "unit_code", "area_m2", "_geom", "_unit"])
-    ui = rows["_unit"].to_numpy(dtype=int)
+        {"pi": np.empty(0, np.int64), "ui": np.empty(0, np.int64), "area_m2": np.empty(0), "_geom": []})
+    if len(parts) > 1:
+        rows = rows.sort_values(["pi", "ui"], kind="stable").reset_index(drop=True)
+    pi, ui = rows["pi"].to_numpy(dtype=np.int64), rows["ui"].to_numpy(dtype=np.int64)
     pieces = pd.DataFrame({
-        "pole_id": rows["pole_id"].to_numpy(),
-        "unit_code": rows["unit_code"].to_numpy(),
+        "pole_id": perimeters["id"].to_numpy()[pi],
+        "unit_code": table["code"].to_numpy()[ui],
         "unit_name": table["nom"].to_numpy()[ui],
         "area_m2": rows["area_m2"].to_numpy(dtype=float),
-        "unit_area_m2": table["area_m2"].to_numpy()[ui],
+        "unit_area_m2": index.area[ui],
     })
-    if weight == "population":
+    if "population" in rows:
+        unit_pop = _population_array(table)
         pieces["population"] = rows["population"].to_numpy(dtype=float)
-        pieces["unit_population"] = table["population"].to_numpy()[ui] if "population" in table else np.nan
+        pieces["unit_population"] = unit_pop[ui] if unit_pop is not None else np.nan
     pieces = gpd.GeoDataFrame(pieces, geometry=rows["_geom"].to_numpy(), crs="EPSG:4326")
-    poles = _pole_table(perimeters, communes, by_codes, weight)
-    if weight == "population" and len(geo):
-        poles.loc[geo["id"].to_numpy(), "population"] = geo_pop.reindex(geo["id"].to_numpy()).fillna(0).to_numpy()
-    return Overlay(layer=layer_id, kind=kind, pieces=pieces, poles=poles)
+    poles = _pole_table(perimeters, communes, cpop, by_codes)
+    if geo_pop is not None:
+        pop = poles["population"].to_numpy().copy()
+        pop[geo_pop.index.to_numpy()] = geo_pop.to_numpy()
+        poles["population"] = pop
+    return Overlay(layer=layer_id, kind=kind, weight=weight, pieces=pieces, poles=poles)
 
 
-def _pole_table(perimeters, communes, by_codes, weight) -> pd.DataFrame:
+def _pole_table(perimeters: gpd.GeoDataFrame, communes: _LayerIndex | None, cpop: np.ndarray | None,
+                by_codes: np.ndarray) -> pd.DataFrame:
     ids = perimeters["id"].to_numpy()
-    geoms = perimeters.geometry.to_numpy()
-    area = area_m2(geoms)
+    area = area_m2(perimeters.geometry.to_numpy())
     pop = np.full(len(ids), np.nan)
     if communes is not None and by_codes.any():
         # the same measure as the pieces (sums over communes): shares are exact
         sel = np.flatnonzero(by_codes)
-        pi, ci = _members(perimeters.iloc[sel], communes)
-        area[sel] = np.bincount(pi, weights=communes["area_m2"].to_numpy()[ci], minlength=len(sel))
-        if "population" in communes:
-            cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float))
+        pi, ci = _member_positions(perimeters.iloc[sel], communes)
+        area[sel] = np.bincount(pi, weights=communes.area[ci], minlength=len(sel))
+        if cpop is not None:
             pop[sel] = np.bincount(pi, weights=cpop[ci], minlength=len(sel))
-    table = pd.DataFrame({"area_m2": area, "method": np.where(by_codes, "codes", "geometry")}, index=pd.Index(ids, name="pole_id"))
-    if weight == "population":
-        table["population"] = pop
-    return table
+    return pd.DataFrame({"area_m2": area, "method": np.where(by_codes, "codes", "geometry"), "population": pop},
+                        index=pd.Index(ids, name="pole_id"))

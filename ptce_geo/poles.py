@@ -221,3 +221,64 @@ def seat_points(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
     for col in ("siege_insee", "siege_nom"):  # None, not NaN, where there is no seat
         table[col] = pd.Series([r[col] for r in rows], index=table.index, dtype=object)
     return gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
+
+
+_TEXT_LIMIT = 4000
+
+
+def as_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(as_text(v) for v in value if as_text(v))
+    if isinstance(value, dict):
+        return as_text(value.get("nom") or value.get("titre") or value.get("title") or value.get("name")
+                        or value.get("url") or "")
+    return str(value).strip()[:_TEXT_LIMIT]
+
+
+def _sources(value: Any) -> list[dict[str, str]]:
+    items = value if isinstance(value, (list, tuple)) else ([value] if value else [])
+    out = []
+    for item in items[:50]:
+        if isinstance(item, dict):
+            url = item.get("url") or item.get("lien") or item.get("href") or ""
+            named = any(item.get(k) for k in ("nom", "titre", "title", "name"))
+            label = as_text(item) if named else ""
+            date = as_text(item.get("date") or item.get("consulte_le") or "")
+        else:
+            is_url = str(item).startswith(("http://", "https://"))
+            url, label, date = (str(item), "", "") if is_url else ("", as_text(item), "")
+        url = str(url).strip() if isinstance(url, str) and url.strip().startswith(("http://", "https://")) else ""
+        if url or label:
+            out.append({"label": label or url, "url": url, "date": date})
+    return out
+
+
+def pole_details(props: dict | None) -> dict[str, Any]:
+    """The descriptive properties of a pole, read defensively (any may be absent or odd).
+
+    Returns
+    -------
+    dict
+        ``nom``, ``structure_porteuse``, ``filieres`` (list of text), ``description``,
+        ``sources`` (list of {label, url, date}; url only when http(s)), ``confiance``,
+        ``note_perimetre``, ``siege_insee``, ``siege_nom``, ``annee`` — all text, never ``None``.
+    """
+    p = props if isinstance(props, dict) else {}
+    fil = p.get("filieres", p.get("filières"))
+    filieres = [as_text(f) for f in fil] if isinstance(fil, (list, tuple)) else (
+        [s.strip() for s in str(fil).split(";") if s.strip()] if fil else [])
+    structure = p.get("structure_porteuse")
+    return {
+        "nom": as_text(p.get("nom") or p.get("name") or p.get("id")),
+        "structure_porteuse": as_text(structure),
+        "filieres": [f for f in filieres if f],
+        "description": as_text(p.get("description")),
+        "sources": _sources(p.get("sources")),
+        "confiance": as_text(p.get("confiance")),
+        "note_perimetre": as_text(p.get("note_perimetre")),
+        "siege_insee": as_text(p.get("siege_insee")),
+        "siege_nom": as_text(p.get("siege_nom")),
+        "annee": as_text(p.get("annee_detail") or p.get("annee")),
+    }

@@ -1,104 +1,266 @@
-"""One row per pole across every level: the answer to "how far does it cut across?".
+"""The scorecard of a set of perimeters: every level, every figure, computed once.
 
-For each perimeter: kept units per level (communes, EPCI, départements, régions, zones
-d'emploi), the typology, the dominant unit and its share at each level, the best-matching
-zone d'emploi with its IoU (does the pole follow a labour market?), and the priority
-districts (QPV) it touches.
+A :class:`Scorecard` is built from perimeters and :class:`~ptce_geo.options.Options`.
+It holds the overlay of each partition level (computed on first use, then kept), the
+per-level table of :func:`~ptce_geo.metrics.layer_scorecard`, the cross-level summary
+(one row per pole: units kept per level, the typology, the dominant unit of each level,
+the zone d'emploi — and the other "matching" zonings — that fit it best, QPV figures,
+descriptive columns of the poles file) and the overlaps with zones layers. The command
+line, the app, the exports and the pole card all read one Scorecard; nothing in it
+modifies its inputs, and every figure has one definition (the functions of
+:mod:`ptce_geo.metrics` and :mod:`ptce_geo.zones`).
+
+A Scorecard is safe to share between threads (the app shares the poles' one between
+sessions): each figure is computed once under its own lock, then only read.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import geopandas as gpd
 import numpy as np
 import pandas as pd
-import geopandas as gpd
 
 from .catalogue import Catalogue, load_catalogue
-from .metrics import DEFAULT_THRESHOLD, layer_scorecard, piece_shares, typology
-from .overlay import overlay
+from .metrics import layer_scorecard, piece_shares, typology
+from .options import DEFAULT_THRESHOLD, Options
+from .overlay import Overlay, overlay
 
-__all__ = ["LEVELS", "pole_scorecard", "all_layer_scorecards", "qpv_figures"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["Scorecard", "LEVELS", "MATCHING", "DESCRIPTIVE", "pole_scorecard", "all_layer_scorecards",
+           "qpv_figures"]
+
+T = TypeVar("T")
 
 #: partition levels of the typology, narrowest first
 LEVELS = ("communes", "epci", "departements", "regions")
+#: zonings a pole may follow better than an administrative unit: level → column prefix
+MATCHING = {"zones_emploi": "ze", "bassins_vie": "bv", "aires_attraction": "aav"}
+#: descriptive columns of the summary: column → property names of the poles file
+DESCRIPTIVE = {"confidence": ("confiance", "confidence"), "type_pole": ("type_pole",)}
 
 
-def all_layer_scorecards(
-    perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
-    threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
-    layers: tuple[str, ...] | None = None,
-) -> pd.DataFrame:
+class Scorecard:
+    """Every figure of a set of perimeters, computed once.
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        As returned by :func:`ptce_geo.perimeters.read_perimeters` (``id``, ``nom``,
+        ``definition``, ``communes``, ``properties``, ``geometry``). Not modified.
+    options : Options, optional
+        Threshold, weight and tolerance (default ``Options()``).
+    catalogue : Catalogue, optional
+        Default: the catalogue named by ``PTCE_GEO_CATALOGUE``.
+    levels : sequence of str, optional
+        Partition layers to measure (default: every partition layer of the catalogue,
+        in catalogue order).
+
+    Examples
+    --------
+    >>> card = Scorecard(read_perimeters("poles.geojson"))            # doctest: +SKIP
+    >>> card.summary[["nom", "typology", "n_epci"]]                    # doctest: +SKIP
+    >>> card.shares("epci").query("pole_id == 'ptce23'")               # doctest: +SKIP
+    """
+
+    def __init__(self, perimeters: gpd.GeoDataFrame, *, options: Options | None = None,
+                 catalogue: Catalogue | None = None, levels: Sequence[str] | None = None) -> None:
+        self.catalogue = catalogue or load_catalogue()
+        self.options = options or Options()
+        if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
+            perimeters = perimeters.to_crs("EPSG:4326")
+        self.perimeters = perimeters.copy()
+        partition = self.catalogue.ids(kind="partition")
+        if levels is None:
+            levels = partition
+        for lid in levels:
+            if self.catalogue[lid].kind != "partition":
+                from .errors import InvalidInput
+
+                raise InvalidInput(f"level {lid!r} is a zones layer, not a partition: use Scorecard.zones({lid!r}).",
+                                   fr=f"« {lid} » est une couche de zones, pas un découpage.")
+        self.levels = tuple(levels)
+        self._values: dict[tuple, Any] = {}
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # -------------------------------------------------------------- memo
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()  # locks cannot be pickled (st.cache_data, worker processes)
+        del state["_locks"], state["_guard"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._locks, self._guard = {}, threading.Lock()
+
+    def _memo(self, key: tuple, build: Callable[[], T]) -> T:
+        if key in self._values:
+            return self._values[key]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = build()
+            return self._values[key]
+
+    def __repr__(self) -> str:
+        return (f"Scorecard({len(self.perimeters)} perimeter(s), levels={list(self.levels)}, "
+                f"{self.options!r}, catalogue={self.catalogue.name!r})")
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Perimeter ids, in order."""
+        return self.perimeters["id"].to_numpy()
+
+    # -------------------------------------------------------------- per level
+    def overlay(self, level: str) -> Overlay:
+        """The pieces of every perimeter on ``level`` (any catalogue layer id)."""
+        self.catalogue[level]  # an unknown id: CatalogueError naming the known ones
+        return self._memo(("overlay", level), lambda: overlay(
+            self.perimeters, level, catalogue=self.catalogue,
+            weight=self.options.weight if self.catalogue[level].nested_in_communes else "area"))
+
+    def shares(self, level: str) -> gpd.GeoDataFrame:
+        """Each piece of ``level`` with its shares and whether it is kept (read-only)."""
+        return self._memo(("shares", level),
+                          lambda: piece_shares(self.overlay(level), threshold=self.options.threshold))
+
+    def level_table(self, level: str) -> pd.DataFrame:
+        """One row per perimeter for ``level`` (columns :data:`~ptce_geo.metrics.SCORECARD_COLUMNS`)."""
+        return self._memo(("level", level),
+                          lambda: layer_scorecard(self.overlay(level), threshold=self.options.threshold))
+
+    @property
+    def levels_table(self) -> pd.DataFrame:
+        """The per-level tables of every level, stacked (one row per perimeter and level)."""
+        return self._memo(("levels_table",), lambda: pd.concat(
+            [self.level_table(lid) for lid in self.levels], ignore_index=True) if self.levels
+            else pd.DataFrame())
+
+    def pole_levels(self, pole_id: str) -> pd.DataFrame:
+        """The per-level rows of one perimeter, levels in rows (for a pole's card)."""
+        t = self.levels_table
+        return t[t["pole_id"] == pole_id].reset_index(drop=True)
+
+    # -------------------------------------------------------------- zones
+    def zones(self, layer: str):
+        """Overlap of every perimeter with a zones layer (:class:`~ptce_geo.zones.ZoneOverlap`)."""
+        from .zones import overlap_zones
+
+        self.catalogue[layer]
+        return self._memo(("zones", layer), lambda: overlap_zones(
+            self.perimeters, layer, catalogue=self.catalogue, tolerance=self.options.tolerance))
+
+    @property
+    def qpv(self):
+        """QPV per pole and per district (:class:`~ptce_geo.zones.QpvTables`), or None without a
+        ``qpv`` layer."""
+        if "qpv" not in self.catalogue.layers:
+            return None
+        from .zones import qpv_tables
+
+        return self._memo(("qpv",), lambda: qpv_tables(self.zones("qpv")))
+
+    # -------------------------------------------------------------- summary
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per perimeter across every level (see :meth:`_summary`)."""
+        return self._memo(("summary",), self._summary)
+
+    def _summary(self) -> pd.DataFrame:
+        """``pole_id``, ``nom``, descriptive columns (``confidence``, ``type_pole`` when the
+        poles file has them), ``area_km2``, ``population`` (when known), ``typology``, for
+        each level ``n_<level>``, ``dominant_<level>``, ``dominant_<level>_share``,
+        ``border_<level>_km``; for each matching zoning present (zones d'emploi, bassins
+        de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
+        and ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV."""
+        p = self.perimeters
+        out = pd.DataFrame({"pole_id": self.ids,
+                            "nom": p["nom"].to_numpy() if "nom" in p else self.ids}).set_index("pole_id")
+        for col, keys in DESCRIPTIVE.items():
+            values = [_first_property(props, keys) for props in
+                      (p["properties"] if "properties" in p else [None] * len(p))]
+            if any(v is not None for v in values):
+                out[col] = values
+        if self.levels:
+            first = self.level_table(self.levels[0]).set_index("pole_id")
+            out["area_km2"] = first["area_km2"]
+            ov = self.overlay(self.levels[0])
+            if ov.poles["population"].notna().any():
+                out["population"] = ov.poles["population"]
+        for lid in self.levels:
+            card = self.level_table(lid).set_index("pole_id")
+            out[f"n_{lid}"] = card["n_units"]
+            out[f"dominant_{lid}"] = card["dominant_name"]
+            out[f"dominant_{lid}_share"] = card["dominant_share"]
+            out[f"border_{lid}_km"] = card["border_km"]
+        if all(lid in self.levels for lid in LEVELS):
+            counts = [out[f"n_{lid}"].to_numpy() for lid in LEVELS]
+            out["typology"] = [typology(*(int(c[k]) for c in counts)) for k in range(len(out))]
+        else:
+            out["typology"] = None
+        for lid, prefix in MATCHING.items():
+            if lid in self.levels:
+                card = self.level_table(lid).set_index("pole_id")
+                names = self.overlay(lid).pieces.drop_duplicates("unit_code").set_index("unit_code")["unit_name"]
+                out[f"best_{prefix}_code"] = card["best_iou_code"]
+                out[f"best_{prefix}_name"] = card["best_iou_code"].map(names)
+                out[f"best_{prefix}_iou"] = card["best_iou"]
+        qpv = self.qpv
+        if qpv is not None:
+            out = out.join(qpv.poles.set_index("pole_id")[["qpv_count", "qpv_inside", "qpv_area_share"]])
+        front = [c for c in ("nom", *DESCRIPTIVE, "area_km2", "population", "typology") if c in out]
+        out = out[front + [c for c in out.columns if c not in front]]
+        return out.reset_index()
+
+    # -------------------------------------------------------------- warnings
+    @property
+    def warnings(self) -> list[str]:
+        """One line per perimeter that touches no unit of a level (outside the data, at sea)."""
+        def build() -> list[str]:
+            lines = []
+            for lid in self.levels:
+                card = self.level_table(lid)
+                for pid in card.loc[card["covered_share"] <= 0, "pole_id"]:
+                    lines.append(f"perimeter {pid!r} touches no unit of {lid!r}: it lies outside the layer's "
+                                 "territory (abroad, at sea?); check its coordinates.")
+            return lines
+        return self._memo(("warnings",), build)
+
+
+def _first_property(props: object, keys: Sequence[str]) -> Any:
+    if not isinstance(props, dict):
+        return None
+    for k in keys:
+        v = props.get(k)
+        if v not in (None, ""):
+            return v
+    return None
+
+
+def all_layer_scorecards(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
+                         threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
+                         layers: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The per-layer scorecard of every partition layer of the catalogue, stacked."""
-    catalogue = catalogue or load_catalogue()
-    ids = layers or tuple(catalogue.ids(kind="partition"))
-    frames = [layer_scorecard(overlay(perimeters, lid, catalogue=catalogue, weight=weight),
-                              threshold=threshold, weight=weight) for lid in ids]
-    return pd.concat(frames, ignore_index=True)
+    return Scorecard(perimeters, catalogue=catalogue, options=Options(threshold=threshold, weight=weight or "area"),
+                     levels=layers).levels_table
 
 
 def qpv_figures(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
-                layer: str = "qpv", tolerance: float = 0.01) -> pd.DataFrame:
-    """QPV touched, QPV wholly inside, and the QPV area share of each perimeter.
-
-    QPV straddle communes, so this is geometric, not by codes. A QPV counts as inside
-    when at least ``1 - tolerance`` of its area lies in the perimeter.
-    """
-    ov = overlay(perimeters, layer, catalogue=catalogue)
-    p = piece_shares(ov, threshold=0.0)
-    grouped = p.groupby("pole_id")
-    out = pd.DataFrame({
-        "qpv_count": grouped.size(),
-        "qpv_inside": grouped["share_of_unit"].apply(lambda s: int((s >= 1 - tolerance).sum())),
-        "qpv_area_share": grouped["share_of_pole"].sum(),
-    }).reindex(ov.poles.index)
-    out[["qpv_count", "qpv_inside"]] = out[["qpv_count", "qpv_inside"]].fillna(0).astype(int)
-    out["qpv_area_share"] = out["qpv_area_share"].fillna(0.0)
-    return out
+                tolerance: float = 0.01) -> pd.DataFrame:
+    """QPV touched, QPV wholly inside, and the QPV area share of each perimeter (by ``pole_id``)."""
+    card = Scorecard(perimeters, catalogue=catalogue, options=Options(tolerance=tolerance), levels=())
+    return card.qpv.poles.set_index("pole_id")[["qpv_count", "qpv_inside", "qpv_area_share"]]
 
 
-def pole_scorecard(
-    perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
-    threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
-) -> pd.DataFrame:
-    """One row per perimeter across all partition layers.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``pole_id``, ``nom``, ``area_km2``, ``typology``, ``n_<layer>`` and
-        ``dominant_<layer>`` / ``dominant_<layer>_share`` for every partition layer,
-        ``border_<layer>_km``, ``best_ze_code``, ``best_ze_name``, ``best_ze_iou``, and
-        when the catalogue has a ``qpv`` layer ``qpv_count``, ``qpv_inside``,
-        ``qpv_area_share``.
-    """
-    catalogue = catalogue or load_catalogue()
-    stacked = all_layer_scorecards(perimeters, catalogue=catalogue, threshold=threshold, weight=weight)
-    out = pd.DataFrame({"pole_id": perimeters["id"].to_numpy(), "nom": perimeters["nom"].to_numpy()
-                        if "nom" in perimeters else perimeters["id"].to_numpy()}).set_index("pole_id")
-    first = stacked.drop_duplicates("pole_id").set_index("pole_id")
-    out["area_km2"] = first["area_km2"]
-    for lid, card in stacked.groupby("layer", sort=False):
-        card = card.set_index("pole_id")
-        out[f"n_{lid}"] = card["n_units"]
-        out[f"dominant_{lid}"] = card["dominant_name"]
-        out[f"dominant_{lid}_share"] = card["dominant_share"]
-        out[f"border_{lid}_km"] = card["border_km"]
-    counts = [out.get(f"n_{lid}", pd.Series(0, index=out.index)) for lid in LEVELS]
-    out["typology"] = [typology(*(int(c.loc[pid]) for c in counts)) for pid in out.index]
-    if "zones_emploi" in set(stacked["layer"]):
-        ze = stacked[stacked["layer"] == "zones_emploi"].set_index("pole_id")
-        names = dict(zip(*_names(catalogue, "zones_emploi")))
-        out["best_ze_code"] = ze["best_iou_code"]
-        out["best_ze_name"] = ze["best_iou_code"].map(names)
-        out["best_ze_iou"] = ze["best_iou"]
-    if "qpv" in catalogue.layers:
-        out = out.join(qpv_figures(perimeters, catalogue=catalogue))
-    front = ["nom", "area_km2", "typology"]
-    out = out[front + [c for c in out.columns if c not in front]]
-    return out.reset_index()
-
-
-def _names(catalogue: Catalogue, layer_id: str) -> tuple[np.ndarray, np.ndarray]:
-    from .layers import load_layer
-
-    table = load_layer(layer_id, catalogue=catalogue)
-    return table["code"].to_numpy(), table["nom"].to_numpy()
+def pole_scorecard(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
+                   threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> pd.DataFrame:
+    """One row per perimeter across all partition layers: ``Scorecard(...).summary``."""
+    return Scorecard(perimeters, catalogue=catalogue,
+                     options=Options(threshold=threshold, weight=weight or "area")).summary

@@ -10,6 +10,8 @@ takes an explicit keyword argument, which wins.
     A folder or an ``http(s)://`` base URL that replaces the official hosts.
 ``PTCE_GEO_CACHE``
     Folder of the download and fast-load cache. Default: ``boundaries/cache``.
+``PTCE_GEO_POLES``
+    The poles file the app shows. Default: the repository's ``poles.geojson``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = [
     "catalogue_path",
     "mirror_base",
     "cache_dir",
+    "POLES_ENV",
+    "poles_path",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +37,8 @@ BOUNDARIES_DIR = REPO_ROOT / "boundaries"
 DEFAULT_CATALOGUE = BOUNDARIES_DIR / "catalogue.toml"
 MIRROR_CATALOGUE = BOUNDARIES_DIR / "mirror-2024.toml"
 DEFAULT_POLES = REPO_ROOT / "poles.geojson"
+#: environment variable naming the poles file the app shows
+POLES_ENV = "PTCE_GEO_POLES"
 
 
 def catalogue_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -52,3 +58,9 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Return the cache folder: argument, then ``PTCE_GEO_CACHE``, then default."""
     value = explicit or os.environ.get("PTCE_GEO_CACHE")
     return Path(value).expanduser() if value else BOUNDARIES_DIR / "cache"
+
+
+def poles_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The poles file: argument, then ``PTCE_GEO_POLES``, then the repository's ``poles.geojson``."""
+    value = explicit or os.environ.get(POLES_ENV, "").strip()
+    return Path(value).expanduser() if value else DEFAULT_POLES

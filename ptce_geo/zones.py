@@ -58,6 +58,7 @@ __all__ = [
     "zone_overlaps",
     "zone_summary",
     "qpv_by_pole",
+    "qpv_tables",
     "overlap_table",
 ]
 
@@ -287,7 +288,12 @@ def qpv_by_pole(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
         ``area_km2`` (inside the pole), ``qpv_area_km2``, ``wholly_inside``.
     """
     catalogue = catalogue or load_catalogue()
-    res = overlap_zones(perimeters, layer, catalogue=catalogue, tolerance=tolerance)
+    return qpv_tables(overlap_zones(perimeters, layer, catalogue=catalogue, tolerance=tolerance))
+
+
+def qpv_tables(res: ZoneOverlap) -> QpvTables:
+    """The QPV tables of :func:`qpv_by_pole`, from an overlap with a QPV layer."""
+    tolerance = res.tolerance
     p = res.table
     inside = p["share_of_zone"].to_numpy() >= 1 - tolerance
     zones = res.zones.set_index("code")

@@ -399,7 +399,8 @@ def test_assets_are_local_and_complete(tmp_path):
     import folium
     import folium.plugins
 
-    from ptce_geo import assets, maps
+    from app_pages import assets
+    from ptce_geo import maps
 
     urls = assets.install(tmp_path / "static", url_prefix="/app/static")
     for url, local in urls.items():
@@ -429,7 +430,7 @@ def test_display_geometries_and_internal_borders():
 def test_search_units_ranks_code_then_name():
     import pandas as pd
 
-    from ptce_geo.appdata import search_units
+    from ptce_geo.territory import search_units
 
     units = pd.DataFrame({"code": ["40", "64", "400", "01"], "nom": ["Landes", "Pyrénées-Atlantiques", "X", "Ain"]})
     assert list(search_units(units, "40")["code"]) == ["40", "400"]

@@ -288,7 +288,7 @@ def test_twenty_concurrent_sessions_share_the_cached_data(cold_app, monkeypatch)
 
     monkeypatch.setattr(layers, "_build", counting("build", layers._build, lambda spec, *a: spec.id))
     monkeypatch.setattr(common, "load_layer", counting("app-load", common.load_layer, lambda lid, **k: lid))
-    monkeypatch.setattr(common, "compute_bundle", counting("bundle", common.compute_bundle))
+    monkeypatch.setattr(common, "Scorecard", counting("scorecard", common.Scorecard))
     monkeypatch.setattr(common, "read_perimeters", counting("poles-read", common.read_perimeters))
     monkeypatch.setattr(common, "layer", counting("layer-asked", common.layer))
 
@@ -308,5 +308,5 @@ def test_twenty_concurrent_sessions_share_the_cached_data(cold_app, monkeypatch)
     assert {"build:communes", "build:epci", "build:departements", "build:regions"} <= set(builds)
     app_loads = {k: v for k, v in counts.items() if k.startswith("app-load:")}
     assert app_loads and set(app_loads.values()) == {1}, app_loads  # ...one cached copy per layer, shared
-    assert counts["bundle:"] == 1 and counts["poles-read:"] == 1  # the poles' scorecards: computed once
+    assert counts["scorecard:"] == 1 and counts["poles-read:"] == 1  # the poles' scorecards: computed once
     assert rss.peak < RSS_BOUND

@@ -10,6 +10,7 @@ border lengths from pyproj.Geod along the meridians.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import geopandas as gpd
@@ -208,9 +209,30 @@ def test_piece_shares_refuses_bad_options():
         piece_shares(ov, threshold=1.0)
     with pytest.raises(InvalidInput, match="threshold"):
         piece_shares(ov, threshold=-0.1)
-    ov.pieces = ov.pieces.drop(columns=["population", "unit_population"])
+    bare = dataclasses.replace(ov, pieces=ov.pieces.drop(columns=["population", "unit_population"]))
     with pytest.raises(InvalidInput, match="population"):
-        piece_shares(ov, weight="population")
+        piece_shares(bare, weight="population")
+    with pytest.raises(InvalidInput, match="weight"):
+        piece_shares(ov, weight="households")
+
+
+def test_an_overlay_weighted_by_population_reads_in_population_by_default():
+    """The overlay records its weight: the scorecard needs no second, matching option."""
+    ov = dataclasses.replace(_hand_overlay(), weight="population")
+    assert layer_scorecard(ov).iloc[0]["dominant_code"] == "A"
+    assert piece_shares(ov).set_index("unit_code")["share_of_pole"].to_dict() == pytest.approx({"A": 0.6, "B": 0.4})
+    assert layer_scorecard(ov, weight="area").iloc[0]["dominant_code"] == "B"
+
+
+def test_the_scorecard_of_a_layer_leaves_its_overlay_unchanged():
+    units = columns(0.3, 0.7)
+    layer = gpd.GeoDataFrame({"code": list("ABC"), "nom": list("abc")}, geometry=units, crs=4326)
+    ov = overlay(gpd.GeoDataFrame({"id": ["p"]}, geometry=[P], crs=4326), layer, kind="partition")
+    pieces, poles = ov.pieces.copy(), ov.poles.copy()
+    layer_scorecard(ov)
+    piece_shares(ov)
+    pd.testing.assert_frame_equal(ov.poles, poles)
+    assert list(ov.pieces.columns) == list(pieces.columns)
 
 
 @pytest.mark.parametrize("counts, label", [

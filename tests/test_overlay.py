@@ -191,11 +191,13 @@ def test_projected_inputs_are_converted_to_lonlat():
 
 def test_lengths_of_pieces_and_of_their_union():
     p = box(X0 + 0.05, Y0, X0 + 0.25, Y0 + 0.2)
-    ov = overlay(perims([p]), frame(COLUMNS), kind="partition").with_lengths()
+    ov = overlay(perims([p]), frame(COLUMNS), kind="partition")
+    columns_before = list(ov.pieces.columns)
     # the union of the pieces is the perimeter: its outline is the perimeter's, geodesically
-    assert ov.poles.loc["p0", "union_length_m"] == pytest.approx(GEOD.geometry_area_perimeter(p)[1], rel=1e-7)
-    for geom, length in zip(ov.pieces.geometry, ov.pieces["length_m"]):
+    assert ov.union_length_m.loc["p0"] == pytest.approx(GEOD.geometry_area_perimeter(p)[1], rel=1e-7)
+    for geom, length in zip(ov.pieces.geometry, ov.piece_length_m):
         assert length == pytest.approx(GEOD.geometry_area_perimeter(geom)[1], rel=1e-12)
+    assert list(ov.pieces.columns) == columns_before  # measuring outlines changes no table
 
 
 def test_multipolygon_of_touching_parts_is_repaired_not_lost(caplog):

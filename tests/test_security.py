@@ -124,7 +124,7 @@ def test_template_strings_in_data_are_drawn_literally_never_run(tmp_path, monkey
 
 
 def test_source_links_are_only_http():
-    from ptce_geo.appdata import pole_details
+    from ptce_geo.poles import pole_details
 
     sources = [{"titre": SCRIPT, "url": "javascript:alert(1)"}, "JaVaScRiPt:alert(2)", {"url": " javascript:alert(3)"},
                {"url": "data:text/html,<script>alert(4)</script>"}, {"url": "vbscript:msgbox(5)"},

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ._http import atomic_write_bytes
+from ptce_geo._http import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
