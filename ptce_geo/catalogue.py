@@ -123,9 +123,14 @@ class LayerSpec:
         )
 
     def fingerprint(self) -> str:
-        """Short hash of everything that changes the loaded table (cache key)."""
-        text = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        """Short hash of everything that changes the loaded table (cache key), computed once."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            text = json.dumps({k: v for k, v in asdict(self).items() if not k.startswith("_")},
+                              sort_keys=True, default=str)
+            cached = hashlib.sha256(text.encode()).hexdigest()[:12]
+            object.__setattr__(self, "_fingerprint", cached)  # the spec is frozen: set once
+        return cached
 
 
 @dataclass(frozen=True)

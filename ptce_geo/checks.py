@@ -297,17 +297,18 @@ def _successors(geometry: object, layer: pd.DataFrame | None, exclude: set[str],
     return [(cand["code"].iloc[i], str(cand["nom"].iloc[i])) for i in order if area[i] > 0 and share[i] >= min_share][:3]
 
 
-_SETS: tuple = (None, {})  # (communes table, its code sets): one entry, replaced as a whole (thread-safe)
+_SETS: tuple = (None, {})  # (communes table key, its code sets): one entry, replaced as a whole (thread-safe)
 
 
 def _sets(communes: pd.DataFrame) -> dict[str, set[str]]:
     """Commune, département and EPT codes of a communes table (computed once per table)."""
     global _SETS
-    table, sets = _SETS
-    if table is not communes:
+    key = communes.attrs.get("token") or id(communes)  # a loaded layer keeps its token across copies
+    held, sets = _SETS
+    if held != key:
         sets = {col: set(communes[col].dropna()) if col in communes.columns else set()
                 for col in ("code", "dep", "ept")}
-        _SETS = (communes, sets)
+        _SETS = (key, sets)
     return sets
 
 

@@ -341,6 +341,7 @@ def load_layer(
     cache: Cache | None = None,
     progress: ProgressFactory | None = None,
     refresh: bool = False,
+    shared: bool = False,
 ) -> gpd.GeoDataFrame:
     """Return one boundary layer, normalised, in EPSG:4326.
 
@@ -356,6 +357,9 @@ def load_layer(
         ``progress(label)`` returns a ``callback(done, total)`` for each download.
     refresh : bool
         Rebuild the cached table from the source files.
+    shared : bool
+        Return the table this process holds in memory itself, not a shallow copy of it
+        (faster; the caller must not modify it). For the library's own readers.
 
     Returns
     -------
@@ -376,7 +380,7 @@ def load_layer(
     key = (str(catalogue.path), catalogue.resolve(spec.source) if spec.source else "", str(cache.root), layer_id, fingerprint)
     with _MEMO_LOCK:
         if not refresh and key in _MEMO:
-            return _MEMO[key].copy(deep=False)
+            return _MEMO[key] if shared else _MEMO[key].copy(deep=False)
         path = cache.table_path(spec, fingerprint)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
@@ -399,7 +403,7 @@ def load_layer(
             token=f"{layer_id}:{fingerprint}:{id(table):x}",
         )
         _MEMO[key] = table
-        return table.copy(deep=False)
+        return table if shared else table.copy(deep=False)
 
 
 def fetch_layers(

@@ -22,7 +22,7 @@ from .options import DEFAULT_THRESHOLD, check_share
 from .overlay import Overlay
 
 __all__ = ["SCORECARD_COLUMNS", "DEFAULT_THRESHOLD", "piece_shares", "layer_scorecard", "typology", "TYPOLOGIES",
-           "check_threshold"]
+           "check_threshold", "share_arrays", "layer_arrays"]
 
 SCORECARD_COLUMNS = [
     "pole_id", "layer", "area_km2", "n_units", "n_slivers", "dominant_code", "dominant_name",
@@ -38,7 +38,7 @@ def _weight(ov: Overlay, weight: str | None) -> str:
     if weight not in ("area", "population"):
         raise InvalidInput(f"Unknown weight {weight!r}: use 'area' or 'population'.",
                            fr=f"Pondération inconnue « {weight} » : choisissez la surface ou la population.")
-    if weight == "population" and "population" not in ov.pieces:
+    if weight == "population" and ov.population is None:
         raise InvalidInput("this overlay was computed without population: call overlay(..., weight='population').",
                            fr="Ce calcul a été fait sans les populations : relancez-le pondéré par la population.")
     return weight
@@ -49,18 +49,17 @@ def check_threshold(threshold: object) -> float:
     return check_share("threshold", threshold, "Seuil")
 
 
-def _share_arrays(ov: Overlay, weight: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """share_of_pole, share_of_unit and IoU of every piece, in the measure ``weight``."""
-    p = ov.pieces
+def share_arrays(ov: Overlay, *, weight: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """share_of_pole, share_of_unit and IoU of every piece (arrays in the order of ``ov.pieces``).
+
+    ``weight`` defaults to the overlay's own.
+    """
+    weight = _weight(ov, weight)
     if weight == "population":
-        a = p["population"].to_numpy(dtype=float)
-        whole = p["unit_population"].to_numpy(dtype=float)
-        total = ov.poles["population"].to_numpy(dtype=float)
+        a, whole, total = ov.population, ov.unit_population, ov.pole_population
     else:
-        a = p["area_m2"].to_numpy(dtype=float)
-        whole = p["unit_area_m2"].to_numpy(dtype=float)
-        total = ov.poles["area_m2"].to_numpy(dtype=float)
-    total = total[ov.poles.index.get_indexer(p["pole_id"])] if len(p) else np.empty(0)
+        a, whole, total = ov.area, ov.unit_area, ov.pole_area
+    total = total[ov.piece_pole]
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.clip(np.where(total > 0, a / total, 0.0), 0, 1)
         u = np.clip(np.where(whole > 0, a / whole, 0.0), 0, 1)
@@ -82,8 +81,7 @@ def piece_shares(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: s
         Population needs an overlay that carries populations.
     """
     threshold = check_threshold(threshold)
-    weight = _weight(ov, weight)
-    s, u, iou = _share_arrays(ov, weight)
+    s, u, iou = share_arrays(ov, weight=weight)
     return ov.pieces.assign(share_of_pole=s, share_of_unit=u, iou=iou,
                             kept=(s >= threshold) | (u >= 1 - threshold))
 
@@ -98,22 +96,17 @@ def _first_by_group(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarra
     return first
 
 
-def layer_scorecard(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> pd.DataFrame:
-    """One scorecard row per perimeter for one layer (columns :data:`SCORECARD_COLUMNS`).
-
-    The overlay is not modified. ``weight`` defaults to the overlay's own.
-    """
+def layer_arrays(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> dict:
+    """The columns of :func:`layer_scorecard` as arrays, one value per perimeter (``ov.pole_ids`` order)."""
     threshold = check_threshold(threshold)
-    weight = _weight(ov, weight)
-    s, u, iou = _share_arrays(ov, weight)
+    s, u, iou = share_arrays(ov, weight=weight)
     kept = (s >= threshold) | (u >= 1 - threshold)
-    ids = ov.poles.index.to_numpy()
-    n = len(ids)
-    pos = ov.poles.index.get_indexer(ov.pieces["pole_id"]) if len(s) else np.empty(0, np.int64)
+    n = len(ov.pole_ids)
+    pos = ov.piece_pole
     n_units = np.bincount(pos[kept], minlength=n)
     n_pieces = np.bincount(pos, minlength=n)
-    codes = np.r_[ov.pieces["unit_code"].to_numpy(dtype=object), None]  # index -1: no piece
-    names = np.r_[ov.pieces["unit_name"].to_numpy(dtype=object), None]
+    codes = np.r_[ov.unit_code, None]  # index -1: no piece
+    names = np.r_[ov.unit_name, None]
     s_, iou_ = np.r_[s, 0.0], np.r_[iou, 0.0]
     dom, best = _first_by_group(pos, s, n), _first_by_group(pos, iou, n)
     kept_sum = np.bincount(pos[kept], weights=s[kept], minlength=n)
@@ -128,14 +121,14 @@ def layer_scorecard(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight
         entropy = np.where(n_units > 1, np.clip(ent / np.log(np.maximum(n_units, 2)), 0.0, 1.0),
                            np.where(n_units == 1, 0.0, np.nan))
     if ov.kind == "partition":
-        inner = np.bincount(pos, weights=ov.piece_length_m, minlength=n) - ov.union_length_m.to_numpy()
+        inner = np.bincount(pos, weights=ov.piece_length_m, minlength=n) - ov.union_length_m
         border = np.where(n_pieces > 0, np.maximum(inner / 2 / 1000, 0.0), 0.0)
     else:
         border = np.full(n, np.nan)
-    return pd.DataFrame({
-        "pole_id": ids,
-        "layer": ov.layer,
-        "area_km2": ov.poles["area_m2"].to_numpy(dtype=float) / 1e6,
+    return {
+        "pole_id": ov.pole_ids,
+        "layer": np.full(n, ov.layer, dtype=object),
+        "area_km2": ov.pole_area / 1e6,
         "n_units": n_units,
         "n_slivers": n_pieces - n_units,
         "dominant_code": codes[dom],
@@ -147,7 +140,17 @@ def layer_scorecard(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight
         "best_iou": iou_[best],
         "border_km": border,
         "covered_share": np.bincount(pos, weights=s, minlength=n),
-    }, columns=SCORECARD_COLUMNS)
+    }
+
+
+def layer_scorecard(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None) -> pd.DataFrame:
+    """One scorecard row per perimeter for one layer (columns :data:`SCORECARD_COLUMNS`).
+
+    The overlay is not modified. ``weight`` defaults to the overlay's own.
+    """
+    cols = layer_arrays(ov, threshold=threshold, weight=weight)
+    return pd.DataFrame({k: (pd.Series(v, dtype=object) if v.dtype == object else v) for k, v in cols.items()},
+                        columns=SCORECARD_COLUMNS)
 
 
 def typology(n_communes: int, n_epci: int, n_departements: int, n_regions: int) -> str:

@@ -38,6 +38,7 @@ from functools import cached_property
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from .catalogue import Catalogue, load_catalogue
@@ -45,6 +46,8 @@ from .errors import InvalidInput
 from .geometry import polygonal_part, repair_polygonal
 from .layers import commune_membership, load_layer
 from .projection import area_m2, length_m
+
+WGS84 = pyproj.CRS.from_epsg(4326)
 
 logger = logging.getLogger(__name__)
 
@@ -69,43 +72,105 @@ def cores() -> int:
 class Overlay:
     """The pieces of a set of perimeters against one layer (read-only).
 
+    The pieces are held as arrays (fast to compute and to read); :attr:`pieces` and
+    :attr:`poles` present them as tables, built on first access.
+
     Attributes
     ----------
     layer : str
         Layer id.
     kind : str
         ``"partition"`` or ``"zones"``.
-    pieces : geopandas.GeoDataFrame
-        One row per (perimeter, unit) with a positive overlap: ``pole_id``,
-        ``unit_code``, ``unit_name``, ``area_m2`` (piece), ``unit_area_m2``,
-        ``population`` and ``unit_population`` (when known: always by codes, and by
-        geometry with ``weight="population"``), ``geometry``.
-    poles : pandas.DataFrame
-        Indexed by ``pole_id``: ``area_m2``, ``method`` (``"codes"`` or
-        ``"geometry"``), ``population`` (NaN when unknown).
     weight : str
         The measure its shares are taken in: ``"area"`` or ``"population"``.
+    pole_ids : numpy.ndarray
+        Perimeter ids, in the order of the perimeters given.
+    pole_area, pole_population : numpy.ndarray
+        Area (m²) and population (NaN when unknown) of each perimeter.
+    pole_method : numpy.ndarray
+        ``"codes"`` or ``"geometry"``: how each perimeter's pieces were computed.
+    piece_pole : numpy.ndarray
+        For each piece, the position of its perimeter in :attr:`pole_ids`.
+    unit_code, unit_name, area, unit_area, population, unit_population, geoms : numpy.ndarray
+        For each piece: the unit, the piece's area and the unit's (m²), populations
+        (``None`` when not computed: always known by codes, and by geometry with
+        ``weight="population"``), and the piece's geometry.
     """
 
     layer: str
     kind: str
-    pieces: gpd.GeoDataFrame
-    poles: pd.DataFrame
-    weight: str = "area"
+    weight: str
+    pole_ids: np.ndarray
+    pole_area: np.ndarray
+    pole_method: np.ndarray
+    pole_population: np.ndarray
+    piece_pole: np.ndarray
+    unit_code: np.ndarray
+    unit_name: np.ndarray
+    area: np.ndarray
+    unit_area: np.ndarray
+    geoms: np.ndarray
+    population: np.ndarray | None = None
+    unit_population: np.ndarray | None = None
+
+    @cached_property
+    def pieces(self) -> gpd.GeoDataFrame:
+        """One row per (perimeter, unit) with a positive overlap: ``pole_id``, ``unit_code``,
+        ``unit_name``, ``area_m2`` (piece), ``unit_area_m2``, ``population`` and
+        ``unit_population`` (when known), ``geometry``."""
+        cols = {"pole_id": _objects(self.pole_ids[self.piece_pole]), "unit_code": _objects(self.unit_code),
+                "unit_name": _objects(self.unit_name), "area_m2": self.area, "unit_area_m2": self.unit_area}
+        if self.population is not None:
+            cols["population"] = self.population
+            cols["unit_population"] = self.unit_population
+        return gpd.GeoDataFrame(cols, geometry=gpd.array.from_shapely(self.geoms, crs=WGS84))
+
+    @cached_property
+    def poles(self) -> pd.DataFrame:
+        """Indexed by ``pole_id``: ``area_m2``, ``method`` (``"codes"`` or ``"geometry"``),
+        ``population`` (NaN when unknown)."""
+        index = pd.Index(_objects(self.pole_ids), name="pole_id")
+        return pd.DataFrame({"area_m2": self.pole_area, "method": _objects(self.pole_method, index),
+                             "population": self.pole_population}, index=index)
+
+    @classmethod
+    def from_frames(cls, *, layer: str, kind: str, pieces: gpd.GeoDataFrame, poles: pd.DataFrame,
+                    weight: str = "area") -> "Overlay":
+        """An overlay from tables shaped as :attr:`pieces` and :attr:`poles` (hand-built cases)."""
+        ids = poles.index.to_numpy(dtype=object)
+        pop = "population" in pieces
+        return cls(layer=layer, kind=kind, weight=weight, pole_ids=ids,
+                   pole_area=poles["area_m2"].to_numpy(dtype=float),
+                   pole_method=poles["method"].to_numpy(dtype=object) if "method" in poles
+                   else np.full(len(ids), "geometry", dtype=object),
+                   pole_population=poles["population"].to_numpy(dtype=float) if "population" in poles
+                   else np.full(len(ids), np.nan),
+                   piece_pole=poles.index.get_indexer(pieces["pole_id"]).astype(np.int64),
+                   unit_code=pieces["unit_code"].to_numpy(dtype=object),
+                   unit_name=pieces["unit_name"].to_numpy(dtype=object),
+                   area=pieces["area_m2"].to_numpy(dtype=float), unit_area=pieces["unit_area_m2"].to_numpy(dtype=float),
+                   geoms=pieces.geometry.to_numpy(),
+                   population=pieces["population"].to_numpy(dtype=float) if pop else None,
+                   unit_population=pieces["unit_population"].to_numpy(dtype=float) if pop else None)
 
     @cached_property
     def piece_length_m(self) -> np.ndarray:
         """Geodesic outline of each piece (m), in the order of :attr:`pieces`."""
-        return length_m(self.pieces.geometry.to_numpy())
+        return length_m(self.geoms)
 
     @cached_property
-    def union_length_m(self) -> pd.Series:
-        """Geodesic outline of the union of each perimeter's pieces (m), by ``pole_id``."""
-        geoms = self.pieces.geometry.to_numpy()
-        ids = self.pieces["pole_id"].to_numpy()
-        unions = {pid: _union(geoms[ids == pid]) for pid in pd.unique(ids)}
-        index = self.poles.index
-        return pd.Series(length_m(np.array([unions.get(i) for i in index], dtype=object)), index=index)
+    def union_length_m(self) -> np.ndarray:
+        """Geodesic outline of the union of each perimeter's pieces (m), in :attr:`pole_ids` order."""
+        unions = np.empty(len(self.pole_ids), dtype=object)
+        for k in np.unique(self.piece_pole):
+            unions[k] = _union(self.geoms[self.piece_pole == k])
+        return length_m(unions)
+
+
+def _objects(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    """Text held as Python objects: pandas 3 would store it as Arrow strings, whose
+    element-wise access from Python is two orders of magnitude slower."""
+    return pd.Series(np.asarray(values, dtype=object), index=index, dtype=object, copy=False)
 
 
 def _union(geoms: np.ndarray) -> shapely.Geometry:
@@ -129,6 +194,9 @@ class _LayerIndex:
     table: gpd.GeoDataFrame
     geoms: np.ndarray
     area: np.ndarray
+    codes: np.ndarray
+    names: np.ndarray
+    population: np.ndarray | None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: shapely.STRtree | None = None
 
@@ -146,7 +214,7 @@ class _LayerIndex:
 
     @cached_property
     def position(self) -> dict[str, int]:
-        return {c: i for i, c in enumerate(self.table["code"].to_numpy(dtype=object))}
+        return {c: i for i, c in enumerate(self.codes)}
 
 
 @dataclass(eq=False)
@@ -197,7 +265,10 @@ def _layer_index(table: gpd.GeoDataFrame) -> _LayerIndex:
     token = table.attrs.get("token")
     return _cached(("layer", token) if token else None,
                    lambda: _LayerIndex(table=table, geoms=table.geometry.to_numpy(),
-                                       area=table["area_m2"].to_numpy(dtype=float)))
+                                       area=table["area_m2"].to_numpy(dtype=float),
+                                       codes=table["code"].to_numpy(dtype=object),
+                                       names=table["nom"].to_numpy(dtype=object),
+                                       population=_population_array(table)))
 
 
 def _membership(layer_id: str, table: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
@@ -295,23 +366,24 @@ def geometric_pairs(perims: np.ndarray, units: np.ndarray, *, tree: shapely.STRt
     return pi[keep], ui[keep], geoms, whole
 
 
-def _geometry_path(perims: gpd.GeoDataFrame, index: _LayerIndex) -> pd.DataFrame:
+def _geometry_path(perims: np.ndarray, index: _LayerIndex) -> dict[str, np.ndarray]:
+    """Pieces of perimeters (an array of geometries) by geometry: arrays pi, ui, area_m2, _geom."""
     poly = index.polygonal
-    pi, uj, geoms, whole = geometric_pairs(perims.geometry.to_numpy(), index.geoms[poly], tree=index.tree)
+    pi, uj, geoms, whole = geometric_pairs(perims, index.geoms[poly], tree=index.tree)
     ui = poly[uj]
     area = np.empty(len(pi))
     area[whole] = index.area[ui[whole]]
     area[~whole] = area_m2(geoms[~whole])
     keep = area > 0
-    return pd.DataFrame({"pi": pi[keep], "ui": ui[keep], "area_m2": area[keep], "_geom": geoms[keep]})
+    return {"pi": pi[keep], "ui": ui[keep], "area_m2": area[keep], "_geom": geoms[keep]}
 
 
 # ---------------------------------------------------------------- code path
-def _member_positions(perims: gpd.GeoDataFrame, communes: _LayerIndex) -> tuple[np.ndarray, np.ndarray]:
-    """(perimeter position, commune position) of every commune of the perimeters, once each."""
+def _member_positions(lists: np.ndarray, communes: _LayerIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(perimeter position, commune position) of every commune of lists of codes, once each."""
     pos = communes.position
     pi, ci = [], []
-    for k, codes in enumerate(perims["communes"].to_numpy()):
+    for k, codes in enumerate(lists):
         if codes is None or (isinstance(codes, float) and np.isnan(codes)):
             continue
         found = [pos[c] for c in codes if c in pos]
@@ -323,16 +395,16 @@ def _member_positions(perims: gpd.GeoDataFrame, communes: _LayerIndex) -> tuple[
     return pairs[:, 0], pairs[:, 1]
 
 
-def _code_path(perims: gpd.GeoDataFrame, index: _LayerIndex, communes: _LayerIndex,
-               member: _Membership, cpop: np.ndarray | None) -> pd.DataFrame:
-    """Pieces of code-defined perimeters, by sums over communes (no geometry operation)."""
-    pi, ci = _member_positions(perims, communes)
+def _code_path(lists: np.ndarray, index: _LayerIndex, communes: _LayerIndex,
+               member: _Membership, cpop: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Pieces of perimeters given as lists of commune codes, by sums over communes (no geometry)."""
+    pi, ci = _member_positions(lists, communes)
     starts, counts = member.offsets[ci], member.offsets[ci + 1] - member.offsets[ci]
     rows_pi, rows_ci = np.repeat(pi, counts), np.repeat(ci, counts)
     # unit of each (perimeter commune, membership) row: starts[k] + 0..counts[k]-1
     step = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     rows_ui = member.units[np.repeat(starts, counts) + step]
-    n_units = max(len(index.table), 1)
+    n_units = max(len(index.codes), 1)
     keys, inv = np.unique(rows_pi * n_units + rows_ui, return_inverse=True)
     out_pi, out_ui = keys // n_units, keys % n_units
     area = np.bincount(inv, weights=communes.area[rows_ci], minlength=len(keys))
@@ -342,22 +414,22 @@ def _code_path(perims: gpd.GeoDataFrame, index: _LayerIndex, communes: _LayerInd
     geoms[whole] = index.geoms[out_ui[whole]]  # the unit itself, no union needed
     for k in np.flatnonzero(~whole):  # part of a unit: the union of its communes in the perimeter
         geoms[k] = _union(communes.geoms[rows_ci[inv == k]])
-    out = pd.DataFrame({"pi": out_pi, "ui": out_ui, "area_m2": area, "_geom": geoms})
+    out = {"pi": out_pi, "ui": out_ui, "area_m2": area, "_geom": geoms}
     if cpop is not None:
         out["population"] = np.bincount(inv, weights=cpop[rows_ci], minlength=len(keys))
     return out
 
 
-def _commune_population(perims: gpd.GeoDataFrame, communes: _LayerIndex, cpop: np.ndarray) -> pd.DataFrame:
+def _commune_population(perims: np.ndarray, communes: _LayerIndex, cpop: np.ndarray) -> pd.DataFrame:
     """Population of each (perimeter, commune) piece of geometric perimeters.
 
     Areal interpolation within each commune: a piece holding a fraction f of a commune's
     area holds the fraction f of its population.
     """
     cp = _geometry_path(perims, communes)
-    ci = cp["ui"].to_numpy()
-    ratio = np.minimum(cp["area_m2"].to_numpy() / communes.area[ci], 1.0)
-    return pd.DataFrame({"pi": cp["pi"].to_numpy(), "ci": ci, "population": cpop[ci] * ratio})
+    ci = cp["ui"]
+    ratio = np.minimum(cp["area_m2"] / communes.area[ci], 1.0)
+    return pd.DataFrame({"pi": cp["pi"], "ci": ci, "population": cpop[ci] * ratio})
 
 
 def _repaired(frame: gpd.GeoDataFrame, labels: pd.Series, where: str) -> gpd.GeoDataFrame:
@@ -425,7 +497,7 @@ def overlay(
     perimeters = _repaired(perimeters, perimeters["id"], "perimeters")
     if isinstance(layer, str):
         spec = catalogue[layer]
-        table = load_layer(layer, catalogue=catalogue)
+        table = load_layer(layer, catalogue=catalogue, shared=True)
         layer_id, kind, nested = spec.id, spec.kind, spec.nested_in_communes
     else:
         table = layer.to_crs("EPSG:4326") if layer.crs and not layer.crs.equals("EPSG:4326") else layer
@@ -442,7 +514,7 @@ def overlay(
                            fr="La pondération par la population n'est possible que pour les découpages "
                            "formés de communes.")
     index = _layer_index(table)
-    communes_table = load_layer("communes", catalogue=catalogue) if (nested or by_codes.any()) else None
+    communes_table = load_layer("communes", catalogue=catalogue, shared=True) if (nested or by_codes.any()) else None
     communes = _layer_index(communes_table) if communes_table is not None else None
     cpop = _population_array(communes_table) if communes_table is not None else None
     if weight == "population" and cpop is None:
@@ -455,14 +527,14 @@ def overlay(
     geo_sel = np.flatnonzero(~by_codes) if nested else np.arange(len(perimeters))
     if len(code_sel):
         member = _membership(layer_id, table, communes_table, catalogue)
-        part = _code_path(perimeters.iloc[code_sel], index, communes, member, cpop)
-        part["pi"] = code_sel[part["pi"].to_numpy()]
+        part = _code_path(perimeters["communes"].to_numpy()[code_sel], index, communes, member, cpop)
+        part["pi"] = code_sel[part["pi"]]
         parts.append(part)
     geo_pop = None
     if len(geo_sel):
-        geo = perimeters.iloc[geo_sel]
+        geo = perimeters.geometry.to_numpy()[geo_sel]
         part = _geometry_path(geo, index)
-        part["pi"] = geo_sel[part["pi"].to_numpy()]
+        part["pi"] = geo_sel[part["pi"]]
         if weight == "population":
             member = _membership(layer_id, table, communes_table, catalogue)
             cp = _commune_population(geo, communes, cpop)
@@ -477,43 +549,49 @@ def overlay(
             part["population"] = pop.reindex(pd.MultiIndex.from_arrays([part["pi"], part["ui"]])).fillna(0).to_numpy()
             geo_pop = pd.Series(np.bincount(cp["pi"].to_numpy(), weights=cp["population"].to_numpy(),
                                             minlength=len(geo)), index=geo_sel)
+        elif any("population" in q for q in parts):  # codes and drawn perimeters together
+            part["population"] = np.full(len(part["pi"]), np.nan)
         parts.append(part)
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {"pi": np.empty(0, np.int64), "ui": np.empty(0, np.int64), "area_m2": np.empty(0), "_geom": []})
+    rows = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]} if parts else {
+        "pi": np.empty(0, np.int64), "ui": np.empty(0, np.int64), "area_m2": np.empty(0),
+        "_geom": np.empty(0, dtype=object)}
     if len(parts) > 1:
-        rows = rows.sort_values(["pi", "ui"], kind="stable").reset_index(drop=True)
-    pi, ui = rows["pi"].to_numpy(dtype=np.int64), rows["ui"].to_numpy(dtype=np.int64)
-    pieces = pd.DataFrame({
-        "pole_id": perimeters["id"].to_numpy()[pi],
-        "unit_code": table["code"].to_numpy()[ui],
-        "unit_name": table["nom"].to_numpy()[ui],
-        "area_m2": rows["area_m2"].to_numpy(dtype=float),
-        "unit_area_m2": index.area[ui],
-    })
+        order = np.lexsort((rows["ui"], rows["pi"]))
+        rows = {k: v[order] for k, v in rows.items()}
+    pi, ui = rows["pi"].astype(np.int64), rows["ui"].astype(np.int64)
+    codes = index.codes
+    names = index.names
+    pop = unit_pop = None
     if "population" in rows:
-        unit_pop = _population_array(table)
-        pieces["population"] = rows["population"].to_numpy(dtype=float)
-        pieces["unit_population"] = unit_pop[ui] if unit_pop is not None else np.nan
-    pieces = gpd.GeoDataFrame(pieces, geometry=rows["_geom"].to_numpy(), crs="EPSG:4326")
-    poles = _pole_table(perimeters, communes, cpop, by_codes)
+        pop = rows["population"].astype(float)
+        unit_pop = index.population[ui] if index.population is not None else np.full(len(ui), np.nan)
+    area, method, pole_pop = _pole_table(perimeters, code_sel, communes, cpop)
     if geo_pop is not None:
-        pop = poles["population"].to_numpy().copy()
-        pop[geo_pop.index.to_numpy()] = geo_pop.to_numpy()
-        poles["population"] = pop
-    return Overlay(layer=layer_id, kind=kind, weight=weight, pieces=pieces, poles=poles)
+        pole_pop[geo_pop.index.to_numpy()] = geo_pop.to_numpy()
+    return Overlay(layer=layer_id, kind=kind, weight=weight, pole_ids=perimeters["id"].to_numpy(dtype=object),
+                   pole_area=area, pole_method=method, pole_population=pole_pop, piece_pole=pi,
+                   unit_code=codes[ui], unit_name=names[ui], area=rows["area_m2"].astype(float),
+                   unit_area=index.area[ui], geoms=rows["_geom"].astype(object),
+                   population=pop, unit_population=unit_pop)
 
 
-def _pole_table(perimeters: gpd.GeoDataFrame, communes: _LayerIndex | None, cpop: np.ndarray | None,
-                by_codes: np.ndarray) -> pd.DataFrame:
-    ids = perimeters["id"].to_numpy()
-    area = area_m2(perimeters.geometry.to_numpy())
-    pop = np.full(len(ids), np.nan)
-    if communes is not None and by_codes.any():
-        # the same measure as the pieces (sums over communes): shares are exact
-        sel = np.flatnonzero(by_codes)
-        pi, ci = _member_positions(perimeters.iloc[sel], communes)
-        area[sel] = np.bincount(pi, weights=communes.area[ci], minlength=len(sel))
+def _pole_table(perimeters: gpd.GeoDataFrame, code_sel: np.ndarray, communes: _LayerIndex | None,
+                cpop: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Area, method and population of each perimeter.
+
+    Perimeters given by codes are measured as the sums over their communes, the same
+    measure as their pieces: their shares are exact.
+    """
+    n = len(perimeters)
+    by_codes = np.zeros(n, bool)
+    by_codes[code_sel] = True
+    geoms = perimeters.geometry.to_numpy()
+    area = np.zeros(n)
+    area[~by_codes] = area_m2(geoms[~by_codes])
+    pop = np.full(n, np.nan)
+    if len(code_sel):
+        pi, ci = _member_positions(perimeters["communes"].to_numpy()[code_sel], communes)
+        area[code_sel] = np.bincount(pi, weights=communes.area[ci], minlength=len(code_sel))
         if cpop is not None:
-            pop[sel] = np.bincount(pi, weights=cpop[ci], minlength=len(sel))
-    return pd.DataFrame({"area_m2": area, "method": np.where(by_codes, "codes", "geometry"), "population": pop},
-                        index=pd.Index(ids, name="pole_id"))
+            pop[code_sel] = np.bincount(pi, weights=cpop[ci], minlength=len(code_sel))
+    return area, np.where(by_codes, "codes", "geometry").astype(object), pop

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .catalogue import Catalogue, load_catalogue
-from .metrics import layer_scorecard, piece_shares, typology
+from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, typology
 from .options import DEFAULT_THRESHOLD, Options
 from .overlay import Overlay, overlay
 
@@ -131,10 +131,18 @@ class Scorecard:
         return self._memo(("shares", level),
                           lambda: piece_shares(self.overlay(level), threshold=self.options.threshold))
 
+    def level_arrays(self, level: str) -> dict[str, np.ndarray]:
+        """The per-level figures of ``level`` as arrays in perimeter order (read-only)."""
+        return self._memo(("arrays", level),
+                          lambda: layer_arrays(self.overlay(level), threshold=self.options.threshold))
+
     def level_table(self, level: str) -> pd.DataFrame:
         """One row per perimeter for ``level`` (columns :data:`~ptce_geo.metrics.SCORECARD_COLUMNS`)."""
-        return self._memo(("level", level),
-                          lambda: layer_scorecard(self.overlay(level), threshold=self.options.threshold))
+        def build() -> pd.DataFrame:
+            cols = self.level_arrays(level)
+            return pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else v
+                                 for k, v in cols.items()}, columns=SCORECARD_COLUMNS)
+        return self._memo(("level", level), build)
 
     @property
     def levels_table(self) -> pd.DataFrame:
@@ -181,43 +189,44 @@ class Scorecard:
         de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
         and ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV."""
         p = self.perimeters
-        out = pd.DataFrame({"pole_id": self.ids,
-                            "nom": p["nom"].to_numpy() if "nom" in p else self.ids}).set_index("pole_id")
+        cols: dict[str, Any] = {"pole_id": self.ids, "nom": p["nom"].to_numpy() if "nom" in p else self.ids}
+        props = p["properties"].to_numpy() if "properties" in p else [None] * len(p)
         for col, keys in DESCRIPTIVE.items():
-            values = [_first_property(props, keys) for props in
-                      (p["properties"] if "properties" in p else [None] * len(p))]
+            values = [_first_property(pr, keys) for pr in props]
             if any(v is not None for v in values):
-                out[col] = values
+                cols[col] = values
         if self.levels:
-            first = self.level_table(self.levels[0]).set_index("pole_id")
-            out["area_km2"] = first["area_km2"]
             ov = self.overlay(self.levels[0])
-            if ov.poles["population"].notna().any():
-                out["population"] = ov.poles["population"]
-        for lid in self.levels:
-            card = self.level_table(lid).set_index("pole_id")
-            out[f"n_{lid}"] = card["n_units"]
-            out[f"dominant_{lid}"] = card["dominant_name"]
-            out[f"dominant_{lid}_share"] = card["dominant_share"]
-            out[f"border_{lid}_km"] = card["border_km"]
+            cols["area_km2"] = ov.pole_area / 1e6
+            if not np.isnan(ov.pole_population).all():
+                cols["population"] = ov.pole_population
         if all(lid in self.levels for lid in LEVELS):
-            counts = [out[f"n_{lid}"].to_numpy() for lid in LEVELS]
-            out["typology"] = [typology(*(int(c[k]) for c in counts)) for k in range(len(out))]
+            counts = [self.level_arrays(lid)["n_units"] for lid in LEVELS]
+            cols["typology"] = [typology(*(int(c[k]) for c in counts)) for k in range(len(p))]
         else:
-            out["typology"] = None
+            cols["typology"] = [None] * len(p)
+        for lid in self.levels:
+            a = self.level_arrays(lid)
+            cols[f"n_{lid}"] = a["n_units"]
+            cols[f"dominant_{lid}"] = a["dominant_name"]
+            cols[f"dominant_{lid}_share"] = a["dominant_share"]
+            cols[f"border_{lid}_km"] = a["border_km"]
         for lid, prefix in MATCHING.items():
             if lid in self.levels:
-                card = self.level_table(lid).set_index("pole_id")
-                names = self.overlay(lid).pieces.drop_duplicates("unit_code").set_index("unit_code")["unit_name"]
-                out[f"best_{prefix}_code"] = card["best_iou_code"]
-                out[f"best_{prefix}_name"] = card["best_iou_code"].map(names)
-                out[f"best_{prefix}_iou"] = card["best_iou"]
+                a, ov = self.level_arrays(lid), self.overlay(lid)
+                names = dict(zip(ov.unit_code, ov.unit_name))
+                cols[f"best_{prefix}_code"] = a["best_iou_code"]
+                cols[f"best_{prefix}_name"] = [names.get(c) for c in a["best_iou_code"]]
+                cols[f"best_{prefix}_iou"] = a["best_iou"]
         qpv = self.qpv
         if qpv is not None:
-            out = out.join(qpv.poles.set_index("pole_id")[["qpv_count", "qpv_inside", "qpv_area_share"]])
-        front = [c for c in ("nom", *DESCRIPTIVE, "area_km2", "population", "typology") if c in out]
-        out = out[front + [c for c in out.columns if c not in front]]
-        return out.reset_index()
+            q = qpv.poles.set_index("pole_id").reindex(self.ids)
+            for col in ("qpv_count", "qpv_inside", "qpv_area_share"):
+                cols[col] = q[col].to_numpy()
+        front = [c for c in ("pole_id", "nom", *DESCRIPTIVE, "area_km2", "population", "typology") if c in cols]
+        order = front + [c for c in cols if c not in front]
+        return pd.DataFrame({c: (pd.Series(cols[c], dtype=object) if _is_text(cols[c]) else cols[c])
+                             for c in order})
 
     # -------------------------------------------------------------- warnings
     @property
@@ -226,12 +235,17 @@ class Scorecard:
         def build() -> list[str]:
             lines = []
             for lid in self.levels:
-                card = self.level_table(lid)
-                for pid in card.loc[card["covered_share"] <= 0, "pole_id"]:
+                a = self.level_arrays(lid)
+                for pid in a["pole_id"][a["covered_share"] <= 0]:
                     lines.append(f"perimeter {pid!r} touches no unit of {lid!r}: it lies outside the layer's "
                                  "territory (abroad, at sea?); check its coordinates.")
             return lines
         return self._memo(("warnings",), build)
+
+
+def _is_text(values: Any) -> bool:
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    return arr.dtype == object
 
 
 def _first_property(props: object, keys: Sequence[str]) -> Any:

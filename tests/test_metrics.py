@@ -187,7 +187,7 @@ def _hand_overlay() -> Overlay:
     }, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326)
     poles = pd.DataFrame({"area_m2": [10e6], "method": ["codes"], "population": [1000.0]},
                          index=pd.Index(["p"], name="pole_id"))
-    return Overlay(layer="hand", kind="zones", pieces=pieces, poles=poles)
+    return Overlay.from_frames(layer="hand", kind="zones", pieces=pieces, poles=poles)
 
 
 def test_population_weighted_shares():
@@ -209,7 +209,7 @@ def test_piece_shares_refuses_bad_options():
         piece_shares(ov, threshold=1.0)
     with pytest.raises(InvalidInput, match="threshold"):
         piece_shares(ov, threshold=-0.1)
-    bare = dataclasses.replace(ov, pieces=ov.pieces.drop(columns=["population", "unit_population"]))
+    bare = dataclasses.replace(ov, population=None, unit_population=None)
     with pytest.raises(InvalidInput, match="population"):
         piece_shares(bare, weight="population")
     with pytest.raises(InvalidInput, match="weight"):

@@ -194,7 +194,7 @@ def test_lengths_of_pieces_and_of_their_union():
     ov = overlay(perims([p]), frame(COLUMNS), kind="partition")
     columns_before = list(ov.pieces.columns)
     # the union of the pieces is the perimeter: its outline is the perimeter's, geodesically
-    assert ov.union_length_m.loc["p0"] == pytest.approx(GEOD.geometry_area_perimeter(p)[1], rel=1e-7)
+    assert ov.union_length_m[0] == pytest.approx(GEOD.geometry_area_perimeter(p)[1], rel=1e-7)
     for geom, length in zip(ov.pieces.geometry, ov.piece_length_m):
         assert length == pytest.approx(GEOD.geometry_area_perimeter(geom)[1], rel=1e-12)
     assert list(ov.pieces.columns) == columns_before  # measuring outlines changes no table
