@@ -12,10 +12,10 @@ from ptce_geo.errors import PtceGeoError
 from ptce_geo.fmt import fr_number
 from ptce_geo.scorecard import Scorecard
 from ptce_geo.export import export_bytes
-from ptce_geo.perimeters import read_perimeters
-from ptce_geo.uploads import MAX_UPLOAD_BYTES, read_perimeter_upload
 
-from . import common
+from ptce_geo.uploads import MAX_UPLOAD_BYTES
+
+from . import common, compute
 from .present import level_table, md, perimeter_from_codes, perimeter_from_drawings
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
@@ -25,20 +25,14 @@ DRAW_KEY = "nouv_draw"
 
 @st.cache_data(show_spinner="Calcul du tableau de bord…", max_entries=32, ttl=3600)
 def _from_json(dkey: str, text: str) -> tuple[gpd.GeoDataFrame, Scorecard]:
-    perims = read_perimeters(json.loads(text), catalogue=common.catalogue())
-    return perims, _computed(Scorecard(perims, catalogue=common.catalogue()))
+    # drawn or chosen by the user: computed in a worker process (see app_pages/compute.py)
+    return compute.slots().run(compute.score_document, json.loads(text), what="the perimeter's scorecard")
 
 
 @st.cache_data(show_spinner="Lecture du fichier et calcul du tableau de bord…", max_entries=16, ttl=3600)
 def _from_upload(dkey: str, digest: str, _data: bytes, filename: str) -> tuple[gpd.GeoDataFrame, Scorecard, str]:
-    perims = read_perimeter_upload(_data, filename=filename, catalogue=common.catalogue())
-    note = (perims.attrs.get("upload") or {}).get("note_fr", "")
-    return perims, _computed(Scorecard(perims, catalogue=common.catalogue())), note
-
-
-def _computed(card: Scorecard) -> Scorecard:
-    card.summary  # every figure the page shows, computed before the result is cached
-    return card
+    # read and computed in a worker process: a hostile file can never take the server down
+    return compute.slots().run(compute.score_upload, _data, filename, what=f"reading {filename}")
 
 
 @st.cache_data(show_spinner="Préparation du fichier…", max_entries=16, ttl=3600)

@@ -10,10 +10,10 @@ from ptce_geo import maps
 from ptce_geo.fmt import RELATION_LABELS, fr_number
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.export import csv_safe
-from ptce_geo.uploads import MAX_UPLOAD_BYTES, read_zone_upload
+from ptce_geo.uploads import MAX_UPLOAD_BYTES
 from ptce_geo.zones import ZoneOverlap, overlap_zones
 
-from . import common
+from . import common, compute
 from .present import md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
@@ -26,16 +26,12 @@ def _catalogue_overlap(dkey: str, pkey: str, path: str, layer_id: str, vintage: 
     return overlap_zones(common.poles(), layer_id, catalogue=common.catalogue(), tolerance=tolerance)
 
 
-@st.cache_data(show_spinner="Lecture du fichier de zones…", max_entries=16, ttl=3600)
-def _upload_zones(dkey: str, digest: str, _data: bytes, filename: str, code_field: str,
-                  name_field: str) -> tuple[gpd.GeoDataFrame, dict]:
-    return read_zone_upload(_data, filename=filename, code_field=code_field or None, name_field=name_field or None)
-
-
-@st.cache_data(show_spinner="Calcul des recouvrements…", max_entries=16, ttl=3600)
-def _upload_overlap(dkey: str, pkey: str, digest: str, code_field: str, name_field: str, tolerance: float,
-                    _zones: gpd.GeoDataFrame) -> ZoneOverlap:
-    return overlap_zones(common.poles(), _zones, catalogue=common.catalogue(), tolerance=tolerance)
+@st.cache_data(show_spinner="Lecture du fichier de zones et calcul des recouvrements…", max_entries=16, ttl=3600)
+def _upload_overlap(dkey: str, pkey: str, digest: str, _data: bytes, filename: str, code_field: str,
+                    name_field: str, tolerance: float) -> tuple[ZoneOverlap, dict]:
+    # a user's file: read and overlapped in a worker process (see app_pages/compute.py)
+    return compute.slots().run(compute.zone_overlap_upload, _data, filename, code_field or None, name_field or None,
+                               str(common.poles_file()), pkey, tolerance, what=f"reading {filename}")
 
 
 def _zones_source(tolerance: float) -> ZoneOverlap | None:
@@ -63,13 +59,14 @@ def _zones_source(tolerance: float) -> ZoneOverlap | None:
     data = up.getvalue()
     digest = common.digest(data)
     try:
-        zones, info = _upload_zones(common.data_key(), digest, data, up.name, code_field.strip(), name_field.strip())
+        res, info = _upload_overlap(common.data_key(), common.poles_key(), digest, data, up.name, code_field.strip(),
+                                    name_field.strip(), tolerance)
     except PtceGeoError as exc:
         st.error(f"Fichier refusé : {exc.fr}")
         return None
     if info.get("note_fr"):
         st.caption(md(info["note_fr"]))
-    return _upload_overlap(common.data_key(), common.poles_key(), digest, code_field, name_field, tolerance, zones)
+    return res
 
 
 def _table(res: ZoneOverlap, names: dict) -> pd.DataFrame:

@@ -1,0 +1,230 @@
+"""Computations on what a user brings (drawn or uploaded perimeters, zone files), in worker processes.
+
+A pathological input may crash GEOS (a segmentation fault), loop for ever (a GeoPackage
+view over an endless query) or exhaust memory. None of that may take the app's server
+down, nor the other sessions: such work runs in a small set of long-lived worker
+processes ("slots"), each doing one task at a time under a memory cap, with a deadline.
+A slot that crashes or overruns is killed and replaced; only the session that sent the
+task sees a French message. Workers load the boundary layers once (at start, in the
+background), so a warm answer costs a few milliseconds of transfer.
+
+The server's own data (the poles file of the deployment, the catalogue's layers) is
+computed in the server process: it is trusted and shared by every session.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from ptce_geo.errors import PtceGeoError
+
+logger = logging.getLogger("ptce_geo.app")
+
+__all__ = ["ComputationFailed", "WorkerSlots", "slots", "score_document", "score_upload", "zone_overlap_upload"]
+
+#: seconds a task may run before its worker is killed
+TIMEOUT_S = float(os.environ.get("PTCE_GEO_WORKER_TIMEOUT", "120"))
+#: address space of a worker (bytes)
+MEMORY_BYTES = int(float(os.environ.get("PTCE_GEO_WORKER_MEMORY_GB", "4")) * 2**30)
+#: worker processes
+N_SLOTS = int(os.environ.get("PTCE_GEO_WORKERS", "2"))
+
+
+class ComputationFailed(PtceGeoError):
+    """A computation on a user's data crashed, overran its deadline or its memory."""
+
+
+# ---------------------------------------------------------------- in the worker
+_SETTINGS = ("PTCE_GEO_CATALOGUE", "PTCE_GEO_MIRROR", "PTCE_GEO_CACHE", "PTCE_GEO_POLES")
+
+
+def _settings() -> dict[str, str | None]:
+    """The data settings of the server, sent with each task (they may change after a worker starts)."""
+    return {k: os.environ.get(k) for k in _SETTINGS}
+
+
+def _call(settings: dict[str, str | None], fn: Callable, args: tuple) -> Any:
+    """Run one task in the worker with the server's data settings (one task at a time per worker)."""
+    for k, v in settings.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    return fn(*args)
+
+
+def _init(memory: int) -> None:
+    """Worker start: cap its memory, then load what every task reads."""
+    import resource
+
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    except (ValueError, OSError):  # pragma: no cover - a platform without the limit
+        logger.warning("worker memory cap of %d bytes not applied", memory)
+
+
+def _warm() -> int:
+    """Load the catalogue's partition layers and their indexes (first task of each worker)."""
+    from ptce_geo.catalogue import load_catalogue
+    from ptce_geo.layers import load_layer
+
+    cat = load_catalogue()
+    for lid in cat.ids(kind="partition"):
+        load_layer(lid, catalogue=cat, shared=True)
+    return os.getpid()
+
+
+def _scorecard(perims, options):
+    from ptce_geo.scorecard import Scorecard
+
+    card = Scorecard(perims, options=options)
+    card.summary  # every figure the pages show, computed here, not in the server
+    return card
+
+
+def score_document(doc: dict, options=None):
+    """Read a perimeter document (codes or drawings) and compute its Scorecard (in a worker)."""
+    from ptce_geo.perimeters import read_perimeters
+
+    perims = read_perimeters(doc)
+    return perims, _scorecard(perims, options)
+
+
+def score_upload(data: bytes, filename: str, options=None):
+    """Read an uploaded perimeter file and compute its Scorecard (in a worker)."""
+    from ptce_geo.uploads import read_perimeter_upload
+
+    perims = read_perimeter_upload(data, filename=filename)
+    note = (perims.attrs.get("upload") or {}).get("note_fr", "")
+    return perims, _scorecard(perims, options), note
+
+
+_POLES: dict[str, Any] = {}
+
+
+def zone_overlap_upload(data: bytes, filename: str, code_field: str | None, name_field: str | None,
+                        poles_file: str, poles_stamp: str, tolerance: float):
+    """Read an uploaded zone file and overlap it with the poles (in a worker)."""
+    from ptce_geo.perimeters import read_perimeters
+    from ptce_geo.uploads import read_zone_upload
+    from ptce_geo.zones import overlap_zones
+
+    if poles_stamp not in _POLES:  # the poles file, read once per worker and version
+        _POLES.clear()
+        _POLES[poles_stamp] = read_perimeters(poles_file)
+    zones, info = read_zone_upload(data, filename=filename, code_field=code_field, name_field=name_field)
+    return overlap_zones(_POLES[poles_stamp], zones, tolerance=tolerance), info
+
+
+# ---------------------------------------------------------------- in the server
+class WorkerSlots:
+    """A few single-process executors; each task takes a free one, a failed one is replaced.
+
+    Parameters
+    ----------
+    n : int
+        Worker processes.
+    timeout : float
+        Default deadline of a task, seconds.
+    memory : int
+        Address-space cap of each worker, bytes.
+    warm : bool
+        Load the layers in each worker as soon as it starts (in the background).
+    """
+
+    def __init__(self, n: int = N_SLOTS, *, timeout: float = TIMEOUT_S, memory: int = MEMORY_BYTES,
+                 warm: bool = True) -> None:
+        self.timeout, self.memory, self.warm = timeout, memory, warm
+        self._free: queue.Queue[int] = queue.Queue()
+        self._pools: list[ProcessPoolExecutor | None] = [None] * max(n, 1)
+        self._lock = threading.Lock()
+        for i in range(len(self._pools)):
+            self._start(i)
+            self._free.put(i)
+
+    def _start(self, i: int) -> None:
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock inherited from server threads
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(self.memory,))
+        if self.warm:
+            pool.submit(_warm)  # layers loaded before the first user asks
+        with self._lock:
+            self._pools[i] = pool
+
+    def _replace(self, i: int) -> None:
+        with self._lock:
+            pool = self._pools[i]
+        if pool is not None:
+            for proc in list(getattr(pool, "_processes", {}).values()):  # the task may still run: kill it
+                try:
+                    proc.kill()
+                except Exception:  # already gone
+                    pass
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._start(i)
+
+    def run(self, fn: Callable, *args: Any, timeout: float | None = None, what: str = "le calcul") -> Any:
+        """Run ``fn(*args)`` in a worker; its result, or :class:`ComputationFailed`.
+
+        A :class:`~ptce_geo.errors.PtceGeoError` raised by ``fn`` (a refused file, a bad
+        perimeter) comes back as it is.
+        """
+        i = self._free.get()
+        try:
+            with self._lock:
+                pool = self._pools[i]
+            future = pool.submit(_call, _settings(), fn, args)
+            try:
+                return future.result(timeout=timeout or self.timeout)
+            except FutureTimeout:
+                logger.warning("worker %d: %s overran %.0f s; killed and replaced", i, what, timeout or self.timeout)
+                self._replace(i)
+                raise ComputationFailed(
+                    f"{what} took longer than {timeout or self.timeout:.0f} s and was stopped: simplify the data "
+                    "(fewer vertices, fewer features).",
+                    fr=f"Le calcul a dépassé {timeout or self.timeout:.0f} s et a été interrompu : simplifiez les "
+                    "données (moins de sommets ou d'entités) puis réessayez.") from None
+            except BrokenProcessPool:
+                logger.error("worker %d died during %s (crash or memory cap); replaced", i, what)
+                self._replace(i)
+                raise ComputationFailed(
+                    f"{what} crashed its worker process (a geometry library failure or more than "
+                    f"{self.memory / 2**30:.0f} GB of memory): simplify or repair the data.",
+                    fr="Le calcul a échoué sur ces données (erreur de la bibliothèque géométrique ou mémoire "
+                    "insuffisante) ; l'application continue de fonctionner. Simplifiez ou réparez le fichier, "
+                    "puis réessayez.") from None
+            except MemoryError:
+                raise ComputationFailed(
+                    f"{what} needed more than {self.memory / 2**30:.0f} GB of memory: simplify the data.",
+                    fr="Le calcul demande trop de mémoire : simplifiez les données puis réessayez.") from None
+        finally:
+            self._free.put(i)
+
+    def shutdown(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            pools, self._pools = self._pools, [None] * len(self._pools)
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+
+_SLOTS: WorkerSlots | None = None
+_SLOTS_LOCK = threading.Lock()
+
+
+def slots() -> WorkerSlots:
+    """The process-wide worker slots (started on first use)."""
+    global _SLOTS
+    with _SLOTS_LOCK:
+        if _SLOTS is None:
+            _SLOTS = WorkerSlots()
+        return _SLOTS

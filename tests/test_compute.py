@@ -1,0 +1,87 @@
+"""The app's worker processes: a crash, an overrun or a memory blow-up of a computation on a
+user's data is one French message for that session; the server and the other tasks go on."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pytest
+import shapely
+
+from app_pages.compute import ComputationFailed, WorkerSlots, score_document, score_upload
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def one_slot():
+    slots = WorkerSlots(1, timeout=20, memory=2 * 2**30, warm=False)
+    yield slots
+    slots.shutdown()
+
+
+def test_a_crashing_worker_is_replaced_and_the_next_task_runs(one_slot):
+    with pytest.raises(ComputationFailed) as info:
+        one_slot.run(os.abort, what="a crash")  # SIGABRT in the worker, as a GEOS crash would
+    assert "l'application continue de fonctionner" in info.value.fr
+    assert one_slot.run(sum, [1, 2, 3]) == 6
+
+
+def test_an_overrunning_task_is_stopped_at_its_deadline(one_slot):
+    t0 = time.monotonic()
+    with pytest.raises(ComputationFailed) as info:
+        one_slot.run(time.sleep, 30, timeout=1.5, what="an endless task")
+    assert time.monotonic() - t0 < 10
+    assert "interrompu" in info.value.fr
+    assert one_slot.run(max, [4, 9, 2]) == 9
+
+
+def test_memory_beyond_the_cap_is_refused_in_the_worker(one_slot):
+    with pytest.raises(ComputationFailed) as info:
+        one_slot.run(bytearray, 6 * 2**30, what="a 6 GB allocation")
+    assert "mémoire" in info.value.fr
+    assert one_slot.run(len, "abc") == 3
+
+
+def test_other_tasks_go_on_while_one_worker_crashes():
+    slots = WorkerSlots(2, timeout=20, memory=2 * 2**30, warm=False)
+    try:
+        results, errors = [], []
+
+        def crash():
+            try:
+                slots.run(os.abort)
+            except ComputationFailed as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=crash)
+        t.start()
+        results.append(slots.run(time.sleep, 1.0))
+        results.append(slots.run(sum, [2, 2]))
+        t.join()
+        assert results == [None, 4] and len(errors) == 1
+    finally:
+        slots.shutdown()
+
+
+@pytest.mark.realdata
+def test_the_grand_est_outline_is_scored_in_a_worker(mirror_env):
+    """The drawn perimeter that crashed the server before the engine was made thread-safe."""
+    from ptce_geo.layers import load_layer
+
+    regions = load_layer("regions")
+    geom = shapely.set_precision(regions.loc[regions["code"] == "44", "geometry"].iloc[0], 1e-6)
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "ge", "nom": "Grand Est"}, "geometry": json.loads(shapely.to_geojson(geom))}]}
+    slots = WorkerSlots(1, timeout=300, warm=False)
+    try:
+        perims, card, note = slots.run(score_upload, json.dumps(doc).encode(), "grand_est.geojson")
+        assert card.summary.loc[0, "typology"] == "inter-départemental"
+        assert card.summary.loc[0, "n_departements"] == 10 and card.summary.loc[0, "n_regions"] == 1
+        perims2, card2 = slots.run(score_document, doc)
+        assert card2.summary.loc[0, "n_communes"] == card.summary.loc[0, "n_communes"] > 5000
+    finally:
+        slots.shutdown()
