@@ -12,6 +12,14 @@ dissolving the communes of the same catalogue on one of their parent codes
 nest exactly in the communes. A layer whose units are unions of communes says so with
 ``commune_field``: the column of the communes layer that holds its code. The overlay
 engine then computes its pieces exactly by codes.
+
+Official tables give communes outside any unit a code of their own (``ZZZZZZZZZ`` for no
+EPT, ``000`` for no aire d'attraction, ``DD000`` for the communes of a département outside
+any unité urbaine): ``no_unit`` lists them as regular expressions matched against the
+whole code, and those communes belong to no unit of the layer (a pole made of them is not
+covered by it). A dissolved layer whose membership table holds the code in another column
+than its names source says so with ``membership_code_field``; an ``exclude`` rule with
+``not_in`` keeps only the rows whose field takes one of the values listed.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -112,6 +121,8 @@ class LayerSpec:
     code_width: int | None = None
     description: str = ""
     url_info: str = ""
+    no_unit: tuple[str, ...] = ()
+    membership_code_field: str | None = None
 
     @property
     def nested_in_communes(self) -> bool:
@@ -126,11 +137,16 @@ class LayerSpec:
         """Short hash of everything that changes the loaded table (cache key), computed once."""
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
-            text = json.dumps({k: v for k, v in asdict(self).items() if not k.startswith("_")},
+            text = json.dumps({k: v for k, v in asdict(self).items()
+                               if not k.startswith("_") and not (k in _UNSET_IF_EMPTY and not v)},
                               sort_keys=True, default=str)
             cached = hashlib.sha256(text.encode()).hexdigest()[:12]
             object.__setattr__(self, "_fingerprint", cached)  # the spec is frozen: set once
         return cached
+
+
+#: options left out of the cache key while unset, so that layers not using them keep theirs
+_UNSET_IF_EMPTY = ("no_unit", "membership_code_field")
 
 
 @dataclass(frozen=True)
@@ -317,6 +333,19 @@ def _layer(raw: Any, index: int, path: Path) -> LayerSpec:
                 fields=_str_map(rj.get("fields"), "fields", where),
             )
         )
+    no_unit = raw.get("no_unit", [])
+    if isinstance(no_unit, str):
+        no_unit = [no_unit]
+    if not isinstance(no_unit, list) or not all(isinstance(p, str) and p for p in no_unit):
+        raise CatalogueError(f"{where}: 'no_unit' must be a list of codes or regular expressions (strings).")
+    for pat in no_unit:
+        try:
+            re.compile(pat)
+        except re.error as exc:
+            raise CatalogueError(
+                f"{where}: 'no_unit' pattern {pat!r} is not a regular expression ({exc}): "
+                "write the code itself, such as \"000\", or a valid pattern."
+            ) from None
     width = raw.get("code_width")
     if width is not None and (not isinstance(width, int) or not 1 <= width <= 20):
         raise CatalogueError(f"{where}: 'code_width' must be a small whole number.")
@@ -345,6 +374,8 @@ def _layer(raw: Any, index: int, path: Path) -> LayerSpec:
         code_width=width,
         description=raw.get("description", "") if isinstance(raw.get("description", ""), str) else "",
         url_info=raw.get("info", "") if isinstance(raw.get("info", ""), str) else "",
+        no_unit=tuple(no_unit),
+        membership_code_field=_opt_str(raw, "membership_code_field", where),
     )
 
 

@@ -44,6 +44,11 @@ __all__ = [
 _NO_CODE = {"", "ZZZZZZZZZ", "ZZZZZ", "NR", "nan", "None", "<NA>"}
 _MEMO: dict[tuple, gpd.GeoDataFrame] = {}
 _MEMO_LOCK = threading.RLock()
+#: commune → unit rows of membership tables, by file and layer
+_MEMBERS: dict[tuple, pd.DataFrame] = {}
+#: the last membership file read, whole: one table (INSEE's table d'appartenance) feeds
+#: several layers, and it is read once for all of them
+_LAST_TABLE: dict[tuple, pd.DataFrame] = {}
 
 Progress = Callable[[int, "int | None"], None]
 ProgressFactory = Callable[[str], Progress]
@@ -53,6 +58,8 @@ def clear_memory_cache() -> None:
     """Forget the layers held in memory by this process."""
     with _MEMO_LOCK:
         _MEMO.clear()
+        _MEMBERS.clear()
+        _LAST_TABLE.clear()
 
 
 def _where(spec: LayerSpec) -> str:
@@ -140,7 +147,18 @@ def _apply_exclude(df: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
             keep &= ~col.notna().to_numpy()
         if "in" in rule:
             keep &= ~col.astype("string").isin([str(v) for v in rule["in"]]).to_numpy()
+        if "not_in" in rule:  # keep only the rows of the values listed
+            keep &= col.astype("string").isin([str(v) for v in rule["not_in"]]).to_numpy()
     return df.loc[keep]
+
+
+def _drop_no_unit(rows: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
+    """Rows (``code`` column) without the codes meaning "outside any unit" (``no_unit``)."""
+    if not spec.no_unit or not len(rows):
+        return rows
+    pattern = "|".join(f"(?:{p})" for p in spec.no_unit)
+    outside = rows["code"].astype("string").str.fullmatch(pattern, na=False).to_numpy()
+    return rows.loc[~outside]
 
 
 def _normalise(raw: pd.DataFrame, spec: LayerSpec, *, code_field: str, name_field: str | None) -> pd.DataFrame:
@@ -181,17 +199,34 @@ def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progr
     """Commune → unit rows (``commune``, ``code``, ``nom``) of a dissolved layer."""
     assert spec.membership is not None
     path = _obtain(spec, spec.membership, catalogue, cache, progress)
-    table = read_source(path, spec.membership, where=_where(spec))
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, spec.fingerprint())
+    file_key = key[:3] + (spec.membership,)
+    with _MEMO_LOCK:
+        if key in _MEMBERS:
+            return _MEMBERS[key]
+        table = _LAST_TABLE.get(file_key)
+    if table is None:
+        table = read_source(path, spec.membership, where=_where(spec))
+        with _MEMO_LOCK:
+            _LAST_TABLE.clear()
+            _LAST_TABLE[file_key] = table
     com = _field(table, spec.membership_commune_field or "CODGEO", spec)
-    code = _field(table, spec.code_field, spec)
-    name = _field(table, spec.name_field, spec) if spec.name_field else code
+    code = _field(table, spec.membership_code_field or spec.code_field, spec)
+    # names come from the membership table, unless a names source gives them
+    name_field = spec.membership_name_field or (spec.name_field if spec.source is None else None)
+    name = _field(table, name_field, spec) if name_field else code
     rows = pd.DataFrame({"commune": _codes(table[com], 5), "code": table[code].astype("string"),
                          "nom": table[name].astype("string")})
     if spec.membership_separator:
         rows["code"] = rows["code"].str.split(spec.membership_separator)
         rows = rows.explode("code")
     rows["code"] = _codes(rows["code"], spec.code_width)
-    return rows.dropna(subset=["commune", "code"]).drop_duplicates(subset=["commune", "code"])
+    rows = _drop_no_unit(rows.dropna(subset=["commune", "code"]), spec)
+    rows = rows.drop_duplicates(subset=["commune", "code"]).reset_index(drop=True)
+    with _MEMO_LOCK:
+        _MEMBERS[key] = rows
+    return rows
 
 
 def commune_membership(layer_id: str, *, catalogue: Catalogue | None = None,
@@ -224,7 +259,7 @@ def commune_membership(layer_id: str, *, catalogue: Catalogue | None = None,
             f"column {column!r}. Add it to the communes' parents in the catalogue."
         )
     rows = pd.DataFrame({"commune": communes["code"], "code": communes[column]})
-    return rows.dropna().reset_index(drop=True)
+    return _drop_no_unit(rows.dropna(), spec).reset_index(drop=True)
 
 
 def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue, cache: Cache, progress) -> gpd.GeoDataFrame:
@@ -238,7 +273,7 @@ def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue,
                 "communes layer lacks: add it to the communes' parents in the catalogue."
             )
         rows = pd.DataFrame({"commune": communes["code"], "code": communes[spec.dissolve_by]})
-        rows = rows.dropna()
+        rows = _drop_no_unit(rows.dropna(), spec)
     geom = pd.Series(communes.geometry.values, index=communes["code"].to_numpy())
     pop = communes.set_index("code")["population"] if "population" in communes else None
     rows = rows[rows["commune"].isin(geom.index)]
