@@ -15,18 +15,22 @@ LAYER_IDS = [
     "contrats_de_ville", "contrats_de_ruralite", "contrats_transition_ecologique",
     "petites_villes_de_demain", "action_coeur_de_ville", "crte", "pnr",
 ]
+#: the divisions dissolved with INSEE's table d'appartenance (appended to both catalogues)
+DIVISION_IDS = ["ept", "bassins_vie", "aires_attraction", "unites_urbaines", "cantons", "arrondissements"]
 
 
 @pytest.mark.parametrize("name", ["catalogue.toml", "mirror-2024.toml"])
 def test_catalogues_list_every_layer_with_its_metadata(name):
     cat = load_catalogue(ROOT / "boundaries" / name)
-    assert cat.ids() == LAYER_IDS
-    assert cat.ids(kind="partition") == ["communes", "epci", "departements", "regions", "zones_emploi"]
+    assert cat.ids() == LAYER_IDS + DIVISION_IDS
+    assert cat.ids(kind="partition") == ["communes", "epci", "departements", "regions", "zones_emploi",
+                                         *DIVISION_IDS]
     for spec in cat:
         assert spec.title and spec.licence and spec.attribution and spec.code_field
         assert 2014 <= spec.vintage <= 2026
     # supra-communal levels nest in the communes: the engine can work by codes
-    assert all(cat[i].nested_in_communes for i in ["epci", "departements", "regions", "zones_emploi"])
+    assert all(cat[i].nested_in_communes for i in ["epci", "departements", "regions", "zones_emploi",
+                                                    *DIVISION_IDS])
 
 
 def test_default_catalogue_points_at_official_hosts():

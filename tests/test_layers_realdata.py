@@ -160,6 +160,6 @@ def test_cli_layers_and_fetch(mirror_env, http_mirror, tmp_path, monkeypatch, ca
 
 
 def test_cli_unknown_layer_is_a_one_line_error(mirror_env, capsys):
-    assert main(["fetch", "cantons"]) == 2
+    assert main(["fetch", "circonscriptions"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cantons" in err and "communes" in err
+    assert err.count("\n") == 1 and "circonscriptions" in err and "communes" in err
