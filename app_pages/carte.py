@@ -86,6 +86,10 @@ def render_card(b: Scorecard, pole_id: str) -> None:
     typ = s.get("typology")
     st.markdown(f"**Typologie :** {md(maps.TYPOLOGY_LABELS.get(typ, 'non calculée'))} — "
                 f"**Surface :** {fr_number(s['area_km2'])} km²")
+    if "n_interco" in s and s["n_interco"] != s.get("n_epci"):
+        st.caption(f"Dans la Métropole du Grand Paris, la typologie compte les établissements publics "
+                   f"territoriaux (EPT) comme intercommunalités : {int(s['n_interco'])} territoire(s) "
+                   "intercommunal(aux).")
     facts = [("Structure porteuse", d["structure_porteuse"]), ("Siège", d["siege_nom"]),
              ("Filières", ", ".join(d["filieres"])), ("Création", d["annee"]), ("Confiance", d["confiance"]),
              ("Note sur le périmètre", d["note_perimetre"])]
@@ -110,6 +114,13 @@ def render_card(b: Scorecard, pole_id: str) -> None:
     if "best_ze_name" in s and isinstance(s["best_ze_name"], str):
         st.markdown(f"**Zone d'emploi la plus proche :** {md(s['best_ze_name'])} ({md(s['best_ze_code'])}), "
                     f"recouvrement (IoU) {fr_number(s['best_ze_iou'], 2)}")
+    for prefix, label, none in (("bv", "Bassin de vie le plus proche", "aucun"),
+                                ("aav", "Aire d'attraction la plus proche", "aucune (communes hors attraction des villes)")):
+        if f"best_{prefix}_name" not in s:
+            continue
+        name = s[f"best_{prefix}_name"]
+        st.markdown(f"**{label} :** {md(name)} ({md(s[f'best_{prefix}_code'])}), recouvrement (IoU) "
+                    f"{fr_number(s[f'best_{prefix}_iou'], 2)}" if isinstance(name, str) else f"**{label} :** {none}")
     if "qpv_count" in s:
         st.markdown(f"**Quartiers prioritaires :** {int(s['qpv_count'])} touché(s), {int(s['qpv_inside'])} "
                     f"entièrement inclus, {fr_pct(s['qpv_area_share'], 2)} de la surface du pôle"

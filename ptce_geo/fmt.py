@@ -15,6 +15,9 @@ __all__ = ["LEVEL_LABELS", "RELATION_LABELS", "TYPOLOGY_LABELS", "fr_number", "f
 LEVEL_LABELS = {
     "communes": "Communes", "epci": "EPCI", "departements": "Départements", "regions": "Régions",
     "zones_emploi": "Zones d'emploi",
+    "ept": "EPT (Grand Paris)", "bassins_vie": "Bassins de vie 2022",
+    "aires_attraction": "Aires d'attraction des villes 2020", "unites_urbaines": "Unités urbaines 2020",
+    "cantons": "Cantons (cantons-villes)", "arrondissements": "Arrondissements",
 }
 #: French names of the relations between a pole and a zone
 RELATION_LABELS = {

@@ -39,6 +39,9 @@ T = TypeVar("T")
 
 #: partition levels of the typology, narrowest first
 LEVELS = ("communes", "epci", "departements", "regions")
+#: the level standing for its EPCI at the intercommunal level of the typology (the EPT of
+#: the Métropole du Grand Paris), when the catalogue has it
+EPCI_SUBLEVEL = "ept"
 #: zonings a pole may follow better than an administrative unit: level → column prefix
 MATCHING = {"zones_emploi": "ze", "bassins_vie": "bv", "aires_attraction": "aav"}
 #: descriptive columns of the summary: column → property names of the poles file
@@ -183,9 +186,10 @@ class Scorecard:
 
     def _summary(self) -> pd.DataFrame:
         """``pole_id``, ``nom``, descriptive columns (``confidence``, ``type_pole`` when the
-        poles file has them), ``area_km2``, ``population`` (when known), ``typology``, for
-        each level ``n_<level>``, ``dominant_<level>``, ``dominant_<level>_share``,
-        ``border_<level>_km``; for each matching zoning present (zones d'emploi, bassins
+        poles file has them), ``area_km2``, ``population`` (when known), ``typology`` (with
+        ``n_interco``, the intercommunal territories it counts, when the catalogue has EPT:
+        see :meth:`_intercommunal_counts`), for each level ``n_<level>``,
+        ``dominant_<level>``, ``dominant_<level>_share``, ``border_<level>_km``; for each matching zoning present (zones d'emploi, bassins
         de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
         and ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV."""
         p = self.perimeters
@@ -202,6 +206,8 @@ class Scorecard:
                 cols["population"] = ov.pole_population
         if all(lid in self.levels for lid in LEVELS):
             counts = [self.level_arrays(lid)["n_units"] for lid in LEVELS]
+            if EPCI_SUBLEVEL in self.levels:
+                cols["n_interco"] = counts[1] = self._intercommunal_counts()
             cols["typology"] = [typology(*(int(c[k]) for c in counts)) for k in range(len(p))]
         else:
             cols["typology"] = [None] * len(p)
@@ -227,6 +233,35 @@ class Scorecard:
         order = front + [c for c in cols if c not in front]
         return pd.DataFrame({c: (pd.Series(cols[c], dtype=object) if _is_text(cols[c]) else cols[c])
                              for c in order})
+
+    def _intercommunal_counts(self) -> np.ndarray:
+        """Kept intercommunal territories of each perimeter, the EPT standing for their EPCI.
+
+        In the Métropole du Grand Paris the level acting between the communes and the
+        département is the établissement public territorial: a perimeter over two EPT is
+        inter-EPCI though it lies in one EPCI. So an EPCI holding EPT is replaced by its
+        kept EPT, and each of its communes outside any EPT (Paris) is a territory of its
+        own, kept as it is kept at the communes level. Elsewhere the EPCI count stays.
+        """
+        from .layers import commune_membership
+
+        sub = commune_membership(EPCI_SUBLEVEL, catalogue=self.catalogue)
+        epci = commune_membership("epci", catalogue=self.catalogue)
+        in_sub = epci["commune"].isin(set(sub["commune"]))
+        hosts = set(epci.loc[in_sub, "code"])
+        alone = set(epci.loc[~in_sub & epci["code"].isin(hosts), "commune"])
+
+        def kept(level: str, units: Callable[[pd.Series], pd.Series] | None = None) -> pd.Series:
+            s = self.shares(level)
+            s = s[s["kept"].to_numpy()]
+            if units is not None:
+                s = s[units(s["unit_code"]).to_numpy()]
+            return s.groupby("pole_id").size()
+
+        n = (kept("epci", lambda c: ~c.isin(hosts))
+             .add(kept(EPCI_SUBLEVEL), fill_value=0)
+             .add(kept("communes", lambda c: c.isin(alone)), fill_value=0))
+        return n.reindex(self.ids, fill_value=0).to_numpy(dtype=int)
 
     # -------------------------------------------------------------- warnings
     @property

@@ -74,6 +74,19 @@ def poles(mirror_dir, session_cache):
         yield pg.read_perimeters(POLES)
 
 
+@pytest.fixture(scope="module")
+def poles_card(poles, mirror_dir, session_cache):
+    """The Scorecard of the repository's poles on the mirror (every level computed once)."""
+    from ptce_geo.scorecard import Scorecard
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PTCE_GEO_MIRROR", str(mirror_dir))
+        mp.setenv("PTCE_GEO_CACHE", str(session_cache))
+        card = Scorecard(poles, catalogue=load_catalogue(ROOT / "boundaries" / "mirror-2024.toml"))
+        card.summary
+        yield card
+
+
 def pole_id(poles, name: str) -> str:
     hits = poles[poles["nom"].str.contains(name, regex=False)]
     assert len(hits) == 1, f"one pole named like {name!r} expected in poles.geojson"
@@ -295,3 +308,159 @@ def test_official_catalogue_builds_the_six_divisions(official_copy, tmp_path, mo
         assert len(load_layer("ept", catalogue=cat)) == 4
     finally:
         clear_memory_cache()
+
+
+# --- the scorecard: EPT in the typology, best bassin de vie and aire d'attraction ----------
+
+
+def code_perimeters(catalogue, **members) -> gpd.GeoDataFrame:
+    """Perimeters given by commune codes (``name=[codes]``), read as a poles file is."""
+    features = [{"type": "Feature", "geometry": None, "properties": {"id": name, "nom": name, "communes": codes}}
+                for name, codes in members.items()]
+    return pg.read_perimeters({"type": "FeatureCollection", "features": features}, catalogue=catalogue)
+
+
+def interco_keys(table: pd.DataFrame) -> pd.Series:
+    """Intercommunal territory of each commune, from the table: its EPT; for a commune of an
+    EPCI holding EPT but in none (Paris), itself; otherwise its EPCI."""
+    t = table.set_index("CODGEO")
+    hosts = set(t.loc[t["EPT"] != "ZZZZZZZZZ", "EPCI"])
+    key = t["EPCI"].where(~t["EPCI"].isin(hosts), "COM" + t.index.to_series())
+    return key.where(t["EPT"] == "ZZZZZZZZZ", "EPT" + t["EPT"])
+
+
+def test_typology_counts_ept_as_the_intercommunal_level(catalogue, table):
+    from ptce_geo.scorecard import Scorecard
+
+    t = table.set_index("CODGEO")
+    perims = code_perimeters(
+        catalogue,
+        two_ept=["93001", "93055"],        # Aubervilliers (Plaine Commune), Pantin (Est Ensemble)
+        one_ept=["93001", "93066"],        # Aubervilliers, Saint-Denis: both Plaine Commune
+        paris_ept=["75056", "93001", "93066"],
+        mgp_edge=["95018", "95582"],       # Argenteuil (MGP, Boucle Nord de Seine), Sannois (outside)
+        bray=["60073", "60164"],           # two communes outside the Grand Paris
+    )
+    # the table says so: one EPCI (the MGP) for the first two, two or one EPT
+    assert t.loc[["93001", "93055", "93066"], "EPCI"].nunique() == 1
+    assert t.loc[["93001", "93055"], "EPT"].nunique() == 2 and t.loc[["93001", "93066"], "EPT"].nunique() == 1
+    assert t.loc[["95018", "95582"], "EPCI"].nunique() == 2 and t.loc[["95018", "95582"], "DEP"].nunique() == 1
+    card = Scorecard(perims, catalogue=catalogue)
+    s = card.summary.set_index("pole_id")
+    assert s.loc["two_ept", "n_epci"] == 1 and s.loc["two_ept", "n_interco"] == 2
+    assert s.loc["two_ept", "typology"] == "inter-EPCI"
+    assert s.loc["one_ept", "n_interco"] == 1 and s.loc["one_ept", "typology"] == "intra-EPCI"
+    assert s.loc["paris_ept", "n_interco"] == 2  # Paris, a territory of its own, and Plaine Commune
+    assert s.loc["mgp_edge", "n_interco"] == 2 and s.loc["mgp_edge", "typology"] == "inter-EPCI"
+    keys = interco_keys(table)
+    for pid, codes in zip(perims["id"], perims["communes"]):
+        assert s.loc[pid, "n_interco"] == keys.loc[list(codes)].nunique(), pid
+    # outside the Grand Paris, the intercommunal count is the EPCI count
+    assert s.loc["bray", "n_interco"] == s.loc["bray", "n_epci"] == t.loc[["60073", "60164"], "EPCI"].nunique()
+
+
+def test_poles_intercommunal_counts_follow_the_table(catalogue, table, poles, poles_card):
+    card = poles_card
+    s = card.summary.set_index("pole_id")
+    keys = interco_keys(table)
+    t = table.set_index("CODGEO")
+    hosts = set(t.loc[t["EPT"] != "ZZZZZZZZZ", "EPCI"])  # the Métropole du Grand Paris
+    grand_paris = set(t.index[t["EPCI"].isin(hosts)])
+    in_gp = [pid for pid, codes in zip(poles["id"], poles["communes"]) if set(codes) & grand_paris]
+    assert len(in_gp) >= 3
+    for pid, codes in zip(poles["id"], poles["communes"]):
+        if pid in in_gp:  # every EPCI, EPT and commune piece of these poles is kept (shares > 1 %)
+            for lv in ("epci", "ept", "communes"):
+                sh = card.shares(lv)
+                assert sh.loc[sh["pole_id"] == pid, "kept"].all(), (pid, lv)
+            assert s.loc[pid, "n_interco"] == keys.loc[list(codes)].nunique(), pid
+        else:
+            assert s.loc[pid, "n_interco"] == s.loc[pid, "n_epci"], pid
+    phares, resto = pole_id(poles, "PHARES"), pole_id(poles, "Resto Passerelle")
+    assert s.loc[phares, "typology"] == "commune"
+    assert s.loc[resto, "n_interco"] > s.loc[resto, "n_epci"]
+
+
+@pytest.mark.parametrize("layer, prefix, column", [("bassins_vie", "bv", "BV2022"),
+                                                   ("aires_attraction", "aav", "AAV2020")])
+def test_best_bassin_de_vie_and_aire_next_to_the_zone_d_emploi(catalogue, table, poles, poles_card, layer, prefix,
+                                                               column):
+    """Best-matching unit, its IoU, and the dominant unit with its share, recomputed from the
+    table and the communes' areas."""
+    s = poles_card.summary.set_index("pole_id")
+    assert {"best_ze_iou", f"best_{prefix}_code", f"best_{prefix}_name", f"best_{prefix}_iou",
+            f"dominant_{layer}", f"dominant_{layer}_share"} <= set(s.columns)
+    area = load_layer("communes", catalogue=catalogue).set_index("code")["area_m2"]
+    m = members(table, layer).set_index("commune")
+    unit_area = pd.Series(area.reindex(m.index).to_numpy(), index=m["code"].to_numpy()).groupby(level=0).sum()
+    for pid, codes in zip(poles["id"], poles["communes"]):
+        codes = list(codes)
+        pole_area = area.loc[codes].sum()
+        inside = [c for c in codes if c in m.index]
+        if not inside:
+            assert s.loc[pid, f"best_{prefix}_iou"] == 0 and s.loc[pid, f"dominant_{layer}_share"] == 0
+            continue
+        inter = pd.Series(area.loc[inside].to_numpy(), index=m.loc[inside, "code"].to_numpy()).groupby(level=0).sum()
+        iou = inter / (pole_area + unit_area.reindex(inter.index) - inter)
+        assert s.loc[pid, f"best_{prefix}_iou"] == pytest.approx(iou.max(), rel=1e-9)
+        assert s.loc[pid, f"best_{prefix}_code"] == iou.idxmax()
+        assert s.loc[pid, f"best_{prefix}_name"] == m.loc[m["code"] == iou.idxmax(), "nom"].iloc[0]
+        assert s.loc[pid, f"dominant_{layer}_share"] == pytest.approx(inter.max() / pole_area, rel=1e-9)
+    # PHARES, one commune: its bassin de vie and aire hold it whole
+    phares = pole_id(poles, "PHARES")
+    assert s.loc[phares, f"dominant_{layer}_share"] == pytest.approx(1.0)
+    assert s.loc[phares, f"best_{prefix}_code"] == table.set_index("CODGEO").loc["93039", column]
+
+
+# --- the app: the six levels in French, the card's best bassin de vie and aire ------------
+
+APP = ROOT / "app.py"
+APP_POLES = [
+    {"id": "deux-ept", "nom": "Aubervilliers et Pantin", "communes": ["93001", "93055"]},
+    {"id": "rural", "nom": "Trois communes du Limousin", "communes": ["19164", "23077", "23090"]},
+]
+
+
+@pytest.fixture()
+def app_divisions(mirror_env, tmp_path, monkeypatch):
+    path = tmp_path / "poles.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": p, "geometry": None} for p in APP_POLES]}), encoding="utf-8")
+    monkeypatch.setenv("PTCE_GEO_POLES", str(path))
+    monkeypatch.delenv("PTCE_GEO_TILES", raising=False)
+
+
+def _open(title: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.run()
+    if at.sidebar.radio[0].value != title:
+        at.sidebar.radio[0].set_value(title).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.realdata
+def test_app_offers_the_six_levels_in_french(app_divisions, table):
+    t = table.set_index("CODGEO")
+    assert set(t.loc[["19164", "23077", "23090"], "AAV2020"]) == {"000"}  # the rural pole: in no aire
+    at = _open("Découpages")
+    options = at.selectbox(key="dec_level").options
+    for label in ("EPT (Grand Paris)", "Bassins de vie 2022", "Aires d'attraction des villes 2020",
+                  "Unités urbaines 2020", "Cantons (cantons-villes)", "Arrondissements"):
+        assert label in options
+    at.selectbox(key="dec_pole").set_value("deux-ept")
+    at.selectbox(key="dec_level").set_value("ept").run()
+    assert not at.exception and not at.error
+    pieces = at.dataframe[0].value.set_index("Code")
+    assert set(pieces.index) == set(t.loc[["93001", "93055"], "EPT"])
+    assert set(pieces["Unité"]) == set(t.loc[["93001", "93055"], "LIB_EPT"])
+    at = _open("Carte des pôles")
+    at.selectbox(key="carte_pole").set_value("deux-ept").run()
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert "Inter-EPCI" in text and "Bassin de vie le plus proche" in text and "Aire d'attraction la plus proche" in text
+    assert any("établissements publics territoriaux" in c.value for c in at.caption)
+    at.selectbox(key="carte_pole").set_value("rural").run()
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert "Aire d'attraction la plus proche : aucune" in text.replace("**", "")
