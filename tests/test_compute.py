@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture()
 def one_slot():
-    slots = WorkerSlots(1, timeout=20, memory=2 * 2**30, warm=False)
+    slots = WorkerSlots(1, timeout=90, memory=2 * 2**30, warm=False)
     yield slots
     slots.shutdown()
 
@@ -47,7 +47,7 @@ def test_memory_beyond_the_cap_is_refused_in_the_worker(one_slot):
 
 
 def test_other_tasks_go_on_while_one_worker_crashes():
-    slots = WorkerSlots(2, timeout=20, memory=2 * 2**30, warm=False)
+    slots = WorkerSlots(2, timeout=90, memory=2 * 2**30, warm=False)
     try:
         results, errors = [], []
 
