@@ -20,6 +20,17 @@ whole code, and those communes belong to no unit of the layer (a pole made of th
 covered by it). A dissolved layer whose membership table holds the code in another column
 than its names source says so with ``membership_code_field``; an ``exclude`` rule with
 ``not_in`` keeps only the rows whose field takes one of the values listed.
+
+A zones layer drawn as outlines may also say who its **members** are (``[layer.members]``):
+a field of its rows holding them (``"name (SIREN); …"`` lists of EPCI, ``"name (INSEE)"``
+lists of communes, one EPCI SIREN…) or a commune → zone table. The loader turns them into
+COG 2024 commune lists (:func:`ptce_geo.layers.zone_members`), and overlaps with poles
+given by codes are then computed on shared communes.
+
+Each layer has a **status**: ``"en vigueur"`` or ``"historique"`` (an expired generation,
+such as the 2015 list of QPV), the latter with its ``period`` and a French ``notice`` that
+the app and the exports show wherever the layer is used. ``[layer.programme]`` gives the
+short label and the style of the layer in a pole's one-line programme summary.
 """
 
 from __future__ import annotations
@@ -42,7 +53,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Source", "Join", "LayerSpec", "Catalogue", "load_catalogue", "KINDS", "FORMATS"]
+__all__ = ["Source", "Join", "Members", "LayerSpec", "Catalogue", "load_catalogue", "KINDS", "FORMATS",
+           "STATUSES", "MEMBER_FORMATS", "MEMBER_CODES", "PROGRAMME_STYLES"]
 
 KINDS = ("partition", "zones")
 FORMATS = (
@@ -51,6 +63,15 @@ FORMATS = (
 )
 #: normalised names of parent codes a layer may carry
 PARENT_NAMES = ("dep", "reg", "epci", "ept", "ze", "communes", "deps", "regs")
+#: status of a layer: in force, or an expired generation shown as history
+STATUSES = ("en vigueur", "historique")
+#: how a members field is written: ``"name (code); …"``, ``"code; code"``, or one code
+MEMBER_FORMATS = ("name_code_list", "code_list", "code")
+#: what member codes are: INSEE commune codes, EPCI SIREN, or any SIREN (EPCI, EPT, commune)
+MEMBER_CODES = ("communes", "epci", "siren")
+#: how a layer appears in a pole's programme summary: zones named with their share,
+#: a count of member communes, or a count of zones
+PROGRAMME_STYLES = ("named", "communes", "count")
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,54 @@ class Join:
 
 
 @dataclass(frozen=True)
+class Members:
+    """How a zones layer gives its members (``[layer.members]`` in the catalogue).
+
+    Attributes
+    ----------
+    field : str or None
+        A field of the layer's rows holding its members, read as ``format``.
+    format : str
+        One of :data:`MEMBER_FORMATS`: ``"name_code_list"`` (``"CC X (200000000); …"``),
+        ``"code_list"`` (codes split by ``separator``) or ``"code"`` (one code).
+    codes : str
+        One of :data:`MEMBER_CODES`: ``"communes"`` (INSEE codes), ``"epci"`` (SIREN of
+        EPCI) or ``"siren"`` (SIREN of an EPCI, an EPT, or a commune through
+        ``siren_table``).
+    separator : str
+    table : Source or None
+        A commune → zone table instead of a field: one row per (commune, zone), the
+        commune in ``commune_field`` (INSEE), the zone in ``zone_field``.
+    commune_field, zone_field : str or None
+    siren_table : Source or None
+        A table of commune SIREN → INSEE code (``siren_field``, ``insee_field``), to read
+        communes named by their SIREN.
+    siren_field, insee_field : str
+    count_field : str or None
+        A field giving the number of communes the source declares for each zone: a zone
+        whose resolved members do not add up to it is reported and measured by its outline.
+    """
+
+    field: str | None = None
+    format: str = "name_code_list"
+    codes: str = "communes"
+    separator: str = ";"
+    table: Source | None = None
+    commune_field: str | None = None
+    zone_field: str | None = None
+    siren_table: Source | None = None
+    siren_field: str = "siren_com"
+    insee_field: str = "insee_com"
+    count_field: str | None = None
+
+    def describe(self) -> str:
+        """One line saying how members are given (for ``ptce-geo layers``)."""
+        if self.table is not None:
+            return f"table {self.table.filename} ({self.commune_field} → {self.zone_field})"
+        return f"field {self.field} ({self.format}, {self.codes})"
+
+
+@dataclass(frozen=True)
 class LayerSpec:
     """A layer of the catalogue, as the rest of ptce_geo sees it."""
 
@@ -123,6 +192,22 @@ class LayerSpec:
     url_info: str = ""
     no_unit: tuple[str, ...] = ()
     membership_code_field: str | None = None
+    members: Members | None = None
+    status: str = "en vigueur"
+    period: str = ""
+    notice: str = ""
+    programme_label: str = ""
+    programme_style: str = "named"
+
+    @property
+    def historical(self) -> bool:
+        """True for an expired generation (``status = "historique"``)."""
+        return self.status == "historique"
+
+    @property
+    def has_members(self) -> bool:
+        """True when the layer's units can be given as lists of COG communes."""
+        return self.members is not None or self.nested_in_communes
 
     @property
     def nested_in_communes(self) -> bool:
@@ -134,11 +219,16 @@ class LayerSpec:
         )
 
     def fingerprint(self) -> str:
-        """Short hash of everything that changes the loaded table (cache key), computed once."""
+        """Short hash of everything that changes the loaded table (cache key), computed once.
+
+        Display-only fields (status, period, notice, programme label) are left out, and so is
+        ``members`` when absent: adding them changes no cached table.
+        """
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
             text = json.dumps({k: v for k, v in asdict(self).items()
-                               if not k.startswith("_") and not (k in _UNSET_IF_EMPTY and not v)},
+                               if not k.startswith("_") and k not in _DISPLAY_ONLY
+                               and not (k in _UNSET_IF_EMPTY and not v)},
                               sort_keys=True, default=str)
             cached = hashlib.sha256(text.encode()).hexdigest()[:12]
             object.__setattr__(self, "_fingerprint", cached)  # the spec is frozen: set once
@@ -146,7 +236,9 @@ class LayerSpec:
 
 
 #: options left out of the cache key while unset, so that layers not using them keep theirs
-_UNSET_IF_EMPTY = ("no_unit", "membership_code_field")
+_UNSET_IF_EMPTY = ("no_unit", "membership_code_field", "members")
+#: LayerSpec fields that change no loaded table (kept out of the cache key)
+_DISPLAY_ONLY = ("status", "period", "notice", "programme_label", "programme_style")
 
 
 @dataclass(frozen=True)
@@ -291,6 +383,69 @@ def _str_map(raw: Any, key: str, where: str) -> dict[str, str]:
     return dict(raw)
 
 
+def _members(raw: Any, where: str) -> Members | None:
+    if raw is None:
+        return None
+    where = f"{where}, members"
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{where}: [layer.members] must be a table.")
+    known = {"field", "format", "codes", "separator", "table", "commune_field", "zone_field", "siren_table",
+             "siren_field", "insee_field", "count_field"}
+    extra = sorted(set(raw) - known)
+    if extra:
+        raise CatalogueError(f"{where}: unknown key(s) {', '.join(extra)}: use {', '.join(sorted(known))}.")
+    table = _source(raw["table"], where) if raw.get("table") is not None else None
+    fld = _opt_str(raw, "field", where)
+    if (table is None) == (fld is None):
+        raise CatalogueError(f"{where}: give either 'field' (a field of the layer holding its members) "
+                             "or 'table' (a commune → zone table), not both nor neither.")
+    if table is not None and not (raw.get("commune_field") and raw.get("zone_field")):
+        raise CatalogueError(f"{where}: a members table needs 'commune_field' (INSEE code) and 'zone_field' "
+                             "(the zone's code).")
+    fmt = raw.get("format", "name_code_list")
+    if fmt not in MEMBER_FORMATS:
+        raise CatalogueError(f"{where}: format {fmt!r} is unknown: use one of {', '.join(MEMBER_FORMATS)}.")
+    codes = raw.get("codes", "communes")
+    if codes not in MEMBER_CODES:
+        raise CatalogueError(f"{where}: codes {codes!r} is unknown: use one of {', '.join(MEMBER_CODES)}.")
+    sep = raw.get("separator", ";")
+    if not isinstance(sep, str) or not sep:
+        raise CatalogueError(f"{where}: 'separator' must be a non-empty string, such as ';'.")
+    return Members(
+        field=fld, format=fmt, codes=codes if table is None else "communes", separator=sep, table=table,
+        commune_field=_opt_str(raw, "commune_field", where), zone_field=_opt_str(raw, "zone_field", where),
+        siren_table=_source(raw["siren_table"], where) if raw.get("siren_table") is not None else None,
+        siren_field=_opt_str(raw, "siren_field", where) or "siren_com",
+        insee_field=_opt_str(raw, "insee_field", where) or "insee_com",
+        count_field=_opt_str(raw, "count_field", where),
+    )
+
+
+def _status(raw: dict, where: str) -> tuple[str, str, str]:
+    status = raw.get("status", "en vigueur")
+    if status not in STATUSES:
+        raise CatalogueError(f"{where}: status {status!r} is unknown: use \"en vigueur\" or \"historique\".")
+    period = _opt_str(raw, "period", where) or ""
+    notice = _opt_str(raw, "notice", where) or ""
+    if status == "historique" and not (period and notice):
+        raise CatalogueError(f"{where}: a historical layer needs 'period' (such as \"2015-2023\") and a French "
+                             "'notice' saying what replaced it.")
+    return status, period, notice
+
+
+def _programme(raw: Any, where: str, title: str) -> tuple[str, str]:
+    if raw is None:
+        return title, "named"
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{where}: [layer.programme] must be a table with 'label' and 'style'.")
+    label = _opt_str(raw, "label", where) or title
+    style = raw.get("style", "named")
+    if style not in PROGRAMME_STYLES:
+        raise CatalogueError(f"{where}: programme style {style!r} is unknown: use one of "
+                             f"{', '.join(PROGRAMME_STYLES)}.")
+    return label, style
+
+
 def _layer(raw: Any, index: int, path: Path) -> LayerSpec:
     if not isinstance(raw, dict):
         raise CatalogueError(f"Catalogue {path}: layer #{index + 1} is not a table.")
@@ -349,6 +504,12 @@ def _layer(raw: Any, index: int, path: Path) -> LayerSpec:
     width = raw.get("code_width")
     if width is not None and (not isinstance(width, int) or not 1 <= width <= 20):
         raise CatalogueError(f"{where}: 'code_width' must be a small whole number.")
+    members = _members(raw.get("members"), where)
+    if members is not None and raw["kind"] != "zones":
+        raise CatalogueError(f"{where}: only zones layers take [layer.members]; a partition layer made of "
+                             "communes says so with 'commune_field' or geometry = \"dissolve\".")
+    status, period, notice = _status(raw, where)
+    label, style = _programme(raw.get("programme"), where, raw["title"])
     return LayerSpec(
         id=lid,
         title=raw["title"],
@@ -376,6 +537,12 @@ def _layer(raw: Any, index: int, path: Path) -> LayerSpec:
         url_info=raw.get("info", "") if isinstance(raw.get("info", ""), str) else "",
         no_unit=tuple(no_unit),
         membership_code_field=_opt_str(raw, "membership_code_field", where),
+        members=members,
+        status=status,
+        period=period,
+        notice=notice,
+        programme_label=label,
+        programme_style=style,
     )
 
 

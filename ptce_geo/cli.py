@@ -69,10 +69,14 @@ def cmd_layers(args) -> int:
     from .layers import layer_status
 
     table = layer_status(catalogue=_catalogue(args))
-    if args.format == "json" or args.output:
+    if args.format or args.output:
+        args.format = args.format or "csv"
         write_table(table, args)
-    else:
-        sys.stdout.write(table.to_string(index=False) + "\n")
+    else:  # a terminal: the notices are too long for the table, they follow it
+        sys.stdout.write(table.drop(columns=["notice"]).to_string(index=False) + "\n")
+        for lid, notice in zip(table["id"], table["notice"]):
+            if notice:
+                sys.stdout.write(f"{lid}: historique — {notice}\n")
     return 0
 
 
@@ -162,15 +166,51 @@ def cmd_poles_build(args) -> int:
     return 0
 
 
+def _options(args):
+    from .options import Options
+
+    return Options(threshold=args.threshold, weight=args.weight or "area",
+                   tolerance=getattr(args, "tolerance", 0.01))
+
+
+def _zone_warnings(res) -> None:
+    """Say on stderr when a layer is history and which members could not be resolved."""
+    if res.historical:
+        logger.warning("layer %s is historical (%s): %s", res.layer, res.period, res.notice)
+    bad = res.unresolved
+    if len(bad):
+        examples = "; ".join(f"{z} {n} ({r}{': ' + c if c else ''})" for z, n, r, c in
+                             bad[["zone_code", "zone_name", "reason", "member_code"]].head(3).itertuples(index=False))
+        logger.warning("layer %s: %d zone(s) have members not resolved into COG communes and are measured by "
+                       "their outline (e.g. %s)", res.layer, bad["zone_code"].nunique(), examples)
+
+
 def cmd_overlap(args) -> int:
     from .zones import overlap_table
 
     cat = _catalogue(args)
-    table, note = overlap_table(_poles(args, cat), args.zones, catalogue=cat, code_field=args.code_field,
-                                name_field=args.name_field, tolerance=args.tolerance, assume_crs=args.assume_crs)
+    table, note, res = overlap_table(_poles(args, cat), args.zones, catalogue=cat, code_field=args.code_field,
+                                     name_field=args.name_field, options=_options(args),
+                                     assume_crs=args.assume_crs)
     if note:
         logger.warning("%s", note)
+    _zone_warnings(res)
     write_table(table, args)
+    return 0
+
+
+def cmd_programmes(args) -> int:
+    from .zones import overlap_zones, programme_summary
+
+    cat = _catalogue(args)
+    poles = _poles(args, cat)
+    options = _options(args)
+    ids = args.zones or cat.ids(kind="zones")
+    overlaps = {}
+    for lid in ids:
+        overlaps[lid] = res = overlap_zones(poles, cat[lid].id, catalogue=cat, options=options)
+        _zone_warnings(res)
+    write_table(programme_summary(poles, overlaps, catalogue=cat), args)
     return 0
 
 
@@ -210,7 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ptce-geo", description="Map PTCE perimeters and measure how they cut across French boundaries.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("layers", parents=[common, out], help="list the catalogue's layers").set_defaults(fn=cmd_layers)
+    p = sub.add_parser("layers", parents=[common], help="list the catalogue's layers, their vintage and status")
+    p.add_argument("--format", choices=("csv", "json"), default=None, help="table format (default: a text table)")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.set_defaults(fn=cmd_layers)
     p = sub.add_parser("fetch", parents=[common], help="download and prepare layers (all when none named)")
     p.add_argument("layer", nargs="*")
     p.set_defaults(fn=cmd_fetch)
@@ -233,9 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zones", required=True, help="a zones layer id or a file (GeoJSON, GeoPackage, zipped Shapefile)")
     p.add_argument("--code-field")
     p.add_argument("--name-field")
-    p.add_argument("--tolerance", type=_threshold, default=0.01, help="relation tolerance (default 0.01)")
+    p.add_argument("--tolerance", type=_threshold, default=0.01,
+                   help="relation tolerance: coincides/inside from 1 - t, touches below t (default 0.01)")
     p.add_argument("--assume-crs", help="CRS of a zone file that declares none, e.g. EPSG:2154")
     p.set_defaults(fn=cmd_overlap)
+    p = sub.add_parser("programmes", parents=[common, out, poles],
+                       help="one row per pole: the programmes (zones layers) it sits in")
+    p.add_argument("--zones", action="append", help="a zones layer id (repeatable; default: every zones layer)")
+    p.add_argument("--tolerance", type=_threshold, default=0.01, help="relation tolerance (default 0.01)")
+    p.set_defaults(fn=cmd_programmes)
     p = sub.add_parser("export", parents=[common, poles], help="export poles and results for QGIS or a report")
     p.add_argument("--format", dest="export_format", choices=("geojson", "gpkg", "csv"), required=True)
     p.add_argument("--output", "-o", required=True)

@@ -133,6 +133,15 @@ def layer_table(card: Scorecard, layer_id: str) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
+def layer_status_note(spec) -> dict:
+    """The status of a layer for a provenance record: ``status``, ``period`` and, for a
+    historical layer, the French ``notice`` saying it is history and what replaced it."""
+    note = {"status": spec.status, "period": spec.period or None}
+    if spec.historical:
+        note["notice"] = spec.notice
+    return note
+
+
 def provenance(catalogue: Catalogue, layer_ids: list[str], *, fmt: str, threshold: float,
                weight: str | None, tolerance: float, n_poles: int, files: dict[str, str]) -> dict:
     """What an export was made from: a JSON-ready dict."""
@@ -146,7 +155,7 @@ def provenance(catalogue: Catalogue, layer_ids: list[str], *, fmt: str, threshol
         layers.append({"id": spec.id, "title": spec.title, "kind": spec.kind, "vintage": spec.vintage,
                        "licence": spec.licence, "attribution": spec.attribution,
                        "source": spec.source.location if spec.source else None,
-                       "sha256": spec.source.sha256 if spec.source else None})
+                       "sha256": spec.source.sha256 if spec.source else None, **layer_status_note(spec)})
     return {
         "generator": "ptce_geo", "version": __version__,
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,16 +26,20 @@ from filelock import FileLock
 from ._http import fetch_file
 from ._readers import read_source
 from .cache import Cache
-from .catalogue import Catalogue, LayerSpec, Source, load_catalogue
+from .catalogue import Catalogue, LayerSpec, Members, Source, load_catalogue
 from .errors import DataUnavailable, IntegrityError
 from .geometry import repair_polygonal
 from .projection import AREA_METHOD, area_m2, length_m
+from .settings import mirror_base
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "load_layer",
     "commune_membership",
+    "ZoneMembers",
+    "zone_members",
+    "UNRESOLVED_COLUMNS",
     "fetch_layers",
     "layer_status",
     "source_files",
@@ -60,6 +66,7 @@ def clear_memory_cache() -> None:
         _MEMO.clear()
         _MEMBERS.clear()
         _LAST_TABLE.clear()
+        _MEMBERS_MEMO.clear()
 
 
 def _where(spec: LayerSpec) -> str:
@@ -108,8 +115,10 @@ def _obtain(
 
 
 def source_files(spec: LayerSpec) -> list[Source]:
-    """Every file a layer reads (main source, membership table, joins)."""
+    """Every file a layer reads (main source, membership table, joins, members tables)."""
     files = [s for s in (spec.source, spec.membership) if s is not None]
+    if spec.members is not None:
+        files += [s for s in (spec.members.table, spec.members.siren_table) if s is not None]
     return files + [j.source for j in spec.joins]
 
 
@@ -176,6 +185,10 @@ def _normalise(raw: pd.DataFrame, spec: LayerSpec, *, code_field: str, name_fiel
     for name, field in spec.attributes.items():
         col = raw[_field(raw, field, spec)]
         out[name] = col if pd.api.types.is_numeric_dtype(col) else col.astype("string")
+    if spec.members is not None and spec.members.field:  # read by zone_members
+        out["members"] = raw[_field(raw, spec.members.field, spec)].astype("string")
+    if spec.members is not None and spec.members.count_field:
+        out["members_declared"] = pd.to_numeric(raw[_field(raw, spec.members.count_field, spec)], errors="coerce")
     if isinstance(raw, gpd.GeoDataFrame):
         out = gpd.GeoDataFrame(out, geometry=raw.geometry.values, crs=raw.crs)
     return out
@@ -260,6 +273,229 @@ def commune_membership(layer_id: str, *, catalogue: Catalogue | None = None,
         )
     rows = pd.DataFrame({"commune": communes["code"], "code": communes[column]})
     return _drop_no_unit(rows.dropna(), spec).reset_index(drop=True)
+
+
+#: columns of :attr:`ZoneMembers.unresolved`
+UNRESOLVED_COLUMNS = ["layer", "zone_code", "zone_name", "member_name", "member_code", "reason", "detail"]
+#: why a member or a zone is unresolved (French wording for the app)
+UNRESOLVED_REASONS = {
+    "unreadable": "membre illisible",
+    "unknown_code": "code absent du COG 2024",
+    "count_mismatch": "nombre de communes différent de celui de la source",
+    "no_members": "aucun membre indiqué",
+}
+_ITEM = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*$")
+_NO_VALUE = {"", "none", "nan", "null", "<na>"}
+_MEMBERS_MEMO: dict[tuple, "ZoneMembers"] = {}
+
+
+@dataclass(frozen=True)
+class ZoneMembers:
+    """The COG communes of each zone of a layer, and the members that could not be read.
+
+    Attributes
+    ----------
+    layer : str
+        The layer id.
+    rows : pandas.DataFrame
+        ``commune`` (INSEE code of the communes layer) and ``code`` (the zone): one row
+        per resolved (commune, zone). A commune may belong to several zones.
+    unresolved : pandas.DataFrame
+        Columns :data:`UNRESOLVED_COLUMNS`: one row per member that cannot be turned into
+        communes (``reason`` ``"unreadable"`` or ``"unknown_code"``), or per zone whose
+        members are missing (``"no_members"``) or do not add up to the number of communes
+        the source declares (``"count_mismatch"``). ``detail`` says it in English;
+        :data:`UNRESOLVED_REASONS` in French.
+    complete : frozenset of str
+        Zones every member of which was resolved: their communes are the zone, and their
+        overlaps with poles given by codes are computed on shared communes. The other
+        zones are measured by their outline.
+    """
+
+    layer: str
+    rows: pd.DataFrame
+    unresolved: pd.DataFrame
+    complete: frozenset
+
+    def communes(self, code: str) -> list[str]:
+        """Sorted commune codes of one zone (empty for an unknown zone)."""
+        return sorted(self.rows.loc[self.rows["code"] == code, "commune"])
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip().lower() in _NO_VALUE
+
+
+def _parse_members(text: object, members: Members) -> list[tuple[str, str | None]]:
+    """(name, code) of each member written in ``text``; code None when unreadable."""
+    if _blank(text):
+        return []
+    text = str(text).strip()
+    if members.format == "code":
+        return [("", text)]
+    out = []
+    for item in text.split(members.separator):
+        item = item.strip()
+        if not item:
+            continue
+        if members.format == "code_list":
+            out.append(("", item))
+            continue
+        m = _ITEM.match(item)
+        out.append((m.group(1), m.group(2).strip()) if m and m.group(2).strip() else (item, None))
+    return out
+
+
+class _Resolver:
+    """Turn member codes into COG communes: INSEE codes, EPCI/EPT SIREN, commune SIREN."""
+
+    def __init__(self, communes: pd.DataFrame, siren_to_insee: dict[str, str]) -> None:
+        codes = communes["code"].to_numpy(dtype=object)
+        self.communes = set(codes)
+        self.groups: dict[str, dict[str, list[str]]] = {}
+        for col in ("epci", "ept"):
+            if col in communes:
+                frame = pd.DataFrame({"g": communes[col].to_numpy(dtype=object), "c": codes}).dropna()
+                self.groups[col] = {k: sorted(v) for k, v in frame.groupby("g")["c"]}
+        self.siren = siren_to_insee
+
+    def __call__(self, code: str, kind: str) -> list[str]:
+        code = code.strip()
+        if kind == "communes":
+            code = code.zfill(5) if code.isdigit() else code.upper()
+            return [code] if code in self.communes else []
+        found = self.groups.get("epci", {}).get(code, [])
+        if kind == "epci" or found:
+            return list(found)
+        found = self.groups.get("ept", {}).get(code, [])  # établissements publics territoriaux
+        if found:
+            return list(found)
+        insee = self.siren.get(code)
+        return [insee] if insee in self.communes else []
+
+
+def _siren_table(members: Members, spec: LayerSpec, catalogue: Catalogue, cache: Cache) -> dict[str, str]:
+    if members.siren_table is None:
+        return {}
+    path = _obtain(spec, members.siren_table, catalogue, cache, None)
+    table = read_source(path, members.siren_table, where=_where(spec))
+    siren = _codes(table[_field(table, members.siren_field, spec)], 9)
+    insee = _codes(table[_field(table, members.insee_field, spec)], 5)
+    return {s: i for s, i in zip(siren, insee) if isinstance(s, str) and isinstance(i, str)}
+
+
+def _unresolved(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=UNRESOLVED_COLUMNS).astype(object)
+
+
+def _declared_members(spec: LayerSpec, layer: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                      catalogue: Catalogue, cache: Cache) -> ZoneMembers:
+    """Members given by a field of the layer or a commune → zone table (``[layer.members]``)."""
+    members = spec.members
+    assert members is not None
+    resolve = _Resolver(communes, _siren_table(members, spec, catalogue, cache))
+    names = dict(zip(layer["code"], layer["nom"]))
+    pairs: list[tuple[str, str]] = []
+    bad: list[tuple] = []
+    if members.table is not None:
+        path = _obtain(spec, members.table, catalogue, cache, None)
+        table = read_source(path, members.table, where=_where(spec))
+        com = _codes(table[_field(table, members.commune_field, spec)], 5)
+        zone = _codes(table[_field(table, members.zone_field, spec)], spec.code_width)
+        for c, z in zip(com.to_numpy(dtype=object), zone.to_numpy(dtype=object)):
+            if z not in names or c is None or pd.isna(c):
+                continue  # a zone this layer does not hold
+            found = resolve(str(c), "communes")
+            if found:
+                pairs.append((found[0], z))
+            else:
+                bad.append((spec.id, z, names[z], "", c, "unknown_code",
+                            f"{c} is not a commune of the communes layer (COG {catalogue['communes'].vintage})"))
+    else:
+        declared = layer["members_declared"] if "members_declared" in layer else pd.Series(np.nan, index=layer.index)
+        for z, text, n_declared in zip(layer["code"], layer["members"], declared):
+            for name, code in _parse_members(text, members):
+                name = name or (names[z] if members.format == "code" else "")  # a zone named after its member
+                if code is None:
+                    bad.append((spec.id, z, names[z], name, "", "unreadable",
+                                f"cannot read {name!r}: expected 'name (code)'"))
+                    continue
+                found = resolve(code, members.codes)
+                if not found:
+                    what = {"communes": "a commune", "epci": "an EPCI"}.get(members.codes, "an EPCI, EPT or commune")
+                    bad.append((spec.id, z, names[z], name, code, "unknown_code",
+                                f"{code} is not {what} of COG {catalogue['communes'].vintage}"))
+                pairs.extend((c, z) for c in found)
+            if not pd.isna(n_declared):
+                n = len({c for c, zz in pairs if zz == z})
+                if n and n != int(n_declared):
+                    bad.append((spec.id, z, names[z], "", "", "count_mismatch",
+                                f"the source declares {int(n_declared)} communes, its members make {n} communes "
+                                f"of COG {catalogue['communes'].vintage} (the composition changed)"))
+    rows = pd.DataFrame(pairs, columns=["commune", "code"]).drop_duplicates().reset_index(drop=True)
+    present = set(rows["code"])
+    reported = {b[1] for b in bad}
+    bad += [(spec.id, z, names[z], "", "", "no_members", "no member given") for z in layer["code"]
+            if z not in present and z not in reported]
+    unresolved = _unresolved(bad)
+    complete = frozenset(present - set(unresolved["zone_code"]))
+    return ZoneMembers(layer=spec.id, rows=rows.astype(object), unresolved=unresolved, complete=complete)
+
+
+def zone_members(layer_id: str, *, catalogue: Catalogue | None = None,
+                 cache: Cache | None = None) -> ZoneMembers | None:
+    """The COG communes of each zone of a layer, with the members that cannot be resolved.
+
+    For a layer with ``[layer.members]`` in the catalogue, members are read from the
+    field or table it names: INSEE codes, SIREN of EPCI (their communes in the communes
+    layer), SIREN of EPT, or commune SIREN through a SIREN table. For a layer built from
+    the communes (``geometry = "dissolve"`` or ``commune_field``), the members are its
+    membership. Unresolved members are reported, never dropped silently: a zone with one
+    is left out of :attr:`ZoneMembers.complete`.
+
+    Parameters
+    ----------
+    layer_id : str
+    catalogue : Catalogue, optional
+    cache : Cache, optional
+
+    Returns
+    -------
+    ZoneMembers or None
+        None when the catalogue gives no members for the layer.
+    """
+    catalogue = catalogue or load_catalogue()
+    spec = catalogue[layer_id]
+    if not spec.has_members:
+        return None
+    cache = cache or Cache()
+    key = (str(catalogue.path), layer_id, _fingerprint(spec, catalogue), str(cache.root), str(catalogue.base),
+           str(mirror_base()))
+    with _MEMO_LOCK:
+        if key in _MEMBERS_MEMO:
+            return _MEMBERS_MEMO[key]
+    layer = load_layer(layer_id, catalogue=catalogue, cache=cache)
+    communes = load_layer("communes", catalogue=catalogue, cache=cache)
+    if spec.members is not None:
+        result = _declared_members(spec, layer, communes, catalogue, cache)
+    else:
+        rows = commune_membership(layer_id, catalogue=catalogue, cache=cache)
+        rows = rows[rows["code"].isin(set(layer["code"]))]
+        known = set(communes["code"])
+        lost = rows[~rows["commune"].isin(known)]
+        names = dict(zip(layer["code"], layer["nom"]))
+        unresolved = _unresolved([(spec.id, z, names.get(z, z), "", c, "unknown_code",
+                                   f"{c} is not a commune of the communes layer") for c, z in
+                                  zip(lost["commune"], lost["code"])])
+        rows = rows[rows["commune"].isin(known)].drop_duplicates().reset_index(drop=True).astype(object)
+        complete = frozenset(set(rows["code"]) - set(unresolved["zone_code"]))
+        result = ZoneMembers(layer=spec.id, rows=rows, unresolved=unresolved, complete=complete)
+    if len(result.unresolved):
+        logger.info("layer %s: %d unresolved member(s) in %d zone(s)", layer_id, len(result.unresolved),
+                    result.unresolved["zone_code"].nunique())
+    with _MEMO_LOCK:
+        _MEMBERS_MEMO[key] = result
+    return result
 
 
 def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue, cache: Cache, progress) -> gpd.GeoDataFrame:
@@ -458,13 +694,16 @@ def fetch_layers(
 
 
 def layer_status(*, catalogue: Catalogue | None = None, cache: Cache | None = None) -> pd.DataFrame:
-    """One row per layer: id, title, kind, vintage, licence, and whether it is cached."""
+    """One row per layer: id, title, kind, vintage, status, period, licence, how its members
+    are given, whether it is cached, and the French notice of a historical layer."""
     catalogue = catalogue or load_catalogue()
     cache = cache or Cache()
     rows = []
     for spec in catalogue:
         ready = cache.has_table(cache.table_path(spec, _fingerprint(spec, catalogue)))
+        members = spec.members.describe() if spec.members else ("communes" if spec.nested_in_communes else "")
         rows.append({"id": spec.id, "title": spec.title, "kind": spec.kind,
-                     "vintage": spec.vintage, "licence": spec.licence,
-                     "cached": "yes" if ready else "no"})
+                     "vintage": spec.vintage, "status": spec.status, "period": spec.period,
+                     "licence": spec.licence, "members": members,
+                     "cached": "yes" if ready else "no", "notice": spec.notice})
     return pd.DataFrame(rows)

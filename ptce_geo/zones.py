@@ -1,37 +1,57 @@
-"""How each pole sits against contract zones: the overlap matrix and priority districts.
+"""How each pole sits against contract zones: the overlap matrix, programmes, priority districts.
 
 A *zones* layer (QPV, Territoires d'industrie, contrats de ville, CRTE, a user's file…)
 does not tile the country: its zones may overlap one another and leave gaps. For every
-pole P and every zone Z that intersect, with areas measured in the equal-area projection
-of the territory (:mod:`ptce_geo.projection`)::
+pole P and every zone Z that meet, with the measure μ of the options (area, or
+population with ``weight="population"``)::
 
-    share_of_pole = |P ∩ Z| / |P|      share_of_zone = |P ∩ Z| / |Z|
-    iou = |P ∩ Z| / (|P| + |Z| − |P ∩ Z|)
+    share_of_pole = μ(P ∩ Z) / μ(P)      share_of_zone = μ(P ∩ Z) / μ(Z)
+    iou = μ(P ∩ Z) / (μ(P) + μ(Z) − μ(P ∩ Z))
 
-and, for a tolerance t (default 1 %), the relation is
+Two paths give these figures:
 
+* **membership** — when the pole is given by codes (it has ``communes``) and the zone's
+  members resolve into COG communes (:func:`ptce_geo.layers.zone_members`: Territoires
+  d'industrie by EPCI, CRTE by commune, contrats de ville by EPCI, Petites villes de
+  demain and Action cœur de ville by commune), P ∩ Z is the set of shared communes and
+  every measure is a sum over communes: exact, no sliver, ``iou`` exactly 1 when the pole
+  and the zone have the same communes. The population weight is the share of the pole's
+  population living in the zone.
+* **geometry** — for zones known only by their outline (QPV, PNR, uploaded files, zones
+  whose members cannot all be resolved) and for poles given as drawn geometry. Areas are
+  equal-area (:mod:`ptce_geo.projection`); populations are interpolated by area within
+  each commune.
+
+For the tolerance t of :class:`~ptce_geo.options.Options` (default 1 %), the relation is,
+in this order:
+
+* ``coincides`` when both shares are ≥ 1 − t;
 * ``pole_inside_zone`` when share_of_pole ≥ 1 − t (the pole lies in the zone);
 * ``zone_inside_pole`` when share_of_zone ≥ 1 − t (the zone lies in the pole);
+* ``touches`` when both shares are < t: mere contact, such as the slivers two outlines
+  drawn on different generalisations leave along a common border — not an overlap;
 * ``straddles`` otherwise.
 
-When both hold, pole and zone coincide within the tolerance: the relation is then
-``pole_inside_zone`` and ``iou`` (≥ (1 − t)/(1 + t), about 0.98) says they coincide.
+A row is **counted** (a real overlap) when its relation is not ``touches`` and one of its
+shares reaches the threshold of the options (default 1 %). Headline counts, summaries and
+covered shares count only those rows; the others are slivers, listed apart.
 
-Zones given as points (programme sites: Petites villes de demain, Action cœur de ville)
-have no area: a point zone lying in a pole (inside or on its outline) gives
-``zone_inside_pole`` with ``share_of_pole`` = 0 and ``iou`` = 0; a point elsewhere gives
-no row. For a MultiPoint zone, ``share_of_zone`` is the fraction of its points in the
-pole, and the relation is ``straddles`` when only some are.
+Zones given as points (programme sites seen without their member communes) have no
+area: a point zone lying in a pole gives ``share_of_pole`` = 0, ``iou`` = 0 and
+``share_of_zone`` the fraction of its points in the pole.
 
-The share of a pole covered by a layer is the area of the *union* of its zones in the
-pole, never the sum of the shares: contract zones can overlap (nested CRTE, for one).
+The share of a pole covered by a layer is the measure of the *union* of its counted
+zones in the pole, never the sum of the shares: contract zones can overlap (nested CRTE,
+for one).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,16 +62,19 @@ import shapely
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput, UploadRejected
-from .layers import load_layer
-from .metrics import piece_shares
-from .overlay import overlay
+from .layers import UNRESOLVED_COLUMNS, ZoneMembers, load_layer, zone_members
+from .options import Options
+from .overlay import geometric_pairs, overlay
 from .projection import area_m2
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "RELATIONS",
+    "OVERLAP_RELATIONS",
+    "RELATION_LABELS",
     "OVERLAP_COLUMNS",
+    "SUMMARY_COLUMNS",
     "ZoneOverlap",
     "QpvTables",
     "overlap_zones",
@@ -60,16 +83,29 @@ __all__ = [
     "qpv_by_pole",
     "qpv_tables",
     "overlap_table",
+    "programme_summary",
+    "layer_notice",
 ]
 
-RELATIONS = ("pole_inside_zone", "zone_inside_pole", "straddles")
+RELATIONS = ("coincides", "pole_inside_zone", "zone_inside_pole", "straddles", "touches")
+#: the relations that are overlaps (``touches`` is mere contact)
+OVERLAP_RELATIONS = RELATIONS[:4]
+#: French labels of the relations, for the app and the exports
+RELATION_LABELS = {
+    "coincides": "Confondus",
+    "pole_inside_zone": "Pôle inclus dans la zone",
+    "zone_inside_pole": "Zone incluse dans le pôle",
+    "straddles": "Chevauchement",
+    "touches": "Contact en bordure",
+}
 #: columns of the overlap table, in order
-OVERLAP_COLUMNS = ["pole_id", "zone_code", "zone_name", "share_of_pole", "share_of_zone", "iou",
-                   "relation", "overlap_km2", "zone_type"]
-SUMMARY_COLUMNS = ["pole_id", "nom", "n_zones", "n_pole_inside_zone", "n_zone_inside_pole",
-                   "n_straddles", "covered_share", "zones"]
+OVERLAP_COLUMNS = ["pole_id", "zone_code", "zone_name", "share_of_pole", "share_of_zone", "iou", "relation",
+                   "counted", "overlap_km2", "overlap_population", "shared_communes", "method", "zone_type"]
+SUMMARY_COLUMNS = ["pole_id", "nom", "n_zones", "n_coincides", "n_pole_inside_zone", "n_zone_inside_pole",
+                   "n_straddles", "n_touches", "n_slivers", "covered_share", "zones"]
 _POINT_TYPES = (0, 4)  # shapely type ids of Point, MultiPoint
 _POLY_TYPES = (3, 6)
+_FLOAT_COLUMNS = ("share_of_pole", "share_of_zone", "iou", "overlap_km2", "overlap_population", "shared_communes")
 
 
 @dataclass
@@ -80,29 +116,76 @@ class ZoneOverlap:
     ----------
     layer : str
         The layer id (``"upload"`` or the ``attrs["layer"]`` of a user's table).
-    pieces : geopandas.GeoDataFrame
-        One row per intersecting (pole, zone), columns :data:`OVERLAP_COLUMNS` and
-        ``geometry`` (the part of the zone in the pole; the points in it for point zones).
+    table : pandas.DataFrame
+        One row per (pole, zone) that meet, columns :data:`OVERLAP_COLUMNS`: the shares
+        (by the weight of the options), ``relation``, ``counted`` (a real overlap),
+        ``overlap_km2``, ``overlap_population`` (with the population weight),
+        ``shared_communes`` (membership path), ``method`` (``"membership"`` or
+        ``"geometry"``) and ``zone_type`` (``"communes"`` on the membership path,
+        ``"polygon"`` or ``"point"`` on the geometry path; for points the shares are
+        fractions of points).
     summary : pandas.DataFrame
-        One row per pole, columns ``pole_id``, ``nom``, ``n_zones`` (zones touched),
-        ``n_pole_inside_zone``, ``n_zone_inside_pole``, ``n_straddles``,
-        ``covered_share`` (share of the pole's area covered by the union of the zones)
-        and ``zones`` (codes touched, by decreasing share of the pole, ``"; "``-joined).
+        One row per pole, columns :data:`SUMMARY_COLUMNS`: ``n_zones`` (counted
+        zones), counts per relation (``n_touches`` and ``n_slivers`` are listed apart),
+        ``covered_share`` (share of the pole covered by the union of the counted zones)
+        and ``zones`` (codes of the counted zones by decreasing share of the pole).
     zones : geopandas.GeoDataFrame
         The zones used (``code``, ``nom``, ``geometry`` and the layer's other columns).
-    tolerance : float
+    options : Options
+    unresolved : pandas.DataFrame
+        Members of the layer's zones that could not be turned into communes
+        (:data:`ptce_geo.layers.UNRESOLVED_COLUMNS`); those zones are measured by their
+        outline.
+    status, period, notice : str
+        The layer's status (``"en vigueur"`` or ``"historique"``), period and French notice.
     """
 
     layer: str
-    pieces: gpd.GeoDataFrame
+    table: pd.DataFrame
     summary: pd.DataFrame
     zones: gpd.GeoDataFrame
-    tolerance: float
+    options: Options
+    unresolved: pd.DataFrame
+    status: str = "en vigueur"
+    period: str = ""
+    notice: str = ""
+    #: geometry of each row when known (geometry path), else None
+    _geoms: np.ndarray | None = field(default=None, repr=False)
+    #: commune codes of each membership row whose geometry is built on demand
+    _shared: list | None = field(default=None, repr=False)
+    _catalogue: Catalogue | None = field(default=None, repr=False)
 
     @property
-    def table(self) -> pd.DataFrame:
-        """The pieces without their geometry."""
-        return pd.DataFrame(self.pieces.drop(columns="geometry"))
+    def tolerance(self) -> float:
+        """The relation tolerance of the options."""
+        return self.options.tolerance
+
+    @property
+    def historical(self) -> bool:
+        """True for an expired generation of zones (shown as history)."""
+        return self.status == "historique"
+
+    @property
+    def overlaps(self) -> pd.DataFrame:
+        """The counted rows: real overlaps."""
+        return self.table[self.table["counted"]].reset_index(drop=True)
+
+    @property
+    def slivers(self) -> pd.DataFrame:
+        """The rows not counted: contact in border and pieces below the threshold."""
+        return self.table[~self.table["counted"]].reset_index(drop=True)
+
+    @cached_property
+    def pieces(self) -> gpd.GeoDataFrame:
+        """The table with the geometry of each piece (the union of the shared communes on
+        the membership path), built on first use."""
+        geoms = np.empty(len(self.table), dtype=object) if self._geoms is None else self._geoms.copy()
+        if self._shared is not None and any(c is not None for c in self._shared):
+            communes = load_layer("communes", catalogue=self._catalogue).set_index("code").geometry
+            for i, codes in enumerate(self._shared):
+                if codes is not None:
+                    geoms[i] = _union(communes.loc[list(codes)].to_numpy())
+        return gpd.GeoDataFrame(self.table.copy(), geometry=list(geoms), crs="EPSG:4326")
 
 
 class QpvTables(NamedTuple):
@@ -110,6 +193,32 @@ class QpvTables(NamedTuple):
 
     poles: pd.DataFrame
     districts: pd.DataFrame
+
+
+def _union(geoms: np.ndarray) -> shapely.Geometry:
+    if len(geoms) == 1:
+        return geoms[0]
+    try:
+        union = shapely.coverage_union_all(geoms)
+        if union.is_valid:
+            return union
+    except shapely.errors.GEOSException:
+        pass
+    return shapely.union_all(geoms)
+
+
+def layer_notice(spec_or_overlap) -> str:
+    """The French notice of a historical layer (``""`` for a layer in force).
+
+    Parameters
+    ----------
+    spec_or_overlap : LayerSpec or ZoneOverlap
+    """
+    if getattr(spec_or_overlap, "status", "en vigueur") != "historique":
+        return ""
+    period = getattr(spec_or_overlap, "period", "")
+    notice = getattr(spec_or_overlap, "notice", "")
+    return f"Couche historique ({period}) : {notice}." if period else f"Couche historique : {notice}."
 
 
 def _zone_table(zones: str | gpd.GeoDataFrame, catalogue: Catalogue) -> tuple[str, gpd.GeoDataFrame]:
@@ -135,143 +244,360 @@ def _zone_table(zones: str | gpd.GeoDataFrame, catalogue: Catalogue) -> tuple[st
     return str(zones.attrs.get("layer", "upload")), table
 
 
-def _relation(share_of_pole: np.ndarray, share_of_zone: np.ndarray, tolerance: float) -> np.ndarray:
-    return np.where(share_of_pole >= 1 - tolerance, "pole_inside_zone",
-                    np.where(share_of_zone >= 1 - tolerance, "zone_inside_pole", "straddles"))
+def _relation(s: np.ndarray, u: np.ndarray, tolerance: float) -> np.ndarray:
+    hi = 1 - tolerance
+    return np.select([(s >= hi) & (u >= hi), s >= hi, u >= hi, (s < tolerance) & (u < tolerance)],
+                     ["coincides", "pole_inside_zone", "zone_inside_pole", "touches"], default="straddles")
 
 
-def _polygon_pieces(perimeters, layer_id, table, catalogue, tolerance) -> tuple[gpd.GeoDataFrame | None, pd.Series]:
-    """Pieces of polygon zones, by the overlay engine (``layer_id`` None for a user's table)."""
-    polygonal = np.isin(shapely.get_type_id(table.geometry.to_numpy()), _POLY_TYPES)
-    if not polygonal.any():
-        return None, pd.Series(area_m2(perimeters.geometry.to_numpy()), index=perimeters["id"].to_numpy())
-    ov = overlay(perimeters, layer_id or table[polygonal], catalogue=catalogue)
-    p = piece_shares(ov, threshold=0.0)
-    s, u = p["share_of_pole"].to_numpy(), p["share_of_unit"].to_numpy()
-    out = gpd.GeoDataFrame({
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(np.where(b > 0, a / b, 0.0), 0.0, 1.0)
+
+
+# --- the poles ---------------------------------------------------------------------------
+
+class _Poles:
+    """The poles' communes and totals, measured once (sums over communes for code poles)."""
+
+    def __init__(self, perimeters: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None, weight: str) -> None:
+        self.frame = perimeters
+        self.ids = perimeters["id"].to_numpy()
+        n = len(perimeters)
+        has_codes = "communes" in perimeters and "definition" in perimeters
+        self.by_codes = np.zeros(n, bool)
+        if has_codes:
+            listed = np.array([isinstance(c, (list, tuple)) and len(c) > 0 for c in perimeters["communes"]], bool)
+            self.by_codes = perimeters["definition"].eq("codes").to_numpy(dtype=bool) & listed
+        self.communes = communes
+        self.commune_geoms = communes.set_index("code").geometry if communes is not None else None
+        self.n_communes = np.zeros(n, int)
+        self.area = area_m2(perimeters.geometry.to_numpy())
+        self.population = np.full(n, np.nan)
+        self.pi = np.empty(0, int)  # (pole position, commune position) of code poles
+        self.ci = np.empty(0, int)
+        if communes is not None and self.by_codes.any():
+            sel = np.flatnonzero(self.by_codes)
+            lists = perimeters["communes"].to_numpy()[sel]
+            sizes = np.fromiter((len(c) for c in lists), dtype=int, count=len(lists))
+            flat = np.fromiter((c for cs in lists for c in cs), dtype=object, count=int(sizes.sum()))
+            ci = pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(flat)
+            pi = np.repeat(sel, sizes)
+            self.pi, self.ci = pi[ci >= 0], ci[ci >= 0]
+            self.area[sel] = np.bincount(self.pi, weights=communes["area_m2"].to_numpy()[self.ci], minlength=n)[sel]
+            self.n_communes = np.bincount(self.pi, minlength=n)
+            if "population" in communes:
+                cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float))
+                self.population[sel] = np.bincount(self.pi, weights=cpop[self.ci], minlength=n)[sel]
+        if weight == "population" and (~self.by_codes).any():
+            drawn = np.flatnonzero(~self.by_codes)
+            self.population[drawn] = _interpolated_population(perimeters.geometry.to_numpy()[drawn], communes)
+
+    def total(self, weight: str) -> np.ndarray:
+        return self.population if weight == "population" else self.area
+
+
+def _interpolated_population(geoms: np.ndarray, communes: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Population in each polygon: a piece holding the fraction f of a commune's area holds
+    the fraction f of its population (areal interpolation within each commune)."""
+    out = np.zeros(len(geoms))
+    if communes is None or "population" not in communes or not len(geoms):
+        return np.full(len(geoms), np.nan)
+    ok = np.flatnonzero(np.isin(shapely.get_type_id(geoms), _POLY_TYPES))
+    if not len(ok):
+        return out
+    pi, ci, parts, whole = geometric_pairs(geoms[ok], communes.geometry.to_numpy())
+    carea = communes["area_m2"].to_numpy()
+    piece = np.where(whole, carea[ci], 0.0)
+    if (~whole).any():
+        piece[~whole] = area_m2(parts[~whole])
+    cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float))
+    out[ok] = np.bincount(pi, weights=cpop[ci] * _ratio(piece, carea[ci]), minlength=len(ok))
+    return out
+
+
+# --- the membership path -----------------------------------------------------------------
+
+def _membership_rows(poles: _Poles, table: gpd.GeoDataFrame, members: ZoneMembers,
+                     options: Options) -> tuple[pd.DataFrame, list]:
+    """Rows of code poles × zones whose members all resolved: sums over shared communes."""
+    communes = poles.communes
+    zone_codes = table["code"].to_numpy(dtype=object)
+    complete = np.isin(zone_codes, list(members.complete))
+    rows = members.rows[members.rows["code"].isin(set(zone_codes[complete]))]
+    com_index = pd.Index(communes["code"].to_numpy(dtype=object))
+    zone_index = pd.Index(zone_codes)
+    m_ci = com_index.get_indexer(rows["commune"].to_numpy(dtype=object))
+    m_zi = zone_index.get_indexer(rows["code"].to_numpy(dtype=object))
+    keep = (m_ci >= 0) & (m_zi >= 0)
+    m_ci, m_zi = m_ci[keep], m_zi[keep]
+    carea = communes["area_m2"].to_numpy()
+    cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float)) if "population" in communes else None
+    nz = len(table)
+    zone_area = np.bincount(m_zi, weights=carea[m_ci], minlength=nz)
+    zone_n = np.bincount(m_zi, minlength=nz)
+    zone_pop = np.bincount(m_zi, weights=cpop[m_ci], minlength=nz) if cpop is not None else np.full(nz, np.nan)
+    link = pd.DataFrame({"ci": m_ci, "zi": m_zi})
+    shared = pd.DataFrame({"pi": poles.pi, "ci": poles.ci}).merge(link, on="ci", how="inner")
+    empty = pd.DataFrame(columns=OVERLAP_COLUMNS)
+    if not len(shared):
+        return empty, []
+    shared["area"] = carea[shared["ci"].to_numpy()]
+    agg = {"area": ("area", "sum"), "n": ("ci", "size"), "cis": ("ci", list)}
+    if cpop is not None:
+        shared["pop"] = cpop[shared["ci"].to_numpy()]
+        agg["pop"] = ("pop", "sum")
+    g = shared.groupby(["pi", "zi"], sort=False).agg(**agg).reset_index()
+    pi, zi, n = g["pi"].to_numpy(), g["zi"].to_numpy(), g["n"].to_numpy()
+    pole_n = poles.n_communes[pi]
+    if options.weight == "population":
+        a = g["pop"].to_numpy(dtype=float) if cpop is not None else np.full(len(g), np.nan)
+        p_tot, z_tot = poles.population[pi], zone_pop[zi]
+    else:
+        a = g["area"].to_numpy(dtype=float)
+        p_tot, z_tot = poles.area[pi], zone_area[zi]
+    same_pole, same_zone = n == pole_n, n == zone_n[zi]
+    s = np.where(same_pole, 1.0, _ratio(a, p_tot))  # exact 1 when every commune is shared
+    u = np.where(same_zone, 1.0, _ratio(a, z_tot))
+    iou = np.where(same_pole & same_zone, 1.0, _ratio(a, p_tot + z_tot - a))
+    out = pd.DataFrame({
+        "pole_id": poles.ids[pi], "zone_code": zone_codes[zi], "zone_name": table["nom"].to_numpy()[zi],
+        "share_of_pole": s, "share_of_zone": u, "iou": iou,
+        "overlap_km2": g["area"].to_numpy() / 1e6,
+        "overlap_population": g["pop"].to_numpy(dtype=float) if (cpop is not None and options.weight == "population")
+        else np.nan,
+        "shared_communes": n.astype(float), "method": "membership", "zone_type": "communes",
+    })
+    codes = communes["code"].to_numpy(dtype=object)
+    return out, [tuple(codes[c]) for c in g["cis"]]
+
+
+# --- the geometry path -------------------------------------------------------------------
+
+def _polygon_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray,
+                  catalogue: Catalogue, options: Options) -> tuple[pd.DataFrame, list]:
+    """Rows of the poles ``sel`` × polygon zones ``zsel`` by the overlay engine."""
+    if not len(sel) or not len(zsel):
+        return pd.DataFrame(columns=OVERLAP_COLUMNS), []
+    zones = table.iloc[zsel][["code", "nom", "area_m2", "geometry"]].reset_index(drop=True)
+    ov = overlay(poles.frame.iloc[sel], zones, catalogue=catalogue, kind="zones")
+    p = ov.pieces
+    if not len(p):
+        return pd.DataFrame(columns=OVERLAP_COLUMNS), []
+    pos = pd.Index(poles.ids).get_indexer(p["pole_id"].to_numpy())
+    a_area = p["area_m2"].to_numpy(dtype=float)
+    zpos = pd.Index(zones["code"].to_numpy(dtype=object)).get_indexer(p["unit_code"].to_numpy(dtype=object))
+    pop = np.full(len(p), np.nan)
+    if options.weight == "population":
+        pop = _interpolated_population(p.geometry.to_numpy(), poles.communes)
+        touched = np.unique(zpos)
+        zpop = np.full(len(zones), np.nan)
+        zpop[touched] = _interpolated_population(zones.geometry.to_numpy()[touched], poles.communes)
+        a, p_tot, z_tot = pop, poles.population[pos], zpop[zpos]
+    else:
+        a, p_tot, z_tot = a_area, poles.area[pos], p["unit_area_m2"].to_numpy(dtype=float)
+    out = pd.DataFrame({
         "pole_id": p["pole_id"].to_numpy(), "zone_code": p["unit_code"].to_numpy(),
-        "zone_name": p["unit_name"].to_numpy(), "share_of_pole": s, "share_of_zone": u,
-        "iou": p["iou"].to_numpy(), "relation": _relation(s, u, tolerance),
-        "overlap_km2": p["area_m2"].to_numpy() / 1e6, "zone_type": "polygon",
-    }, geometry=p.geometry.to_numpy(), crs="EPSG:4326")
-    return out, ov.poles["area_m2"]
+        "zone_name": p["unit_name"].to_numpy(), "share_of_pole": _ratio(a, p_tot),
+        "share_of_zone": _ratio(a, z_tot), "iou": _ratio(a, p_tot + z_tot - a),
+        "overlap_km2": a_area / 1e6, "overlap_population": pop, "shared_communes": np.nan,
+        "method": "geometry", "zone_type": "polygon",
+    })
+    return out, list(p.geometry.to_numpy())
 
 
-def _point_pieces(perimeters: gpd.GeoDataFrame, table: gpd.GeoDataFrame, tolerance: float) -> gpd.GeoDataFrame | None:
-    geoms = table.geometry.to_numpy()
-    sel = np.flatnonzero(np.isin(shapely.get_type_id(geoms), _POINT_TYPES))
-    if not len(sel):
-        return None
-    points, owner = shapely.get_parts(geoms[sel], return_index=True)
-    n_points = np.bincount(owner, minlength=len(sel))
-    tree = shapely.STRtree(perimeters.geometry.to_numpy())
+def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray) -> tuple[pd.DataFrame, list]:
+    """Rows of the poles ``sel`` × point zones ``zsel``: the fraction of the zone's points in the pole."""
+    empty = pd.DataFrame(columns=OVERLAP_COLUMNS), []
+    if not len(sel) or not len(zsel):
+        return empty
+    geoms = table.geometry.to_numpy()[zsel]
+    points, owner = shapely.get_parts(geoms, return_index=True)
+    n_points = np.bincount(owner, minlength=len(zsel))
+    tree = shapely.STRtree(poles.frame.geometry.to_numpy()[sel])
     pt, pole = tree.query(points, predicate="intersects")  # within or on the outline
     if not len(pt):
-        return None
+        return empty
     hits = pd.DataFrame({"zone": owner[pt], "pole": pole, "pt": pt}).sort_values(["pole", "zone", "pt"])
-    rows = []
+    rows, pieces = [], []
     for (pi, zi), grp in hits.groupby(["pole", "zone"], sort=False):
         inside = points[grp["pt"].to_numpy()]
-        rows.append((pi, zi, len(inside) / n_points[zi],
-                     inside[0] if len(inside) == 1 else shapely.MultiPoint(list(inside))))
-    pi, zi, share, geom = (np.array(v, dtype=object) for v in zip(*rows))
-    share = share.astype(float)
-    ti = sel[zi.astype(int)]
-    return gpd.GeoDataFrame({
-        "pole_id": perimeters["id"].to_numpy()[pi.astype(int)], "zone_code": table["code"].to_numpy()[ti],
-        "zone_name": table["nom"].to_numpy()[ti], "share_of_pole": 0.0, "share_of_zone": share, "iou": 0.0,
-        "relation": np.where(share >= 1 - tolerance, "zone_inside_pole", "straddles"),
-        "overlap_km2": 0.0, "zone_type": "point",
-    }, geometry=list(geom), crs="EPSG:4326")
+        rows.append((sel[pi], zsel[zi], len(inside) / n_points[zi]))
+        pieces.append(inside[0] if len(inside) == 1 else shapely.MultiPoint(list(inside)))
+    pi, ti, share = (np.array(v) for v in zip(*rows))
+    out = pd.DataFrame({
+        "pole_id": poles.ids[pi.astype(int)], "zone_code": table["code"].to_numpy()[ti.astype(int)],
+        "zone_name": table["nom"].to_numpy()[ti.astype(int)], "share_of_pole": 0.0,
+        "share_of_zone": share.astype(float), "iou": 0.0, "overlap_km2": 0.0, "overlap_population": np.nan,
+        "shared_communes": np.nan, "method": "geometry", "zone_type": "point",
+    })
+    return out, pieces
 
 
-def _summary(perimeters: gpd.GeoDataFrame, pieces: gpd.GeoDataFrame, pole_area: pd.Series) -> pd.DataFrame:
-    ids = perimeters["id"].to_numpy()
+# --- the summary -------------------------------------------------------------------------
+
+def _covered(poles: _Poles, g: pd.DataFrame, shared: list, geoms: list, weight: str, catalogue) -> float:
+    """Share of one pole covered by the union of its counted polygon zones."""
+    poly = g[g["zone_type"] != "point"]  # polygons and unions of communes
+    if not len(poly):
+        return 0.0
+    if len(poly) == 1:
+        return float(poly["share_of_pole"].iloc[0])
+    pos = int(np.flatnonzero(poles.ids == poly["pole_id"].iloc[0])[0])
+    total = poles.total(weight)[pos]
+    if not total > 0:
+        return 0.0
+    idx = poly.index.to_numpy()
+    communes = poles.communes
+    if (poly["method"] == "membership").all():  # a union of communes: exact, no geometry
+        pos_c = pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(sorted({c for i in idx for c in shared[i]}))
+        measure = (np.nan_to_num(communes["population"].to_numpy(dtype=float)[pos_c]).sum() if weight == "population"
+                   else communes["area_m2"].to_numpy()[pos_c].sum())
+        return float(min(measure / total, 1.0))
+    parts = []
+    for i in idx:
+        if shared[i] is not None:
+            parts.extend(poles.commune_geoms.loc[list(shared[i])].to_numpy())
+        else:
+            parts.append(geoms[i])
+    union = shapely.union_all(np.array(parts, dtype=object))
+    arr = np.array([union], dtype=object)
+    measure = _interpolated_population(arr, communes)[0] if weight == "population" else area_m2(arr)[0]
+    return float(min(measure / total, 1.0))
+
+
+def _summary(poles: _Poles, table: pd.DataFrame, shared: list, geoms: list, options: Options,
+             catalogue) -> pd.DataFrame:
+    frame = poles.frame
     rows = []
-    groups = dict(tuple(pieces.groupby("pole_id", sort=False))) if len(pieces) else {}
-    for pid, nom in zip(ids, perimeters["nom"] if "nom" in perimeters else ids):
+    groups = dict(tuple(table.groupby("pole_id", sort=False))) if len(table) else {}
+    for pid, nom in zip(poles.ids, frame["nom"] if "nom" in frame else poles.ids):
+        row = {"pole_id": pid, "nom": nom, "n_zones": 0, **{f"n_{r}": 0 for r in RELATIONS}, "n_slivers": 0,
+               "covered_share": 0.0, "zones": ""}
         g = groups.get(pid)
-        row = {"pole_id": pid, "nom": nom, "n_zones": 0, "n_pole_inside_zone": 0, "n_zone_inside_pole": 0,
-               "n_straddles": 0, "covered_share": 0.0, "zones": ""}
         if g is not None:
-            counts = g["relation"].value_counts()
-            row.update(n_zones=int(g["zone_code"].nunique()), zones="; ".join(g["zone_code"].astype(str)),
-                       **{f"n_{r}": int(counts.get(r, 0)) for r in RELATIONS})
-            poly = g[g["zone_type"] == "polygon"]
-            total = float(pole_area.get(pid, 0.0))
-            if len(poly) == 1:
-                row["covered_share"] = float(poly["share_of_pole"].iloc[0])
-            elif len(poly) > 1 and total > 0:
-                union = shapely.union_all(poly.geometry.to_numpy())
-                row["covered_share"] = float(min(area_m2(np.array([union], dtype=object))[0] / total, 1.0))
+            counted = g[g["counted"]]
+            rel = counted["relation"].value_counts()
+            row.update(n_zones=int(counted["zone_code"].nunique()), zones="; ".join(counted["zone_code"].astype(str)),
+                       n_slivers=int((~g["counted"]).sum()), n_touches=int((g["relation"] == "touches").sum()),
+                       **{f"n_{r}": int(rel.get(r, 0)) for r in OVERLAP_RELATIONS})
+            row["covered_share"] = _covered(poles, counted, shared, geoms, options.weight, catalogue)
         rows.append(row)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def overlap_zones(
     perimeters: gpd.GeoDataFrame, zones: str | gpd.GeoDataFrame, *,
-    catalogue: Catalogue | None = None, tolerance: float = 0.01,
+    catalogue: Catalogue | None = None, options: Options | None = None,
 ) -> ZoneOverlap:
     """Overlap of every pole with every zone of a layer, and the summary per pole.
 
     Parameters
     ----------
     perimeters : geopandas.GeoDataFrame
-        As returned by :func:`ptce_geo.perimeters.read_perimeters`.
+        As returned by :func:`ptce_geo.perimeters.read_perimeters`; poles given by codes
+        (``definition == "codes"``, with ``communes``) take the membership path against
+        zones whose members are known.
     zones : str or geopandas.GeoDataFrame
         A catalogue layer id (``"qpv"``, ``"territoires_industrie"``…) or a table with
         ``code``, ``nom`` and a geometry (as from
         :func:`ptce_geo.uploads.read_zone_upload`); polygons and points are both read.
     catalogue : Catalogue, optional
-    tolerance : float
-        t in the relation rules of the module docstring (default 0.01).
+    options : Options, optional
+        Threshold (which rows are counted), weight (area or population) and tolerance
+        (relations); default ``Options()``.
 
     Returns
     -------
     ZoneOverlap
     """
-    if not 0 <= tolerance < 1:
-        raise InvalidInput(f"tolerance {tolerance!r} must lie in [0, 1), such as 0.01.",
-                           fr="La tolérance doit être comprise entre 0 et 1 (par exemple 0,01).")
+    options = options or Options()
+    if not isinstance(options, Options):
+        raise InvalidInput("options must be a ptce_geo.options.Options.", fr="Options invalides.")
     catalogue = catalogue or load_catalogue()
     if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
         perimeters = perimeters.to_crs("EPSG:4326")
+    perimeters = perimeters.reset_index(drop=True)
     layer_id, table = _zone_table(zones, catalogue)
-    poly, pole_area = _polygon_pieces(perimeters, layer_id if isinstance(zones, str) else None, table,
-                                      catalogue, tolerance)
-    points = _point_pieces(perimeters, table, tolerance)
-    parts = [p for p in (poly, points) if p is not None and len(p)]
+    spec = catalogue.layers.get(layer_id) if isinstance(zones, str) else None
+    members = zone_members(layer_id, catalogue=catalogue) if spec is not None else None
+    need_communes = members is not None or options.weight == "population" or (
+        "definition" in perimeters and perimeters["definition"].eq("codes").any())
+    communes = load_layer("communes", catalogue=catalogue) if need_communes else None
+    if options.weight == "population" and (communes is None or "population" not in communes):
+        raise InvalidInput("population weighting needs commune populations: the catalogue's communes layer "
+                           "has none; use area weighting.",
+                           fr="La pondération par la population demande les populations des communes.")
+    poles = _Poles(perimeters, communes, options.weight)
+    types = shapely.get_type_id(table.geometry.to_numpy())
+    polygonal, pointy = np.isin(types, _POLY_TYPES), np.isin(types, _POINT_TYPES)
+    complete = (np.isin(table["code"].to_numpy(dtype=object), list(members.complete)) if members is not None
+                else np.zeros(len(table), bool))
+    code_poles, drawn = np.flatnonzero(poles.by_codes), np.flatnonzero(~poles.by_codes)
+    parts: list[tuple[pd.DataFrame, list, list]] = []
+    if members is not None and len(code_poles) and complete.any():
+        rows, shared = _membership_rows(poles, table, members, options)
+        parts.append((rows, shared, [None] * len(rows)))
+    for sel, zmask in ((drawn, np.ones(len(table), bool)), (code_poles, ~complete)):
+        rows, geoms = _polygon_rows(poles, sel, table, np.flatnonzero(polygonal & zmask), catalogue, options)
+        parts.append((rows, [None] * len(rows), geoms))
+        rows, geoms = _point_rows(poles, sel, table, np.flatnonzero(pointy & zmask))
+        parts.append((rows, [None] * len(rows), geoms))
+    parts = [p for p in parts if len(p[0])]
     if parts:
-        pieces = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+        out = pd.concat([p[0] for p in parts], ignore_index=True)
+        shared = [c for p in parts for c in p[1]]
+        geoms = [g for p in parts for g in p[2]]
     else:
-        pieces = gpd.GeoDataFrame({c: pd.Series(dtype=float if c.startswith(("share", "iou", "overlap")) else object)
-                                   for c in OVERLAP_COLUMNS}, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
+        out, shared, geoms = pd.DataFrame(columns=OVERLAP_COLUMNS), [], []
+    for col in _FLOAT_COLUMNS:
+        out[col] = out[col].astype(float)
+    s, u = out["share_of_pole"].to_numpy(), out["share_of_zone"].to_numpy()
+    out["relation"] = _relation(s, u, options.tolerance) if len(out) else pd.Series(dtype=object)
+    out["counted"] = (out["relation"] != "touches").to_numpy() & ~((s < options.threshold) & (u < options.threshold))
     order = {pid: i for i, pid in enumerate(perimeters["id"])}
-    pieces = pieces.assign(_o=pieces["pole_id"].map(order))
-    pieces = pieces.sort_values(["_o", "share_of_pole", "share_of_zone", "zone_code"],
-                                ascending=[True, False, False, True], kind="stable").drop(columns="_o")
-    pieces = pieces.reset_index(drop=True)[OVERLAP_COLUMNS + ["geometry"]]
-    return ZoneOverlap(layer=layer_id, pieces=pieces, summary=_summary(perimeters, pieces, pole_area),
-                       zones=table, tolerance=tolerance)
+    out["_o"] = out["pole_id"].map(order)
+    out = out.sort_values(["_o", "share_of_pole", "share_of_zone", "zone_code"],
+                          ascending=[True, False, False, True], kind="stable")
+    perm = out.index.to_numpy()
+    out = out.drop(columns="_o").reset_index(drop=True)[OVERLAP_COLUMNS]
+    for col in ("pole_id", "zone_code", "zone_name", "relation", "method", "zone_type"):
+        out[col] = out[col].astype(object)
+    out["counted"] = out["counted"].astype(bool)
+    shared = [shared[i] for i in perm]
+    geoms = [geoms[i] for i in perm]
+    unresolved = members.unresolved if members is not None else pd.DataFrame(columns=UNRESOLVED_COLUMNS)
+    if len(unresolved):
+        logger.info("layer %s: %d zone(s) with unresolved members are measured by their outline",
+                    layer_id, unresolved["zone_code"].nunique())
+    return ZoneOverlap(
+        layer=layer_id, table=out, summary=_summary(poles, out, shared, geoms, options, catalogue),
+        zones=table, options=options, unresolved=unresolved,
+        status=spec.status if spec else "en vigueur", period=spec.period if spec else "",
+        notice=spec.notice if spec else "",
+        _geoms=np.array(geoms + [None], dtype=object)[:-1], _shared=shared, _catalogue=catalogue,
+    )
 
 
 def zone_overlaps(perimeters: gpd.GeoDataFrame, zones: str | gpd.GeoDataFrame, *,
-                  catalogue: Catalogue | None = None, tolerance: float = 0.01) -> pd.DataFrame:
-    """One row per intersecting (pole, zone): columns :data:`OVERLAP_COLUMNS`.
+                  catalogue: Catalogue | None = None, options: Options | None = None) -> pd.DataFrame:
+    """One row per (pole, zone) that meet: columns :data:`OVERLAP_COLUMNS`.
 
     See :func:`overlap_zones` (which also gives the geometries and the summary).
     """
-    return overlap_zones(perimeters, zones, catalogue=catalogue, tolerance=tolerance).table
+    return overlap_zones(perimeters, zones, catalogue=catalogue, options=options).table
 
 
 def zone_summary(perimeters: gpd.GeoDataFrame, zones: str | gpd.GeoDataFrame, *,
-                 catalogue: Catalogue | None = None, tolerance: float = 0.01) -> pd.DataFrame:
-    """One row per pole: zones touched and share covered by their union (see :class:`ZoneOverlap`)."""
-    return overlap_zones(perimeters, zones, catalogue=catalogue, tolerance=tolerance).summary
+                 catalogue: Catalogue | None = None, options: Options | None = None) -> pd.DataFrame:
+    """One row per pole: counted zones and share covered by their union (see :class:`ZoneOverlap`)."""
+    return overlap_zones(perimeters, zones, catalogue=catalogue, options=options).summary
 
 
 def qpv_by_pole(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,
-                layer: str = "qpv", tolerance: float = 0.01) -> QpvTables:
+                layer: str = "qpv", options: Options | None = None) -> QpvTables:
     """Priority districts (QPV) of each pole, measured geometrically.
 
     QPV straddle communes, so they are matched by geometry, not by codes. A QPV is
@@ -280,21 +606,30 @@ def qpv_by_pole(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
     Returns
     -------
     QpvTables
-        ``poles``: one row per pole, ``pole_id``, ``nom``, ``qpv_count`` (QPV touched),
-        ``qpv_inside`` (wholly inside), ``qpv_area_share`` (share of the pole's area
-        that is QPV). ``districts``: one row per (pole, QPV touched), ``pole_id``,
-        ``qpv_code``, ``qpv_name``, ``communes`` and ``dep`` (when the layer has them),
-        ``share_inside`` (share of the QPV's area inside the pole), ``share_of_pole``,
-        ``area_km2`` (inside the pole), ``qpv_area_km2``, ``wholly_inside``.
+        ``poles``: one row per pole, ``pole_id``, ``nom``, ``qpv_count`` (QPV counted:
+        contact in border left out), ``qpv_inside`` (wholly inside), ``qpv_area_share``
+        (share of the pole's area that is QPV). ``districts``: one row per (pole, QPV
+        counted), ``pole_id``, ``qpv_code``, ``qpv_name``, ``communes`` and ``dep`` (when
+        the layer has them), ``share_inside`` (share of the QPV's area inside the pole),
+        ``share_of_pole``, ``area_km2`` (inside the pole), ``qpv_area_km2``,
+        ``wholly_inside``.
     """
     catalogue = catalogue or load_catalogue()
-    return qpv_tables(overlap_zones(perimeters, layer, catalogue=catalogue, tolerance=tolerance))
+    options = options or Options()
+    if options.weight != "area":
+        options = Options(threshold=options.threshold, tolerance=options.tolerance)  # QPV figures are areas
+    return qpv_tables(overlap_zones(perimeters, layer, catalogue=catalogue, options=options))
 
 
 def qpv_tables(res: ZoneOverlap) -> QpvTables:
-    """The QPV tables of :func:`qpv_by_pole`, from an overlap with a QPV layer."""
-    tolerance = res.tolerance
-    p = res.table
+    """The QPV tables of :func:`qpv_by_pole`, from an overlap with a QPV layer.
+
+    Only counted overlaps (not mere contacts) are QPV of a pole. The shares are those of
+    the overlap's options: with a population weight, ``qpv_area_share`` is the share of
+    the pole's population in QPV, interpolated by area within each commune.
+    """
+    tolerance = res.options.tolerance
+    p = res.overlaps
     inside = p["share_of_zone"].to_numpy() >= 1 - tolerance
     zones = res.zones.set_index("code")
     districts = pd.DataFrame({"pole_id": p["pole_id"], "qpv_code": p["zone_code"], "qpv_name": p["zone_name"]})
@@ -316,9 +651,9 @@ def qpv_tables(res: ZoneOverlap) -> QpvTables:
 
 def overlap_table(
     perimeters: gpd.GeoDataFrame, zones: str | os.PathLike, *, catalogue: Catalogue | None = None,
-    code_field: str | None = None, name_field: str | None = None, tolerance: float = 0.01,
+    code_field: str | None = None, name_field: str | None = None, options: Options | None = None,
     assume_crs: str | None = None,
-) -> tuple[pd.DataFrame, str]:
+) -> tuple[pd.DataFrame, str, ZoneOverlap]:
     """The overlap table of the command line, for a layer id or a zone file.
 
     Parameters
@@ -327,15 +662,16 @@ def overlap_table(
         A layer id of the catalogue, or a file (GeoJSON, GeoPackage, zipped Shapefile).
     code_field, name_field : str, optional
         Fields of the file holding the zone code and name (guessed when absent).
+    options : Options, optional
     assume_crs : str, optional
         CRS of a file that declares none (e.g. ``"EPSG:2154"`` for a Shapefile without
         ``.prj``).
 
     Returns
     -------
-    (pandas.DataFrame, str)
-        The table (:data:`OVERLAP_COLUMNS`) and a note saying which fields were used
-        when some were guessed (empty otherwise).
+    (pandas.DataFrame, str, ZoneOverlap)
+        The table (:data:`OVERLAP_COLUMNS`), a note saying which fields were used when
+        some were guessed (empty otherwise), and the whole result.
     """
     from .uploads import MAX_UPLOAD_BYTES, read_zone_upload
 
@@ -367,5 +703,101 @@ def overlap_table(
         source, info = read_zone_upload(data, filename=path.name, code_field=code_field, name_field=name_field,
                                         assume_crs=assume_crs)
         note = info.get("note", "")
-    table = overlap_zones(perimeters, source, catalogue=catalogue, tolerance=tolerance).table
-    return table, note
+    res = overlap_zones(perimeters, source, catalogue=catalogue, options=options)
+    return res.table, note, res
+
+
+# --- programmes per pole -----------------------------------------------------------------
+
+def _pct(x: float) -> str:
+    """A share as a French percentage for one-line texts: « 85 % », « 99,6 % », « 0,4 % ».
+
+    A share that is not whole never reads as 100 % nor 0 %: 0.9996 gives « 99,9 % ».
+    """
+    v = 100 * float(x)
+    if v in (0.0, 100.0) or 0.5 <= v < 99.5:
+        text = f"{v:.0f}"
+    else:
+        text = f"{min(max(v, 0.1), 99.9):.1f}"
+    return text.replace(".", ",") + "\u00a0%"
+
+
+def _named(label: str, name: object) -> str:
+    """« TI Pays Basque », but « CRTE du Niortais » for a zone already named « CRTE du Niortais »."""
+    name = str(name)
+    return name if name.casefold().startswith(label.casefold() + " ") else f"{label} {name}"
+
+
+def _segment(ov: ZoneOverlap, rows: pd.DataFrame, label: str, style: str, limit: int = 3) -> str:
+    """The text of one layer for one pole (its counted rows)."""
+    if style == "count":
+        n = int(rows["zone_code"].nunique())
+        return f"{n} {label}"
+    if style == "communes":
+        member = rows["shared_communes"].to_numpy(dtype=float)
+        n = int(np.where(np.isnan(member), 1, member).sum())  # a site seen as a point is one commune
+        return f"{n} commune{'s' if n > 1 else ''} {label}"
+    unit = " de la population" if ov.options.weight == "population" else ""
+    named = [f"{_named(label, name)} ({_pct(s)}{unit})" for name, s in zip(rows["zone_name"], rows["share_of_pole"])]
+    if len(named) > limit:
+        named = named[:limit] + [f"et {len(named) - limit} autre{'s' if len(named) - limit > 1 else ''} {label}"]
+    return ", ".join(named)
+
+
+def programme_summary(perimeters: gpd.GeoDataFrame, overlaps: Mapping[str, ZoneOverlap], *,
+                      catalogue: Catalogue | None = None) -> pd.DataFrame:
+    """One row per pole across every zones layer given: the programmes it sits in, at a glance.
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+    overlaps : mapping of layer id to ZoneOverlap
+        The overlaps of these perimeters with each zones layer (as :func:`overlap_zones`
+        gives them); taken in catalogue order, then any other (an upload) in the
+        mapping's order.
+    catalogue : Catalogue, optional
+        Gives each layer's label and style (``[layer.programme]``) and status.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``pole_id``, ``nom``, ``programmes`` (one French line over the layers in force:
+        zones named with their share of the pole first, then the counts, such as
+        « TI Pays Basque (100 %), CRTE Pays Basque (100 %), 2 communes PVD, 1 ACV,
+        3 QPV »; « aucun » when none), ``historique`` (the same over historical layers,
+        each followed by its period), then for every layer ``<layer>_n`` (counted zones),
+        ``<layer>_codes`` (their codes, ``"; "``-joined) and ``<layer>_covered_share``.
+        Only counted rows (real overlaps) are used.
+    """
+    catalogue = catalogue or load_catalogue()
+    ids = [lid for lid in catalogue.ids(kind="zones") if lid in overlaps]
+    ids += [lid for lid in overlaps if lid not in ids]
+    pole_ids = perimeters["id"].to_numpy()
+    out = pd.DataFrame({"pole_id": pole_ids,
+                        "nom": perimeters["nom"].to_numpy() if "nom" in perimeters else pole_ids})
+    current: dict[str, list[tuple[int, str]]] = {pid: [] for pid in pole_ids}
+    history: dict[str, list[tuple[int, str]]] = {pid: [] for pid in pole_ids}
+    for lid in ids:
+        ov = overlaps[lid]
+        spec = catalogue.layers.get(lid)
+        label = spec.programme_label if spec else lid
+        style = spec.programme_style if spec else "named"
+        counted = ov.overlaps
+        groups = dict(tuple(counted.groupby("pole_id", sort=False))) if len(counted) else {}
+        summary = ov.summary.set_index("pole_id")
+        out[f"{lid}_n"] = [len(groups[p]) if p in groups else 0 for p in pole_ids]
+        out[f"{lid}_codes"] = ["; ".join(groups[p]["zone_code"].astype(str)) if p in groups else "" for p in pole_ids]
+        out[f"{lid}_covered_share"] = summary["covered_share"].reindex(pole_ids).fillna(0.0).to_numpy()
+        for pid, rows in groups.items():
+            if pid not in current:
+                continue
+            text = _segment(ov, rows, label, style)
+            rank = 0 if style == "named" else 1  # zones named with their share first, then the counts
+            if ov.historical:
+                history[pid].append((rank, f"{text} — {ov.period}" if ov.period else text))
+            else:
+                current[pid].append((rank, text))
+    ordered = lambda items: [t for _, t in sorted(items, key=lambda it: it[0])]  # noqa: E731 - stable by rank
+    out.insert(2, "programmes", [", ".join(ordered(current[p])) or "aucun" for p in pole_ids])
+    out.insert(3, "historique", [" ; ".join(ordered(history[p])) for p in pole_ids])
+    return out

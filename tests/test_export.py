@@ -116,8 +116,10 @@ def test_geopackage_lists_its_layers_with_an_equal_area_copy_and_metadata(poles,
     assert json.loads(meta["version"]) == ptce_geo.__version__
     assert {layer["id"] for layer in json.loads(meta["layers"])} >= {"epci", "petites_villes_de_demain"}
     sites = gpd.read_file(out, layer="petites_villes_de_demain_overlaps")
-    assert (sites.geometry.geom_type.isin(["Point", "MultiPoint"])).all()
-    assert (sites["relation"] == "zone_inside_pole").all()
+    # poles given by codes meet the sites by their member communes: the pieces are those communes
+    assert (sites.geometry.geom_type.isin(["Polygon", "MultiPolygon"])).all() and len(sites)
+    assert (sites["method"] == "membership").all() and (sites["share_of_zone"] == 1.0).all()
+    assert set(sites["relation"]) <= {"zone_inside_pole", "coincides"}
 
 
 def test_failed_export_leaves_the_previous_file_intact(poles, catalogue, tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ import shapely
 
 from ptce_geo.cli import main
 from ptce_geo.errors import InvalidInput
+from ptce_geo.options import Options
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.zones import OVERLAP_COLUMNS, overlap_table, overlap_zones, qpv_by_pole, zone_overlaps, zone_summary
 
@@ -84,19 +85,20 @@ def test_zone_inside_pole_and_pole_inside_zone(squares):
     assert big["overlap_km2"] > 0
 
 
-def test_identical_pole_and_zone_is_pole_inside_zone_with_iou_one(squares):
+def test_identical_pole_and_zone_coincide_with_iou_one(squares):
     r = row(zone_overlaps(squares, zones(same=POLE)), "p", "same")
-    assert r["relation"] == "pole_inside_zone"
+    assert r["relation"] == "coincides"
     assert r["iou"] == pytest.approx(1.0, abs=1e-9)
+    assert r["method"] == "geometry" and r["counted"]
 
 
 def test_tolerance_decides_the_relation(squares):
     z = zones(almost=shapely.box(2.005, 45.5, 3.5, 47.5))  # covers 99.5 % of the pole
     assert row(zone_overlaps(squares, z), "p", "almost")["share_of_pole"] == pytest.approx(0.995, abs=1e-4)
     assert row(zone_overlaps(squares, z), "p", "almost")["relation"] == "pole_inside_zone"
-    assert row(zone_overlaps(squares, z, tolerance=0.001), "p", "almost")["relation"] == "straddles"
+    assert row(zone_overlaps(squares, z, options=Options(tolerance=0.001)), "p", "almost")["relation"] == "straddles"
     with pytest.raises(InvalidInput):
-        zone_overlaps(squares, z, tolerance=1.5)
+        zone_overlaps(squares, z, options=Options(tolerance=1.5))
 
 
 def test_point_zones_inside_outside_and_partly(squares):
@@ -159,13 +161,19 @@ def test_pole_equal_to_a_territoire_d_industrie_epci(catalogue):
     assert len(sirens) == 1  # Ouest Guyanais is one EPCI: CC de l'Ouest Guyanais
     poles = perimeters(feature("og", epci=sirens), catalogue=catalogue)
     r = row(zone_overlaps(poles, "territoires_industrie", catalogue=catalogue), "og", "ti-0301")
+    assert r["method"] == "membership"  # the pole and the zone are the same communes
+    assert r["relation"] == "coincides" and r["iou"] == 1.0
+    # drawn (no codes), the same pole takes the geometry path against the ANCT outline;
     # independently: geopandas intersection in UTM 22N (metres, local scale ≈ 1)
-    pole = poles.to_crs(2972).geometry.iloc[0]
+    drawn = perimeters(feature("og", poles.geometry.iloc[0]))
+    r = row(zone_overlaps(drawn, "territoires_industrie", catalogue=catalogue), "og", "ti-0301")
+    pole = drawn.to_crs(2972).geometry.iloc[0]
     zone = gpd.GeoSeries([ti.loc["ti-0301", "geometry"]], crs=4326).to_crs(2972).iloc[0]
     inter = pole.intersection(zone).area
+    assert r["method"] == "geometry"
     assert r["iou"] == pytest.approx(inter / (pole.area + zone.area - inter), abs=1e-3)
-    assert r["iou"] > 0.99
-    assert r["relation"] == "pole_inside_zone"
+    assert 0.99 < r["iou"] < 1
+    assert r["relation"] in ("coincides", "pole_inside_zone")
 
 
 def test_mainland_ti_epci_matches_geopandas_overlay(catalogue):
@@ -174,7 +182,9 @@ def test_mainland_ti_epci_matches_geopandas_overlay(catalogue):
     ti = load_layer("territoires_industrie", catalogue=catalogue).set_index("code")
     siren = re.findall(r"\((\d{9})\)", ti.loc["ti-7514", "groupements"])  # Pays Basque
     assert siren == ["200067106"]
-    poles = perimeters(feature("pb", epci=siren), catalogue=catalogue)
+    by_codes = perimeters(feature("pb", epci=siren), catalogue=catalogue)
+    assert row(zone_overlaps(by_codes, "territoires_industrie", catalogue=catalogue), "pb", "ti-7514")["iou"] == 1.0
+    poles = perimeters(feature("pb", by_codes.geometry.iloc[0]))  # drawn: the geometry path
     table = zone_overlaps(poles, "territoires_industrie", catalogue=catalogue)
     r = row(table, "pb", "ti-7514")
     a = poles[["id", "geometry"]].to_crs(3035)
@@ -183,11 +193,12 @@ def test_mainland_ti_epci_matches_geopandas_overlay(catalogue):
     assert r["share_of_pole"] == pytest.approx(inter / a.area.iloc[0], abs=1e-4)
     assert r["share_of_zone"] == pytest.approx(inter / b.area.iloc[0], abs=1e-4)
     assert r["iou"] > 0.97
-    expected = "pole_inside_zone" if r["share_of_pole"] >= 0.99 else (
-        "zone_inside_pole" if r["share_of_zone"] >= 0.99 else "straddles")
+    s, u = r["share_of_pole"], r["share_of_zone"]
+    expected = ("coincides" if min(s, u) >= 0.99 else "pole_inside_zone" if s >= 0.99 else
+                "zone_inside_pole" if u >= 0.99 else "straddles")
     assert r["relation"] == expected
-    assert row(zone_overlaps(poles, "territoires_industrie", catalogue=catalogue, tolerance=0.02),
-               "pb", "ti-7514")["relation"] == "pole_inside_zone"
+    assert row(zone_overlaps(poles, "territoires_industrie", catalogue=catalogue, options=Options(tolerance=0.03)),
+               "pb", "ti-7514")["relation"] == "coincides"
 
 
 @pytest.fixture()
@@ -244,17 +255,28 @@ def test_qpv_by_pole_agrees_with_the_scorecard_figures(occitanie, catalogue):
     assert np.allclose(mine["qpv_area_share"], theirs["qpv_area_share"], rtol=1e-9)  # QPV do not overlap
 
 
-def test_point_layer_of_programme_sites(occitanie, catalogue):
+def test_point_layer_of_programme_sites(occitanie, catalogue, mirror_dir):
     from ptce_geo.layers import load_layer
 
-    acv = load_layer("action_coeur_de_ville", catalogue=catalogue)
+    # poles given by codes meet the sites by their member communes: independently, the
+    # INSEE codes written in the raw file's liste_geo that are communes of each pole
+    raw = json.loads((mirror_dir / "contrats" / "action_coeur_de_ville_anct_2024_points.geojson").read_text())
+    members = {f["properties"]["id_territoire"]: set(re.findall(r"\((\w{5})\)", f["properties"]["liste_geo"]))
+               for f in raw["features"]}
     table = zone_overlaps(occitanie, "action_coeur_de_ville", catalogue=catalogue)
-    assert set(table["relation"]) <= {"zone_inside_pole"}
-    assert (table["zone_type"] == "point").all()
-    # independently: sjoin of the sites' points with the poles
-    hits = gpd.sjoin(acv[["code", "geometry"]], occitanie[["id", "geometry"]], predicate="intersects")
+    expected = sorted((pid, code) for pid, coms in zip(occitanie["id"], occitanie["communes"])
+                      for code, m in members.items() if m & set(coms))
+    assert sorted(zip(table["pole_id"], table["zone_code"])) == expected
+    assert ("castres", "acv-047") in expected  # Castres - Mazamet is an Action cœur de ville site (2 communes)
+    assert (table["method"] == "membership").all() and (table["zone_type"] == "communes").all()
+    assert set(table["relation"]) <= {"zone_inside_pole", "coincides"}
+    # drawn perimeters meet the sites as points: sjoin of the sites' points with the poles
+    acv = load_layer("action_coeur_de_ville", catalogue=catalogue)
+    drawn = perimeters(*(feature(pid, geom) for pid, geom in zip(occitanie["id"], occitanie.geometry)))
+    table = zone_overlaps(drawn, "action_coeur_de_ville", catalogue=catalogue)
+    hits = gpd.sjoin(acv[["code", "geometry"]], drawn[["id", "geometry"]], predicate="intersects")
     assert sorted(zip(hits["id"], hits["code"])) == sorted(zip(table["pole_id"], table["zone_code"]))
-    assert len(table) >= 1  # Castres is an Action cœur de ville site
+    assert (table["zone_type"] == "point").all() and set(table["relation"]) <= {"zone_inside_pole"}
 
 
 def test_crte_layer_covers_castres_whole(occitanie, catalogue):
@@ -279,7 +301,7 @@ def test_cli_overlap_with_a_layer(poles_file, capsys):
     assert main(["overlap", "--poles", str(poles_file), "--zones", "territoires_industrie"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split(",") == OVERLAP_COLUMNS
-    assert any(line.startswith("og,ti-0301,Ouest Guyanais,") and ",pole_inside_zone," in line for line in lines)
+    assert "og,ti-0301,Ouest Guyanais,1.0,1.0,1.0,coincides,True," in "\n".join(lines)
 
 
 def test_cli_overlap_with_a_file_and_a_code_field(poles_file, tmp_path, mirror_dir, capsys, caplog):
@@ -316,10 +338,11 @@ def test_cli_overlap_unknown_layer_or_missing_field(poles_file, tmp_path, mirror
 
 
 def test_overlap_table_note_for_guessed_fields(occitanie, catalogue, mirror_dir):
-    table, note = overlap_table(occitanie, mirror_dir / "qpv" / "qpv_2015_occitanie.geojson", catalogue=catalogue)
+    table, note, _ = overlap_table(occitanie, mirror_dir / "qpv" / "qpv_2015_occitanie.geojson", catalogue=catalogue)
     assert "'code_qp' (guessed)" in note and "'nom_qp' (guessed)" in note
     assert (table.loc[table["pole_id"] == "castres", "relation"] == "zone_inside_pole").sum() == 5
-    _, note = overlap_table(occitanie, "qpv", catalogue=catalogue)
+    _, note, res = overlap_table(occitanie, "qpv", catalogue=catalogue)
+    assert res.historical and "liste 2015" in res.notice
     assert note == ""
 
 
@@ -337,4 +360,5 @@ def test_cli_overlap_assume_crs_for_a_shapefile_without_prj(poles_file, tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "EPSG:2154" in err
     assert main(["overlap", "--poles", str(poles_file), "--zones", str(path), "--assume-crs", "EPSG:2154"]) == 0
-    assert ",pole_inside_zone," in capsys.readouterr().out
+    out = capsys.readouterr().out  # a file is known by its outlines: the geometry path
+    assert ",coincides,True," in out and out.strip().endswith(",geometry,polygon")
