@@ -149,3 +149,26 @@ def test_qpv_resource_served_as_a_zip_is_sniffed(official):
     qpv = load_layer("qpv", catalogue=cat)
     assert list(qpv["code"]) == ["QN00701M"] and qpv.loc[0, "nom"] == "Quartier <b>test</b>"
     assert qpv.loc[0, "dep"] == "07"
+
+
+def test_cli_picks_up_the_qpv_2024_list_in_force(official, tmp_path, capsys):
+    """The default catalogue's QPV layer is the 2024 list, in force: the CLI lists it so, measures
+    poles against it and counts it among the programmes in force, not as history."""
+    from ptce_geo.cli import main
+
+    poles = tmp_path / "poles.geojson"
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": {"id": "annonay", "communes": ["07010"]}}]}))
+    assert main(["layers", "--format", "csv"]) == 0
+    layers = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str).set_index("id")
+    assert (layers.loc["qpv", "status"], layers.loc["qpv", "vintage"]) == ("en vigueur", "2024")
+    assert layers.loc["contrats_de_ville", "status"] == "historique"
+    assert main(["overlap", "--poles", str(poles), "--zones", "qpv"]) == 0
+    captured = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(captured.out), dtype=str)
+    assert list(table["zone_code"]) == ["QN00701M"]  # the synthetic QPV half in Annonay
+    assert table.loc[0, "relation"] == "straddles" and table.loc[0, "counted"] == "True"
+    assert "historical" not in captured.err
+    assert main(["programmes", "--poles", str(poles), "--zones", "qpv", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert (row["programmes"], row["historique"], row["qpv_codes"]) == ("1 QPV", "", "QN00701M")
