@@ -151,7 +151,8 @@ class ZoneOverlap:
     notice: str = ""
     #: geometry of each row when known (geometry path), else None
     _geoms: np.ndarray | None = field(default=None, repr=False)
-    #: commune codes of each membership row whose geometry is built on demand
+    #: positions (in the communes layer) of the shared communes of each membership row,
+    #: whose geometry is built on demand
     _shared: list | None = field(default=None, repr=False)
     _catalogue: Catalogue | None = field(default=None, repr=False)
 
@@ -181,10 +182,10 @@ class ZoneOverlap:
         the membership path), built on first use."""
         geoms = np.empty(len(self.table), dtype=object) if self._geoms is None else self._geoms.copy()
         if self._shared is not None and any(c is not None for c in self._shared):
-            communes = load_layer("communes", catalogue=self._catalogue).set_index("code").geometry
-            for i, codes in enumerate(self._shared):
-                if codes is not None:
-                    geoms[i] = _union(communes.loc[list(codes)].to_numpy())
+            cgeoms = load_layer("communes", catalogue=self._catalogue).geometry.to_numpy()
+            for i, pos in enumerate(self._shared):
+                if pos is not None:
+                    geoms[i] = _union(cgeoms[pos])
         return gpd.GeoDataFrame(self.table.copy(), geometry=list(geoms), crs="EPSG:4326")
 
 
@@ -272,25 +273,32 @@ class _Poles:
             listed = np.array([isinstance(c, (list, tuple)) and len(c) > 0 for c in perimeters["communes"]], bool)
             self.by_codes = perimeters["definition"].eq("codes").to_numpy(dtype=bool) & listed
         self.communes = communes
-        self.commune_geoms = communes.set_index("code").geometry if communes is not None else None
         self.n_communes = np.zeros(n, int)
-        self.area = area_m2(perimeters.geometry.to_numpy())
+        self.area = np.full(n, np.nan)
         self.population = np.full(n, np.nan)
         self.pi = np.empty(0, int)  # (pole position, commune position) of code poles
         self.ci = np.empty(0, int)
+        if communes is not None:  # commune arrays, indexed once
+            self.com_index = pd.Index(communes["code"].to_numpy(dtype=object))
+            self.com_area = communes["area_m2"].to_numpy(dtype=float)
+            self.com_pop = (np.nan_to_num(communes["population"].to_numpy(dtype=float)) if "population" in communes
+                            else None)
+            self.com_geoms = communes.geometry.to_numpy()
         if communes is not None and self.by_codes.any():
             sel = np.flatnonzero(self.by_codes)
             lists = perimeters["communes"].to_numpy()[sel]
             sizes = np.fromiter((len(c) for c in lists), dtype=int, count=len(lists))
             flat = np.fromiter((c for cs in lists for c in cs), dtype=object, count=int(sizes.sum()))
-            ci = pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(flat)
+            ci = self.com_index.get_indexer(flat)
             pi = np.repeat(sel, sizes)
             self.pi, self.ci = pi[ci >= 0], ci[ci >= 0]
-            self.area[sel] = np.bincount(self.pi, weights=communes["area_m2"].to_numpy()[self.ci], minlength=n)[sel]
+            self.area[sel] = np.bincount(self.pi, weights=self.com_area[self.ci], minlength=n)[sel]
             self.n_communes = np.bincount(self.pi, minlength=n)
-            if "population" in communes:
-                cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float))
-                self.population[sel] = np.bincount(self.pi, weights=cpop[self.ci], minlength=n)[sel]
+            if self.com_pop is not None:
+                self.population[sel] = np.bincount(self.pi, weights=self.com_pop[self.ci], minlength=n)[sel]
+        drawn = np.flatnonzero(~self.by_codes)
+        if len(drawn):
+            self.area[drawn] = area_m2(perimeters.geometry.to_numpy()[drawn])
         if weight == "population" and (~self.by_codes).any():
             drawn = np.flatnonzero(~self.by_codes)
             self.population[drawn] = _interpolated_population(perimeters.geometry.to_numpy()[drawn], communes)
@@ -323,18 +331,14 @@ def _interpolated_population(geoms: np.ndarray, communes: gpd.GeoDataFrame | Non
 def _membership_rows(poles: _Poles, table: gpd.GeoDataFrame, members: ZoneMembers,
                      options: Options) -> tuple[pd.DataFrame, list]:
     """Rows of code poles × zones whose members all resolved: sums over shared communes."""
-    communes = poles.communes
     zone_codes = table["code"].to_numpy(dtype=object)
-    complete = np.isin(zone_codes, list(members.complete))
-    rows = members.rows[members.rows["code"].isin(set(zone_codes[complete]))]
-    com_index = pd.Index(communes["code"].to_numpy(dtype=object))
-    zone_index = pd.Index(zone_codes)
-    m_ci = com_index.get_indexer(rows["commune"].to_numpy(dtype=object))
-    m_zi = zone_index.get_indexer(rows["code"].to_numpy(dtype=object))
+    m_zi = pd.Index(zone_codes).get_indexer(members.rows["code"].to_numpy(dtype=object))
+    complete = table["code"].isin(members.complete).to_numpy(dtype=bool)
+    m_zi[m_zi >= 0] = np.where(complete[m_zi[m_zi >= 0]], m_zi[m_zi >= 0], -1)
+    m_ci = poles.com_index.get_indexer(members.rows["commune"].to_numpy(dtype=object))
     keep = (m_ci >= 0) & (m_zi >= 0)
     m_ci, m_zi = m_ci[keep], m_zi[keep]
-    carea = communes["area_m2"].to_numpy()
-    cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float)) if "population" in communes else None
+    carea, cpop = poles.com_area, poles.com_pop
     nz = len(table)
     zone_area = np.bincount(m_zi, weights=carea[m_ci], minlength=nz)
     zone_n = np.bincount(m_zi, minlength=nz)
@@ -344,12 +348,15 @@ def _membership_rows(poles: _Poles, table: gpd.GeoDataFrame, members: ZoneMember
     empty = pd.DataFrame(columns=OVERLAP_COLUMNS)
     if not len(shared):
         return empty, []
-    shared["area"] = carea[shared["ci"].to_numpy()]
-    agg = {"area": ("area", "sum"), "n": ("ci", "size"), "cis": ("ci", list)}
+    shared = shared.sort_values(["pi", "zi", "ci"], kind="stable")
+    key = shared["pi"].to_numpy() * len(table) + shared["zi"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ci_all = shared["ci"].to_numpy()
+    g = pd.DataFrame({"pi": shared["pi"].to_numpy()[starts], "zi": shared["zi"].to_numpy()[starts],
+                      "area": np.add.reduceat(carea[ci_all], starts), "n": np.diff(np.r_[starts, len(key)])})
     if cpop is not None:
-        shared["pop"] = cpop[shared["ci"].to_numpy()]
-        agg["pop"] = ("pop", "sum")
-    g = shared.groupby(["pi", "zi"], sort=False).agg(**agg).reset_index()
+        g["pop"] = np.add.reduceat(cpop[ci_all], starts)
+    cis = np.split(ci_all, starts[1:])
     pi, zi, n = g["pi"].to_numpy(), g["zi"].to_numpy(), g["n"].to_numpy()
     pole_n = poles.n_communes[pi]
     if options.weight == "population":
@@ -370,8 +377,7 @@ def _membership_rows(poles: _Poles, table: gpd.GeoDataFrame, members: ZoneMember
         else np.nan,
         "shared_communes": n.astype(float), "method": "membership", "zone_type": "communes",
     })
-    codes = communes["code"].to_numpy(dtype=object)
-    return out, [tuple(codes[c]) for c in g["cis"]]
+    return out, cis
 
 
 # --- the geometry path -------------------------------------------------------------------
@@ -440,7 +446,7 @@ def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: n
 
 def _covered(poles: _Poles, g: pd.DataFrame, shared: list, geoms: list, weight: str, catalogue) -> float:
     """Share of one pole covered by the union of its counted polygon zones."""
-    poly = g[g["zone_type"] != "point"]  # polygons and unions of communes
+    poly = g  # polygons and unions of communes (point zones have no area)
     if not len(poly):
         return 0.0
     if len(poly) == 1:
@@ -450,42 +456,43 @@ def _covered(poles: _Poles, g: pd.DataFrame, shared: list, geoms: list, weight: 
     if not total > 0:
         return 0.0
     idx = poly.index.to_numpy()
-    communes = poles.communes
     if (poly["method"] == "membership").all():  # a union of communes: exact, no geometry
-        pos_c = pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(sorted({c for i in idx for c in shared[i]}))
-        measure = (np.nan_to_num(communes["population"].to_numpy(dtype=float)[pos_c]).sum() if weight == "population"
-                   else communes["area_m2"].to_numpy()[pos_c].sum())
+        pos = np.unique(np.concatenate([shared[i] for i in idx]))
+        measure = (poles.com_pop[pos].sum() if weight == "population" else poles.com_area[pos].sum())
         return float(min(measure / total, 1.0))
     parts = []
     for i in idx:
         if shared[i] is not None:
-            parts.extend(poles.commune_geoms.loc[list(shared[i])].to_numpy())
+            parts.extend(poles.com_geoms[shared[i]])
         else:
             parts.append(geoms[i])
     union = shapely.union_all(np.array(parts, dtype=object))
     arr = np.array([union], dtype=object)
-    measure = _interpolated_population(arr, communes)[0] if weight == "population" else area_m2(arr)[0]
+    measure = _interpolated_population(arr, poles.communes)[0] if weight == "population" else area_m2(arr)[0]
     return float(min(measure / total, 1.0))
 
 
 def _summary(poles: _Poles, table: pd.DataFrame, shared: list, geoms: list, options: Options,
              catalogue) -> pd.DataFrame:
     frame = poles.frame
-    rows = []
-    groups = dict(tuple(table.groupby("pole_id", sort=False))) if len(table) else {}
-    for pid, nom in zip(poles.ids, frame["nom"] if "nom" in frame else poles.ids):
-        row = {"pole_id": pid, "nom": nom, "n_zones": 0, **{f"n_{r}": 0 for r in RELATIONS}, "n_slivers": 0,
-               "covered_share": 0.0, "zones": ""}
-        g = groups.get(pid)
-        if g is not None:
-            counted = g[g["counted"]]
-            rel = counted["relation"].value_counts()
-            row.update(n_zones=int(counted["zone_code"].nunique()), zones="; ".join(counted["zone_code"].astype(str)),
-                       n_slivers=int((~g["counted"]).sum()), n_touches=int((g["relation"] == "touches").sum()),
-                       **{f"n_{r}": int(rel.get(r, 0)) for r in OVERLAP_RELATIONS})
-            row["covered_share"] = _covered(poles, counted, shared, geoms, options.weight, catalogue)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    ids = pd.Index(poles.ids)
+    out = pd.DataFrame({"pole_id": poles.ids, "nom": frame["nom"].to_numpy() if "nom" in frame else poles.ids})
+    counted = table[table["counted"].to_numpy(dtype=bool)]
+    by_pole = counted.groupby("pole_id", sort=False)
+    out["n_zones"] = by_pole["zone_code"].nunique().reindex(ids).fillna(0).astype(int).to_numpy()
+    for r in RELATIONS:
+        rel = table["relation"].to_numpy() == r
+        sel = table[rel] if r == "touches" else counted[counted["relation"].to_numpy() == r]
+        out[f"n_{r}"] = sel.groupby("pole_id").size().reindex(ids).fillna(0).astype(int).to_numpy()
+    out["n_slivers"] = (table.loc[~table["counted"].to_numpy(dtype=bool)].groupby("pole_id").size()
+                        .reindex(ids).fillna(0).astype(int).to_numpy())
+    covered = np.zeros(len(ids))
+    areal = counted[counted["zone_type"].to_numpy() != "point"]
+    for pid, g in areal.groupby("pole_id", sort=False):
+        covered[ids.get_loc(pid)] = _covered(poles, g, shared, geoms, options.weight, catalogue)
+    out["covered_share"] = covered
+    out["zones"] = by_pole["zone_code"].agg(lambda z: "; ".join(map(str, z))).reindex(ids).fillna("").to_numpy()
+    return out[SUMMARY_COLUMNS]
 
 
 def overlap_zones(
@@ -533,7 +540,7 @@ def overlap_zones(
     poles = _Poles(perimeters, communes, options.weight)
     types = shapely.get_type_id(table.geometry.to_numpy())
     polygonal, pointy = np.isin(types, _POLY_TYPES), np.isin(types, _POINT_TYPES)
-    complete = (np.isin(table["code"].to_numpy(dtype=object), list(members.complete)) if members is not None
+    complete = (table["code"].isin(members.complete).to_numpy(dtype=bool) if members is not None
                 else np.zeros(len(table), bool))
     code_poles, drawn = np.flatnonzero(poles.by_codes), np.flatnonzero(~poles.by_codes)
     parts: list[tuple[pd.DataFrame, list, list]] = []
