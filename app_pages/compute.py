@@ -112,7 +112,7 @@ _POLES: dict[str, Any] = {}
 
 
 def zone_overlap_upload(data: bytes, filename: str, code_field: str | None, name_field: str | None,
-                        poles_file: str, poles_stamp: str, tolerance: float):
+                        poles_file: str, poles_stamp: str, options):
     """Read an uploaded zone file and overlap it with the poles (in a worker)."""
     from ptce_geo.perimeters import read_perimeters
     from ptce_geo.uploads import read_zone_upload
@@ -122,7 +122,7 @@ def zone_overlap_upload(data: bytes, filename: str, code_field: str | None, name
         _POLES.clear()
         _POLES[poles_stamp] = read_perimeters(poles_file)
     zones, info = read_zone_upload(data, filename=filename, code_field=code_field, name_field=name_field)
-    return overlap_zones(_POLES[poles_stamp], zones, tolerance=tolerance), info
+    return overlap_zones(_POLES[poles_stamp], zones, options=options), info
 
 
 # ---------------------------------------------------------------- in the server

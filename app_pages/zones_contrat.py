@@ -7,34 +7,78 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.fmt import RELATION_LABELS, fr_number
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.export import csv_safe
+from ptce_geo.fmt import RELATION_LABELS, fr_number
+from ptce_geo.layers import UNRESOLVED_REASONS
+from ptce_geo.options import Options
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
-from ptce_geo.zones import ZoneOverlap, overlap_zones
+from ptce_geo.zones import ZoneOverlap, layer_notice, overlap_zones, programme_summary
 
 from . import common, compute
 from .present import md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
-RELATION_COLOURS = {"pole_inside_zone": "#1B9E77", "zone_inside_pole": "#7570B3", "straddles": "#D95F02"}
-ALL = "— tous les pôles —"
+RELATION_COLOURS = {"coincides": "#1B9E77", "pole_inside_zone": "#66A61E", "zone_inside_pole": "#7570B3",
+                    "straddles": "#D95F02", "touches": "#999999"}
+WEIGHTS = {"area": "Surface", "population": "Population"}
+VIEWS = ("Recouvrements", "Contacts en bordure et recouvrements marginaux", "Synthèse par pôle",
+         "Programmes par pôle")
 
 
 @st.cache_resource(show_spinner="Calcul des recouvrements…", max_entries=32)
-def _catalogue_overlap(dkey: str, pkey: str, path: str, layer_id: str, vintage: int, tolerance: float) -> ZoneOverlap:
-    return overlap_zones(common.poles(), layer_id, catalogue=common.catalogue(), tolerance=tolerance)
+def _catalogue_overlap(dkey: str, pkey: str, path: str, layer_id: str, vintage: int, options: Options) -> ZoneOverlap:
+    return overlap_zones(common.poles(), layer_id, catalogue=common.catalogue(), options=options)
 
 
 @st.cache_data(show_spinner="Lecture du fichier de zones et calcul des recouvrements…", max_entries=16, ttl=3600)
 def _upload_overlap(dkey: str, pkey: str, digest: str, _data: bytes, filename: str, code_field: str,
-                    name_field: str, tolerance: float) -> tuple[ZoneOverlap, dict]:
+                    name_field: str, options: Options) -> tuple[ZoneOverlap, dict]:
     # a user's file: read and overlapped in a worker process (see app_pages/compute.py)
     return compute.slots().run(compute.zone_overlap_upload, _data, filename, code_field or None, name_field or None,
-                               str(common.poles_file()), pkey, tolerance, what=f"reading {filename}")
+                               str(common.poles_file()), pkey, options, what=f"reading {filename}")
 
 
-def _zones_source(tolerance: float) -> ZoneOverlap | None:
+@st.cache_resource(show_spinner="Synthèse des programmes de tous les pôles…", max_entries=8)
+def _programmes(dkey: str, pkey: str, path: str, options: Options) -> tuple[pd.DataFrame, list[str]]:
+    """The programme summary over every zones layer that can be had, and the layers that cannot."""
+    cat = common.catalogue()
+    overlaps, missing = {}, []
+    for lid in cat.ids(kind="zones"):
+        try:
+            overlaps[lid] = _catalogue_overlap(dkey, pkey, path, lid, cat[lid].vintage, options)
+        except PtceGeoError:
+            missing.append(cat[lid].title)
+    return programme_summary(common.poles(), overlaps, catalogue=cat), missing
+
+
+def _fr_pct(value: float) -> str:
+    """« 0,5 % », « 1 % »: a widget's percentage the French way."""
+    return f"{value:g}".replace(".", ",") + "\u00a0%"
+
+
+def _options() -> Options | None:
+    c1, c2, c3 = st.columns(3)
+    tolerance = c1.select_slider("Tolérance des relations", [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0], value=1.0,
+                                 format_func=_fr_pct, key="zc_tol",
+                                 help="« Confondus » quand au moins 100 % − tolérance du pôle et de la zone se "
+                                      "recouvrent ; « Pôle inclus dans la zone » ou « Zone incluse dans le pôle » de "
+                                      "même ; « Contact en bordure » quand les deux parts sont sous la tolérance.")
+    threshold = c2.select_slider("Seuil des recouvrements marginaux", [0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0],
+                                 value=1.0, format_func=_fr_pct, key="zc_threshold",
+                                 help="Un recouvrement dont la part du pôle et la part de la zone sont toutes deux "
+                                      "sous ce seuil est listé à part et n'est pas compté.")
+    weight = c3.radio("Parts mesurées par", list(WEIGHTS), format_func=WEIGHTS.get, horizontal=True,
+                      key="zc_weight", help="Population : part de la population du pôle qui habite dans la zone "
+                                            "(populations municipales des communes).")
+    try:
+        return Options(threshold=threshold / 100, weight=weight, tolerance=tolerance / 100)
+    except PtceGeoError as exc:
+        st.error(exc.fr)
+        return None
+
+
+def _zones_source(options: Options) -> ZoneOverlap | None:
     cat = common.catalogue()
     source = st.radio("Zones", SOURCES, horizontal=True, key="zc_source")
     if source == SOURCES[0]:
@@ -42,11 +86,16 @@ def _zones_source(tolerance: float) -> ZoneOverlap | None:
         if not ids:
             st.info("Le catalogue ne contient aucune couche de zones.")
             return None
-        default = ids.index("territoires_industrie") if "territoires_industrie" in ids else 0
-        lid = st.selectbox("Couche", ids, index=default, format_func=lambda i: cat[i].title, key="zc_layer")
-        st.caption(f"Millésime {cat[lid].vintage} — {md(cat[lid].attribution)}")
+        asked = st.query_params.get("couche", "")
+        default = ids.index(asked) if asked in ids else (
+            ids.index("territoires_industrie") if "territoires_industrie" in ids else 0)
+        lid = st.selectbox("Couche", ids, index=default, key="zc_layer",
+                           format_func=lambda i: cat[i].title + (" (historique)" if cat[i].historical else ""))
+        spec = cat[lid]
+        period = f", période {md(spec.period)}" if spec.period else ""
+        st.caption(f"Millésime {spec.vintage}{period} — {md(spec.attribution)}")
         return _catalogue_overlap(common.data_key(), common.poles_key(), str(common.poles_file()), lid,
-                                  cat[lid].vintage, tolerance)
+                                  spec.vintage, options)
     up = st.file_uploader("Fichier de zones (GeoJSON, GeoPackage ou Shapefile zippé ; polygones ou points ; tout "
                           "système de coordonnées)", type=["geojson", "json", "gpkg", "zip"], key="zc_upload")
     c1, c2 = st.columns(2)
@@ -60,7 +109,7 @@ def _zones_source(tolerance: float) -> ZoneOverlap | None:
     digest = common.digest(data)
     try:
         res, info = _upload_overlap(common.data_key(), common.poles_key(), digest, data, up.name, code_field.strip(),
-                                    name_field.strip(), tolerance)
+                                    name_field.strip(), options)
     except PtceGeoError as exc:
         st.error(f"Fichier refusé : {exc.fr}")
         return None
@@ -69,65 +118,134 @@ def _zones_source(tolerance: float) -> ZoneOverlap | None:
     return res
 
 
-def _table(res: ZoneOverlap, names: dict) -> pd.DataFrame:
-    t = res.table
+def _table(t: pd.DataFrame, names: dict, weight: str) -> pd.DataFrame:
+    unit = " (population)" if weight == "population" else ""
     return pd.DataFrame({
         "Pôle": t["pole_id"].map(names).fillna(t["pole_id"]), "Code de la zone": t["zone_code"],
-        "Zone": t["zone_name"], "Part du pôle dans la zone": t["share_of_pole"],
-        "Part de la zone dans le pôle": t["share_of_zone"], "IoU": t["iou"],
+        "Zone": t["zone_name"], f"Part du pôle dans la zone{unit}": t["share_of_pole"],
+        f"Part de la zone dans le pôle{unit}": t["share_of_zone"], "IoU": t["iou"],
         "Relation": t["relation"].map(RELATION_LABELS).fillna(t["relation"]),
-        "Surface commune (km²)": t["overlap_km2"], "_pole": t["pole_id"], "_relation": t["relation"],
+        "Surface commune (km²)": t["overlap_km2"],
+        "Calcul": t["method"].map({"membership": "communes partagées", "geometry": "contours"}).fillna(t["method"]),
+        "_pole": t["pole_id"], "_relation": t["relation"],
     })
+
+
+def _show(df: pd.DataFrame, **kw) -> None:
+    share = {c: st.column_config.NumberColumn(format="percent") for c in df.columns if c.startswith("Part ")}
+    st.dataframe(df.drop(columns=[c for c in df.columns if c.startswith("_")]), hide_index=True, width="stretch",
+                 column_config={**share, "IoU": st.column_config.NumberColumn(format="%.2f"),
+                                "Surface commune (km²)": st.column_config.NumberColumn(format="%.2f")}, **kw)
+
+
+def _unresolved(res: ZoneOverlap) -> None:
+    bad = res.unresolved
+    if not len(bad):
+        return
+    n = bad["zone_code"].nunique()
+    with st.expander(f"{n} zone(s) dont les membres n'ont pas pu être rattachés aux communes : mesurées par leur "
+                     "contour"):
+        st.dataframe(pd.DataFrame({
+            "Code de la zone": bad["zone_code"], "Zone": bad["zone_name"], "Membre": bad["member_name"],
+            "Code du membre": bad["member_code"], "Raison": bad["reason"].map(UNRESOLVED_REASONS).fillna(bad["reason"]),
+        }), hide_index=True, width="stretch")
+
+
+def _synthesis(res: ZoneOverlap, names: dict) -> None:
+    s = res.summary
+    st.caption("Seuls les recouvrements réels sont comptés ; les contacts en bordure et recouvrements marginaux "
+               "sont dénombrés à part.")
+    st.dataframe(pd.DataFrame({
+        "Pôle": s["pole_id"].map(names).fillna(s["nom"]), "Zones (recouvrements réels)": s["n_zones"],
+        "Confondus": s["n_coincides"], "Pôle inclus dans une zone": s["n_pole_inside_zone"],
+        "Zones incluses dans le pôle": s["n_zone_inside_pole"], "Chevauchements": s["n_straddles"],
+        "Contacts en bordure et marginaux": s["n_slivers"], "Part du pôle couverte par les zones": s["covered_share"],
+    }), hide_index=True, width="stretch", column_config={
+        "Part du pôle couverte par les zones": st.column_config.ProgressColumn(format="percent", min_value=0.0,
+                                                                               max_value=1.0)})
+
+
+def _programme_view(options: Options, names: dict) -> None:
+    table, missing = _programmes(common.data_key(), common.poles_key(), str(common.poles_file()), options)
+    st.caption("Pour chaque pôle, les programmes en vigueur dont il partage le territoire (zones nommées avec la "
+               "part du pôle qui s'y trouve, puis le nombre de communes ou de sites), et à part les générations "
+               "expirées, avec leur période.")
+    if missing:
+        st.warning("Couches indisponibles, non prises en compte : " + md(", ".join(missing)) + ".")
+    st.dataframe(pd.DataFrame({
+        "Pôle": table["pole_id"].map(names).fillna(table["nom"]), "Programmes en vigueur": table["programmes"],
+        "Historique": table["historique"],
+    }), hide_index=True, width="stretch")
+    csv = csv_safe(table).to_csv(index=False).encode("utf-8-sig")
+    st.download_button("Télécharger la synthèse des programmes (CSV)", csv, file_name="programmes-par-pole.csv",
+                       mime="text/csv", on_click="ignore", key="zc_programmes_download")
 
 
 def page() -> None:
     st.title("Zones de contrat")
     st.caption("Comment chaque pôle se situe par rapport aux zones de contrat (Territoires d'industrie, contrats de "
                "ville, CRTE, contrats de ruralité, QPV…) ou à vos propres zones : part du pôle dans chaque zone, part "
-               "de la zone dans le pôle, et relation.")
-    c1, c2 = st.columns([3, 1])
-    tolerance = c2.number_input("Tolérance des relations (%)", 0.0, 10.0, 1.0, 0.5, key="zc_tol",
-                                help="« Pôle inclus dans la zone » quand au moins 100 % − tolérance du pôle est "
-                                     "dans la zone ; de même pour « Zone incluse dans le pôle ».")
-    with c1:
-        res = _zones_source(tolerance / 100)
+               "de la zone dans le pôle, et relation. Les zones définies par leurs membres (EPCI, communes) sont "
+               "comparées aux pôles sur les communes qu'ils ont en commun : des parts exactes, sans artefact de "
+               "contour.")
+    options = _options()
+    if options is None:
+        return
+    res = _zones_source(options)
     if res is None:
         return
+    notice = layer_notice(res)
+    if notice:
+        st.warning(md(notice))
     b = common.scorecard()
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
-    table = _table(res, names)
-    if not len(table):
+    full = _table(res.table, names, options.weight)
+    if not len(full):
         st.info("Aucun pôle ne touche ces zones.")
+        _unresolved(res)
         return
+    counted = res.table["counted"].to_numpy(dtype=bool)
+    real, slivers = full[counted], full[~counted]
+    st.markdown(f"**{len(real)} recouvrement(s)** entre {real['_pole'].nunique()} pôle(s) et "
+                f"{real['Code de la zone'].nunique()} zone(s)"
+                + (f" ; {len(slivers)} contact(s) en bordure ou recouvrement(s) marginal(aux) listé(s) à part"
+                   if len(slivers) else ""))
+    _unresolved(res)
+    view = st.radio("Vue", VIEWS, horizontal=True, key="zc_view", label_visibility="collapsed")
+    if view == VIEWS[2]:
+        _synthesis(res, names)
+        return
+    if view == VIEWS[3]:
+        _programme_view(options, names)
+        return
+    if view == VIEWS[1]:
+        st.caption("Paires dont les deux parts sont sous la tolérance (contact en bordure, souvent un artefact de "
+                   "contours dessinés à des échelles différentes) ou sous le seuil : elles ne comptent pas comme "
+                   "recouvrements.")
+        if len(slivers):
+            _show(slivers)
+        else:
+            st.info("Aucun contact en bordure ni recouvrement marginal.")
+        return
+    show_slivers = st.checkbox("Montrer aussi les contacts en bordure et les recouvrements marginaux",
+                               key="zc_slivers", value=False)
     c1, c2, c3 = st.columns([2, 2, 1])
+    table = full if show_slivers else real
     poles = c1.multiselect("Pôles", sorted(table["_pole"].unique(), key=lambda i: names.get(i, i)),
                            format_func=lambda i: names.get(i, i), key="zc_poles", placeholder="Tous les pôles")
-    relations = c2.multiselect("Relations", list(RELATION_LABELS), format_func=RELATION_LABELS.get,
-                               key="zc_relations", placeholder="Toutes les relations")
-    minimum = c3.number_input("Part du pôle minimale (%)", 0.0, 100.0, 0.0, 1.0, key="zc_min")
+    choices = list(RELATION_LABELS) if show_slivers else [r for r in RELATION_LABELS if r != "touches"]
+    relations = c2.multiselect("Relations", choices, format_func=RELATION_LABELS.get, key="zc_relations",
+                               placeholder="Toutes les relations")
+    minimum = c3.select_slider("Part du pôle minimale", [0.0, 1.0, 5.0, 10.0, 25.0, 50.0, 90.0], value=0.0,
+                               format_func=_fr_pct, key="zc_min")
+    share_col = [c for c in table.columns if c.startswith("Part du pôle")][0]
     sel = table
     if poles:
         sel = sel[sel["_pole"].isin(poles)]
     if relations:
         sel = sel[sel["_relation"].isin(relations)]
-    sel = sel[sel["Part du pôle dans la zone"] >= minimum / 100]
-    st.markdown(f"**{len(sel)} recouvrement(s)** entre {sel['_pole'].nunique()} pôle(s) et "
-                f"{sel['Code de la zone'].nunique()} zone(s)")
-    matrix, synth = st.tabs(["Recouvrements", "Synthèse par pôle"])
-    matrix.dataframe(sel.drop(columns=["_pole", "_relation"]), hide_index=True, width="stretch", column_config={
-        "Part du pôle dans la zone": st.column_config.NumberColumn(format="percent"),
-        "Part de la zone dans le pôle": st.column_config.NumberColumn(format="percent"),
-        "IoU": st.column_config.NumberColumn(format="%.2f"),
-        "Surface commune (km²)": st.column_config.NumberColumn(format="%.2f"),
-    })
-    s = res.summary
-    synth.dataframe(pd.DataFrame({
-        "Pôle": s["pole_id"].map(names).fillna(s["nom"]), "Zones touchées": s["n_zones"],
-        "Pôle inclus dans une zone": s["n_pole_inside_zone"], "Zones incluses dans le pôle": s["n_zone_inside_pole"],
-        "Chevauchements": s["n_straddles"], "Part du pôle couverte par les zones": s["covered_share"],
-    }), hide_index=True, width="stretch", column_config={
-        "Part du pôle couverte par les zones": st.column_config.ProgressColumn(format="percent", min_value=0.0,
-                                                                               max_value=1.0)})
+    sel = sel[sel[share_col] >= minimum / 100]
+    _show(sel)
     csv = csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig")
     st.download_button("Télécharger le tableau (CSV)", csv, file_name=f"recouvrements-{res.layer}.csv",
                        mime="text/csv", on_click="ignore", key="zc_download")
@@ -138,24 +256,25 @@ def page() -> None:
     summary = res.summary.set_index("pole_id")
     if pole in summary.index:
         row = summary.loc[pole]
-        st.caption(f"{md(names.get(pole, pole))} : {int(row['n_zones'])} zone(s) touchée(s) ; part du pôle couverte "
-                   f"par l'ensemble des zones : {fr_number(100 * row['covered_share'])} %.")
+        st.caption(f"{md(names.get(pole, pole))} : {int(row['n_zones'])} zone(s) en recouvrement réel ; part du pôle "
+                   f"couverte par l'ensemble de ces zones : {fr_number(100 * row['covered_share'])} %.")
     geom = b.perimeters.set_index("id").geometry.loc[pole]
     bounds = tuple(geom.bounds)
     m = maps.new_map(bounds=bounds, tiles=common.tiles())
     tol = maps.tolerance_for(bounds)
-    rel = res.table[res.table["pole_id"] == pole].set_index("zone_code")["relation"]
+    rel = sel[sel["_pole"] == pole].set_index("Code de la zone")["_relation"]
     zones = res.zones[res.zones["code"].isin(rel.index)]
     if len(zones):
         zones = maps.clip_layer(zones, bounds, margin=0.5)
-    for r, label in RELATION_LABELS.items():
+    drawn = [r for r in RELATION_COLOURS if r in set(rel)]
+    for r in drawn:
         part = zones[zones["code"].map(rel).eq(r)]
-        maps.add_outlines(m, part, name=f"Zones : {label.lower()}", colour=RELATION_COLOURS[r], weight=1.5,
-                          tolerance=tol, fill_opacity=0.25, label="Zone")
+        maps.add_outlines(m, part, name=f"Zones : {RELATION_LABELS[r].lower()}", colour=RELATION_COLOURS[r],
+                          weight=1.5, tolerance=tol, fill_opacity=0.25, label="Zone")
     disp = common.poles_display()
     one = disp[disp["id"] == pole]
     maps.add_poles(m, one.set_geometry(gpd.GeoSeries([geom], index=one.index, crs="EPSG:4326")), name="Pôle",
                    tolerance=tol, selected=pole)
-    maps.add_legend(m, "Relation de la zone au pôle", [(RELATION_LABELS[r], c) for r, c in RELATION_COLOURS.items()])
+    maps.add_legend(m, "Relation de la zone au pôle", [(RELATION_LABELS[r], RELATION_COLOURS[r]) for r in drawn])
     maps.add_attribution(m, common.data_attribution([res.layer] if res.layer in common.catalogue().layers else []))
     common.show_map(maps.finish(m), key="zc_map")

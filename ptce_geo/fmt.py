@@ -21,9 +21,11 @@ LEVEL_LABELS = {
 }
 #: French names of the relations between a pole and a zone
 RELATION_LABELS = {
+    "coincides": "Confondus",
     "pole_inside_zone": "Pôle inclus dans la zone",
     "zone_inside_pole": "Zone incluse dans le pôle",
     "straddles": "Chevauchement",
+    "touches": "Contact en bordure",
 }
 #: French names of the typologies (:data:`ptce_geo.metrics.TYPOLOGIES`)
 TYPOLOGY_LABELS = {

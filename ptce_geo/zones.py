@@ -62,6 +62,7 @@ import shapely
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput, UploadRejected
+from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
 from .layers import UNRESOLVED_COLUMNS, ZoneMembers, load_layer, zone_members
 from .options import Options
 from .overlay import geometric_pairs, overlay
@@ -90,14 +91,6 @@ __all__ = [
 RELATIONS = ("coincides", "pole_inside_zone", "zone_inside_pole", "straddles", "touches")
 #: the relations that are overlaps (``touches`` is mere contact)
 OVERLAP_RELATIONS = RELATIONS[:4]
-#: French labels of the relations, for the app and the exports
-RELATION_LABELS = {
-    "coincides": "Confondus",
-    "pole_inside_zone": "Pôle inclus dans la zone",
-    "zone_inside_pole": "Zone incluse dans le pôle",
-    "straddles": "Chevauchement",
-    "touches": "Contact en bordure",
-}
 #: columns of the overlap table, in order
 OVERLAP_COLUMNS = ["pole_id", "zone_code", "zone_name", "share_of_pole", "share_of_zone", "iou", "relation",
                    "counted", "overlap_km2", "overlap_population", "shared_communes", "method", "zone_type"]

@@ -332,20 +332,50 @@ def test_zones_de_contrat_territoires_industrie(app_env):
     at = open_page("Zones de contrat")
     at.selectbox(key="zc_layer").set_value("territoires_industrie").run()
     no_failure(at)
+    assert not at.warning  # a layer in force: no historical notice
     table = at.dataframe[0].value
-    rows = table[table["Pôle"] == "PTCE Sud Aquitain"]
-    ti = layer("territoires_industrie")
-    seignanx = layer("epci").set_index("code").geometry.loc["244000659"]
-    hits = ti[ti.intersects(seignanx)]
-    assert sorted(rows["Code de la zone"]) == sorted(hits["code"])
-    zone = hits.geometry.iloc[0]
-    assert rows["Part du pôle dans la zone"].iloc[0] == pytest.approx(
-        equal_area(zone.intersection(seignanx)) / equal_area(seignanx), rel=2e-3)
-    assert set(table["Relation"]) <= {"Pôle inclus dans la zone", "Zone incluse dans le pôle", "Chevauchement"}
+    # by membership: the TI Pays Basque is the CA du Pays Basque, one of the pole's two EPCI
+    basque = table[table["Pôle"] == "Pôle Adour Basque"].set_index("Code de la zone")
+    epci = layer("epci").set_index("code").geometry
+    expected = equal_area(epci.loc["200067106"]) / (equal_area(epci.loc["200067106"]) + equal_area(epci.loc["244000865"]))
+    assert list(basque.index) == ["ti-7514"]
+    assert basque.loc["ti-7514", "Part du pôle dans la zone"] == pytest.approx(expected, rel=1e-4)
+    assert basque.loc["ti-7514", "Part de la zone dans le pôle"] == 1.0
+    assert basque.loc["ti-7514", "Relation"] == "Zone incluse dans le pôle"
+    assert "PTCE Sud Aquitain" not in set(table["Pôle"])  # the CC du Seignanx is in no Territoire d'industrie
+    # the drawn pole meets the outlines: Bresse for real, Beaujolais by a border contact listed apart
+    drawn = table[table["Pôle"] == "Pôle dessiné Mâconnais-Bresse"]
+    assert list(drawn["Code de la zone"]) == ["ti-8402"] and list(drawn["Relation"]) == ["Chevauchement"]
+    assert "1 contact(s) en bordure" in at.markdown[0].value
+    at.checkbox(key="zc_slivers").check().run()
+    shown = at.dataframe[0].value.set_index("Code de la zone")
+    assert shown.loc["ti-8403", "Relation"] == "Contact en bordure"
+    assert shown.loc["ti-8403", "Part du pôle dans la zone"] < 0.01
+    at.checkbox(key="zc_slivers").uncheck().run()
     at.multiselect(key="zc_relations").set_value(["straddles"]).run()
     assert set(at.dataframe[0].value["Relation"]) <= {"Chevauchement"}
     assert at.download_button(key="zc_download")
     assert maps_of(at)
+    at.radio(key="zc_view").set_value("Contacts en bordure et recouvrements marginaux").run()
+    assert list(at.dataframe[0].value["Code de la zone"]) == ["ti-8403"]
+
+
+def test_zones_de_contrat_historical_layer_and_programmes(app_env):
+    at = open_page("Zones de contrat", couche="qpv")
+    no_failure(at)
+    assert at.selectbox(key="zc_layer").value == "qpv"
+    notice = at.warning[0].value.replace("\\", "")  # Markdown-escaped: the notice is catalogue text
+    assert "Couche historique (2015-2023)" in notice and "liste 2015 des QPV" in notice
+    at.radio(key="zc_weight").set_value("population").run()
+    no_failure(at)
+    at.radio(key="zc_view").set_value("Programmes par pôle").run()
+    no_failure(at)
+    prog = at.dataframe[0].value.set_index("Pôle")
+    assert prog.loc["Pôle Adour Basque", "Programmes en vigueur"].startswith("TI Pays Basque (")
+    assert "de la population" in prog.loc["Pôle Adour Basque", "Programmes en vigueur"]
+    assert "2 QPV — 2015-2023" in prog.loc["Pôle Adour Basque", "Historique"]
+    assert prog.loc["PTCE Sud Aquitain", "Programmes en vigueur"].startswith("CRTE du Seignanx (100")
+    assert at.download_button(key="zc_programmes_download")
 
 
 def test_zones_upload_with_named_fields_and_bad_file(app_env):

@@ -180,3 +180,24 @@ def test_served_app_draws_offline_and_escapes(served_app):
     outside += [u for u in requests if urlsplit(u).scheme not in ("http", "https", "ws", "wss", "data", "blob", "about")]
     assert not outside, outside
     assert any("/app/static/vendor/" in u and u.endswith("leaflet.js") for u in requests)
+
+
+def test_served_app_marks_the_qpv_2015_list_as_history(served_app):
+    """The page that uses the mirror's QPV (the 2015 list) says, visibly, that it is history."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="fr-FR").new_page()
+            page.goto(served_app + "/?page=zones&couche=qpv", wait_until="domcontentloaded")
+            notice = page.get_by_text("Couche historique (2015-2023)", exact=False).first
+            notice.wait_for(state="visible", timeout=120_000)
+            text = notice.inner_text()
+            assert "liste 2015 des QPV, remplacée le 1er janvier 2024 par la liste 2024" in text
+            assert "fournissez la couche 2024 via le catalogue" in text
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app-zones-qpv-historique.png"), full_page=True)
+        finally:
+            browser.close()
