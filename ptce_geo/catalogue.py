@@ -595,7 +595,7 @@ def load_catalogue(path: str | os.PathLike | None = None) -> Catalogue:
             raise CatalogueError(f"Catalogue {file}: layer id {spec.id!r} appears twice.")
         layers[spec.id] = spec
     for spec in layers.values():
-        if (spec.geometry == "dissolve" or spec.commune_field) and "communes" not in layers:
+        if (spec.geometry == "dissolve" or spec.commune_field or spec.members) and "communes" not in layers:
             raise CatalogueError(
                 f"Catalogue {file}, layer {spec.id!r} is built from communes, "
                 "but the catalogue has no 'communes' layer."
