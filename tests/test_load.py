@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -225,10 +226,13 @@ def zones():
     at.selectbox(key="zc_layer").set_value("territoires_industrie").run()
     _ok(at, "Zones de contrat")
     table = at.dataframe[0].value
-    ti = _layer("territoires_industrie")
-    seignanx = _layer("epci").set_index("code").geometry.loc["244000659"]
-    rows = table[table["Pôle"] == "PTCE Sud Aquitain"]
-    assert sorted(rows["Code de la zone"]) == sorted(ti[ti.intersects(seignanx)]["code"])
+    ti = _layer("territoires_industrie")  # by membership: the TI whose member EPCI the pole holds
+    pole_epci = {"200067106", "244000865"}
+    expected = sorted(c for c, g in zip(ti["code"], ti["groupements"])
+                      if pole_epci & set(re.findall(r"\((\d{9})\)", g)))
+    rows = table[table["Pôle"] == "Pôle Adour Basque"]
+    assert sorted(rows["Code de la zone"]) == expected == ["ti-7514"]
+    assert "PTCE Sud Aquitain" not in set(table["Pôle"])  # the CC du Seignanx is in no TI
     return at
 
 
