@@ -316,6 +316,11 @@ class ZoneMembers:
     rows: pd.DataFrame
     unresolved: pd.DataFrame
     complete: frozenset
+    #: position of each row's commune in the communes layer and of its zone in the zones
+    #: layer, as loaded when the members were read (``sizes`` = the two layers' lengths)
+    commune_pos: np.ndarray | None = None
+    zone_pos: np.ndarray | None = None
+    sizes: tuple[int, int] = (0, 0)
 
     def communes(self, code: str) -> list[str]:
         """Sorted commune codes of one zone (empty for an unknown zone)."""
@@ -490,6 +495,12 @@ def zone_members(layer_id: str, *, catalogue: Catalogue | None = None,
         rows = rows[rows["commune"].isin(known)].drop_duplicates().reset_index(drop=True).astype(object)
         complete = frozenset(set(rows["code"]) - set(unresolved["zone_code"]))
         result = ZoneMembers(layer=spec.id, rows=rows, unresolved=unresolved, complete=complete)
+    result = ZoneMembers(
+        layer=result.layer, rows=result.rows, unresolved=result.unresolved, complete=result.complete,
+        commune_pos=pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(
+            result.rows["commune"].to_numpy(dtype=object)),
+        zone_pos=pd.Index(layer["code"].to_numpy(dtype=object)).get_indexer(result.rows["code"].to_numpy(dtype=object)),
+        sizes=(len(communes), len(layer)))
     if len(result.unresolved):
         logger.info("layer %s: %d unresolved member(s) in %d zone(s)", layer_id, len(result.unresolved),
                     result.unresolved["zone_code"].nunique())

@@ -253,6 +253,24 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- the poles ---------------------------------------------------------------------------
 
+_INDEX_MEMO: dict[tuple[int, int], tuple[np.ndarray, pd.Index]] = {}
+
+
+def _commune_index(communes: gpd.GeoDataFrame) -> pd.Index:
+    """An index of the commune codes, built once per loaded communes table (hashing 35 000
+    codes is most of the time of a small overlap)."""
+    codes = communes["code"].to_numpy(dtype=object)
+    key = (codes.__array_interface__["data"][0], len(codes))
+    hit = _INDEX_MEMO.get(key)
+    if hit is not None:
+        return hit[1]
+    index = pd.Index(codes)
+    if len(_INDEX_MEMO) > 4:
+        _INDEX_MEMO.clear()
+    _INDEX_MEMO[key] = (codes, index)  # the array is held: its memory cannot be reused meanwhile
+    return index
+
+
 class _Poles:
     """The poles' communes and totals, measured once (sums over communes for code poles)."""
 
@@ -272,7 +290,7 @@ class _Poles:
         self.pi = np.empty(0, int)  # (pole position, commune position) of code poles
         self.ci = np.empty(0, int)
         if communes is not None:  # commune arrays, indexed once
-            self.com_index = pd.Index(communes["code"].to_numpy(dtype=object))
+            self.com_index = _commune_index(communes)
             self.com_area = communes["area_m2"].to_numpy(dtype=float)
             self.com_pop = (np.nan_to_num(communes["population"].to_numpy(dtype=float)) if "population" in communes
                             else None)
@@ -321,14 +339,28 @@ def _interpolated_population(geoms: np.ndarray, communes: gpd.GeoDataFrame | Non
 
 # --- the membership path -----------------------------------------------------------------
 
+def _positions_hold(members: ZoneMembers, communes: gpd.GeoDataFrame, zone_codes: np.ndarray) -> bool:
+    """True when the positions stored with the members point into these very tables."""
+    if members.zone_pos is None or members.sizes != (len(communes), len(zone_codes)):
+        return False
+    ci, zi = members.commune_pos, members.zone_pos
+    ok_c, ok_z = ci >= 0, zi >= 0
+    codes = communes["code"].to_numpy(dtype=object)
+    return bool((codes[ci[ok_c]] == members.rows["commune"].to_numpy(dtype=object)[ok_c]).all()
+                and (zone_codes[zi[ok_z]] == members.rows["code"].to_numpy(dtype=object)[ok_z]).all())
+
+
 def _membership_rows(poles: _Poles, table: gpd.GeoDataFrame, members: ZoneMembers,
                      options: Options) -> tuple[pd.DataFrame, list]:
     """Rows of code poles × zones whose members all resolved: sums over shared communes."""
     zone_codes = table["code"].to_numpy(dtype=object)
-    m_zi = pd.Index(zone_codes).get_indexer(members.rows["code"].to_numpy(dtype=object))
+    if _positions_hold(members, poles.communes, zone_codes):
+        m_zi, m_ci = members.zone_pos.copy(), members.commune_pos
+    else:
+        m_zi = pd.Index(zone_codes).get_indexer(members.rows["code"].to_numpy(dtype=object))
+        m_ci = poles.com_index.get_indexer(members.rows["commune"].to_numpy(dtype=object))
     complete = table["code"].isin(members.complete).to_numpy(dtype=bool)
     m_zi[m_zi >= 0] = np.where(complete[m_zi[m_zi >= 0]], m_zi[m_zi >= 0], -1)
-    m_ci = poles.com_index.get_indexer(members.rows["commune"].to_numpy(dtype=object))
     keep = (m_ci >= 0) & (m_zi >= 0)
     m_ci, m_zi = m_ci[keep], m_zi[keep]
     carea, cpop = poles.com_area, poles.com_pop
@@ -437,24 +469,20 @@ def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: n
 
 # --- the summary -------------------------------------------------------------------------
 
-def _covered(poles: _Poles, g: pd.DataFrame, shared: list, geoms: list, weight: str, catalogue) -> float:
-    """Share of one pole covered by the union of its counted polygon zones."""
-    poly = g  # polygons and unions of communes (point zones have no area)
-    if not len(poly):
-        return 0.0
-    if len(poly) == 1:
-        return float(poly["share_of_pole"].iloc[0])
-    pos = int(np.flatnonzero(poles.ids == poly["pole_id"].iloc[0])[0])
+def _covered(poles: _Poles, pos: int, rows: np.ndarray, share: np.ndarray, method: np.ndarray, shared: list,
+             geoms: list, weight: str) -> float:
+    """Share of one pole (position ``pos``) covered by the union of its counted areal rows ``rows``."""
+    if len(rows) == 1:
+        return float(share[rows[0]])
     total = poles.total(weight)[pos]
     if not total > 0:
         return 0.0
-    idx = poly.index.to_numpy()
-    if (poly["method"] == "membership").all():  # a union of communes: exact, no geometry
-        pos = np.unique(np.concatenate([shared[i] for i in idx]))
-        measure = (poles.com_pop[pos].sum() if weight == "population" else poles.com_area[pos].sum())
+    if (method[rows] == "membership").all():  # a union of communes: exact, no geometry
+        at = np.unique(np.concatenate([shared[i] for i in rows]))
+        measure = poles.com_pop[at].sum() if weight == "population" else poles.com_area[at].sum()
         return float(min(measure / total, 1.0))
     parts = []
-    for i in idx:
+    for i in rows:
         if shared[i] is not None:
             parts.extend(poles.com_geoms[shared[i]])
         else:
@@ -465,27 +493,32 @@ def _covered(poles: _Poles, g: pd.DataFrame, shared: list, geoms: list, weight: 
     return float(min(measure / total, 1.0))
 
 
-def _summary(poles: _Poles, table: pd.DataFrame, shared: list, geoms: list, options: Options,
-             catalogue) -> pd.DataFrame:
-    frame = poles.frame
-    ids = pd.Index(poles.ids)
-    out = pd.DataFrame({"pole_id": poles.ids, "nom": frame["nom"].to_numpy() if "nom" in frame else poles.ids})
-    counted = table[table["counted"].to_numpy(dtype=bool)]
-    by_pole = counted.groupby("pole_id", sort=False)
-    out["n_zones"] = by_pole["zone_code"].nunique().reindex(ids).fillna(0).astype(int).to_numpy()
+def _summary(poles: _Poles, table: pd.DataFrame, shared: list, geoms: list, options: Options) -> pd.DataFrame:
+    """One row per pole (each (pole, zone) pair is one row of ``table``)."""
+    n = len(poles.ids)
+    pos = pd.Index(poles.ids).get_indexer(table["pole_id"].to_numpy(dtype=object))
+    counted = table["counted"].to_numpy(dtype=bool)
+    relation = table["relation"].to_numpy(dtype=object)
+    out = {"pole_id": poles.ids,
+           "nom": poles.frame["nom"].to_numpy() if "nom" in poles.frame else poles.ids,
+           "n_zones": np.bincount(pos[counted], minlength=n)}
     for r in RELATIONS:
-        rel = table["relation"].to_numpy() == r
-        sel = table[rel] if r == "touches" else counted[counted["relation"].to_numpy() == r]
-        out[f"n_{r}"] = sel.groupby("pole_id").size().reindex(ids).fillna(0).astype(int).to_numpy()
-    out["n_slivers"] = (table.loc[~table["counted"].to_numpy(dtype=bool)].groupby("pole_id").size()
-                        .reindex(ids).fillna(0).astype(int).to_numpy())
-    covered = np.zeros(len(ids))
-    areal = counted[counted["zone_type"].to_numpy() != "point"]
-    for pid, g in areal.groupby("pole_id", sort=False):
-        covered[ids.get_loc(pid)] = _covered(poles, g, shared, geoms, options.weight, catalogue)
-    out["covered_share"] = covered
-    out["zones"] = by_pole["zone_code"].agg(lambda z: "; ".join(map(str, z))).reindex(ids).fillna("").to_numpy()
-    return out[SUMMARY_COLUMNS]
+        mask = relation == r if r == "touches" else (relation == r) & counted
+        out[f"n_{r}"] = np.bincount(pos[mask], minlength=n)
+    out["n_slivers"] = np.bincount(pos[~counted], minlength=n)
+    codes: list[list[str]] = [[] for _ in range(n)]
+    areal: list[list[int]] = [[] for _ in range(n)]
+    point = table["zone_type"].to_numpy(dtype=object) == "point"
+    for i in np.flatnonzero(counted):
+        codes[pos[i]].append(str(table["zone_code"].iat[i]))
+        if not point[i]:
+            areal[pos[i]].append(i)
+    share = table["share_of_pole"].to_numpy(dtype=float)
+    method = table["method"].to_numpy(dtype=object)
+    out["covered_share"] = [_covered(poles, k, np.array(rows), share, method, shared, geoms, options.weight)
+                            if rows else 0.0 for k, rows in enumerate(areal)]
+    out["zones"] = ["; ".join(c) for c in codes]
+    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
 def overlap_zones(
@@ -573,7 +606,7 @@ def overlap_zones(
         logger.info("layer %s: %d zone(s) with unresolved members are measured by their outline",
                     layer_id, unresolved["zone_code"].nunique())
     return ZoneOverlap(
-        layer=layer_id, table=out, summary=_summary(poles, out, shared, geoms, options, catalogue),
+        layer=layer_id, table=out, summary=_summary(poles, out, shared, geoms, options),
         zones=table, options=options, unresolved=unresolved,
         status=spec.status if spec else "en vigueur", period=spec.period if spec else "",
         notice=spec.notice if spec else "",
