@@ -92,13 +92,10 @@ def cmd_fetch(args) -> int:
 
 def _scorecard(args, *, levels=None):
     """The Scorecard of ``--poles`` with the command's options."""
-    from .options import Options
     from .scorecard import Scorecard
 
     cat = _catalogue(args)
-    options = Options(threshold=args.threshold, weight=args.weight or "area",
-                      tolerance=getattr(args, "tolerance", None) or 0.01)
-    return Scorecard(_poles(args, cat), options=options, catalogue=cat, levels=levels)
+    return Scorecard(_poles(args, cat), options=_options(args), catalogue=cat, levels=levels)
 
 
 def _warn(lines) -> None:
@@ -167,10 +164,12 @@ def cmd_poles_build(args) -> int:
 
 
 def _options(args):
+    """The command's Options (threshold, weight, tolerance)."""
     from .options import Options
 
+    tolerance = getattr(args, "tolerance", None)  # commands without --tolerance: the default
     return Options(threshold=args.threshold, weight=args.weight or "area",
-                   tolerance=getattr(args, "tolerance", 0.01))
+                   tolerance=0.01 if tolerance is None else tolerance)
 
 
 def _zone_warnings(res) -> None:
@@ -200,17 +199,14 @@ def cmd_overlap(args) -> int:
 
 
 def cmd_programmes(args) -> int:
-    from .zones import overlap_zones, programme_summary
+    from .zones import programme_summary
 
-    cat = _catalogue(args)
-    poles = _poles(args, cat)
-    options = _options(args)
-    ids = args.zones or cat.ids(kind="zones")
+    card = _scorecard(args, levels=())
     overlaps = {}
-    for lid in ids:
-        overlaps[lid] = res = overlap_zones(poles, cat[lid].id, catalogue=cat, options=options)
+    for lid in args.zones or card.catalogue.ids(kind="zones"):
+        overlaps[lid] = res = card.zones(card.catalogue[lid].id)
         _zone_warnings(res)
-    write_table(programme_summary(poles, overlaps, catalogue=cat), args)
+    write_table(programme_summary(card.perimeters, overlaps, catalogue=card.catalogue), args)
     return 0
 
 

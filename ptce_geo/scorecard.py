@@ -166,7 +166,7 @@ class Scorecard:
 
         self.catalogue[layer]
         return self._memo(("zones", layer), lambda: overlap_zones(
-            self.perimeters, layer, catalogue=self.catalogue, tolerance=self.options.tolerance))
+            self.perimeters, layer, catalogue=self.catalogue, options=self.options))
 
     @property
     def qpv(self):

@@ -234,7 +234,7 @@ def _zone_table(zones: str | gpd.GeoDataFrame, catalogue: Catalogue) -> tuple[st
     if "nom" not in table:
         table = table.assign(nom=table["code"])
     table = table[~(table.geometry.isna() | table.geometry.is_empty)].reset_index(drop=True)
-    table.attrs = dict(zones.attrs)
+    table.attrs = {k: v for k, v in zones.attrs.items() if k != "token"}  # a user's table: no cached index
     return str(zones.attrs.get("layer", "upload")), table
 
 
@@ -253,21 +253,20 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- the poles ---------------------------------------------------------------------------
 
-_INDEX_MEMO: dict[tuple[int, int], tuple[np.ndarray, pd.Index]] = {}
+_INDEX_MEMO: dict[str, pd.Index] = {}
 
 
 def _commune_index(communes: gpd.GeoDataFrame) -> pd.Index:
     """An index of the commune codes, built once per loaded communes table (hashing 35 000
-    codes is most of the time of a small overlap)."""
-    codes = communes["code"].to_numpy(dtype=object)
-    key = (codes.__array_interface__["data"][0], len(codes))
-    hit = _INDEX_MEMO.get(key)
-    if hit is not None:
-        return hit[1]
-    index = pd.Index(codes)
-    if len(_INDEX_MEMO) > 4:
-        _INDEX_MEMO.clear()
-    _INDEX_MEMO[key] = (codes, index)  # the array is held: its memory cannot be reused meanwhile
+    codes is most of the time of a small overlap); keyed by the table's ``token``."""
+    token = communes.attrs.get("token")
+    if token is not None and token in _INDEX_MEMO:
+        return _INDEX_MEMO[token]
+    index = pd.Index(communes["code"].to_numpy(dtype=object))
+    if token is not None:
+        if len(_INDEX_MEMO) > 4:
+            _INDEX_MEMO.clear()
+        _INDEX_MEMO[token] = index
     return index
 
 
@@ -413,30 +412,31 @@ def _polygon_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel:
     if not len(sel) or not len(zsel):
         return pd.DataFrame(columns=OVERLAP_COLUMNS), []
     zones = table.iloc[zsel][["code", "nom", "area_m2", "geometry"]].reset_index(drop=True)
+    # a subset: fresh attrs, so that no index cached for the whole layer (its "token") is used
+    zones.attrs = {"layer": str(table.attrs.get("layer", "upload")), "kind": "zones"}
     ov = overlay(poles.frame.iloc[sel], zones, catalogue=catalogue, kind="zones")
-    p = ov.pieces
-    if not len(p):
+    if not len(ov.area):
         return pd.DataFrame(columns=OVERLAP_COLUMNS), []
-    pos = pd.Index(poles.ids).get_indexer(p["pole_id"].to_numpy())
-    a_area = p["area_m2"].to_numpy(dtype=float)
-    zpos = pd.Index(zones["code"].to_numpy(dtype=object)).get_indexer(p["unit_code"].to_numpy(dtype=object))
-    pop = np.full(len(p), np.nan)
+    pole_ids = ov.pole_ids[ov.piece_pole]
+    pos = pd.Index(poles.ids).get_indexer(pole_ids)
+    a_area = np.asarray(ov.area, dtype=float)
+    zpos = pd.Index(zones["code"].to_numpy(dtype=object)).get_indexer(np.asarray(ov.unit_code, dtype=object))
+    pop = np.full(len(a_area), np.nan)
     if options.weight == "population":
-        pop = _interpolated_population(p.geometry.to_numpy(), poles.communes)
+        pop = _interpolated_population(ov.geoms, poles.communes)
         touched = np.unique(zpos)
         zpop = np.full(len(zones), np.nan)
         zpop[touched] = _interpolated_population(zones.geometry.to_numpy()[touched], poles.communes)
         a, p_tot, z_tot = pop, poles.population[pos], zpop[zpos]
     else:
-        a, p_tot, z_tot = a_area, poles.area[pos], p["unit_area_m2"].to_numpy(dtype=float)
+        a, p_tot, z_tot = a_area, poles.area[pos], np.asarray(ov.unit_area, dtype=float)
     out = pd.DataFrame({
-        "pole_id": p["pole_id"].to_numpy(), "zone_code": p["unit_code"].to_numpy(),
-        "zone_name": p["unit_name"].to_numpy(), "share_of_pole": _ratio(a, p_tot),
-        "share_of_zone": _ratio(a, z_tot), "iou": _ratio(a, p_tot + z_tot - a),
+        "pole_id": pole_ids, "zone_code": ov.unit_code, "zone_name": ov.unit_name,
+        "share_of_pole": _ratio(a, p_tot), "share_of_zone": _ratio(a, z_tot), "iou": _ratio(a, p_tot + z_tot - a),
         "overlap_km2": a_area / 1e6, "overlap_population": pop, "shared_communes": np.nan,
         "method": "geometry", "zone_type": "polygon",
     })
-    return out, list(p.geometry.to_numpy())
+    return out, list(ov.geoms)
 
 
 def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray) -> tuple[pd.DataFrame, list]:
@@ -558,7 +558,7 @@ def overlap_zones(
     members = zone_members(layer_id, catalogue=catalogue) if spec is not None else None
     need_communes = members is not None or options.weight == "population" or (
         "definition" in perimeters and perimeters["definition"].eq("codes").any())
-    communes = load_layer("communes", catalogue=catalogue) if need_communes else None
+    communes = load_layer("communes", catalogue=catalogue, shared=True) if need_communes else None  # read only
     if options.weight == "population" and (communes is None or "population" not in communes):
         raise InvalidInput("population weighting needs commune populations: the catalogue's communes layer "
                            "has none; use area weighting.",

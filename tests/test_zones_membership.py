@@ -338,7 +338,7 @@ def test_relations_have_french_labels():
 
 
 @pytest.mark.parametrize(("kwargs", "words"), [
-    ({"threshold": 1.2}, "threshold"), ({"tolerance": 0.5}, "tolerance"), ({"weight": "surface"}, "weight"),
+    ({"threshold": 1.2}, "threshold"), ({"tolerance": 1.0}, "tolerance"), ({"weight": "surface"}, "weight"),
     ({"threshold": True}, "threshold"),
 ])
 def test_options_are_validated_at_construction(kwargs, words):
