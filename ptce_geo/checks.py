@@ -303,9 +303,11 @@ _SETS: tuple = (None, {})  # (communes table key, its code sets): one entry, rep
 def _sets(communes: pd.DataFrame) -> dict[str, set[str]]:
     """Commune, département and EPT codes of a communes table (computed once per table)."""
     global _SETS
-    key = communes.attrs.get("token") or id(communes)  # a loaded layer keeps its token across copies
+    from .layers import shared_key
+
+    key = shared_key(communes)  # the process-wide table (a copy or subset is computed again)
     held, sets = _SETS
-    if held != key:
+    if key is None or held != key:
         sets = {col: set(communes[col].dropna()) if col in communes.columns else set()
                 for col in ("code", "dep", "ept")}
         _SETS = (key, sets)

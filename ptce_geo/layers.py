@@ -44,11 +44,14 @@ __all__ = [
     "layer_status",
     "source_files",
     "clear_memory_cache",
+    "shared_key",
 ]
 
 #: values that mean "no parent" in official tables
 _NO_CODE = {"", "ZZZZZZZZZ", "ZZZZZ", "NR", "nan", "None", "<NA>"}
 _MEMO: dict[tuple, gpd.GeoDataFrame] = {}
+#: the tables of _MEMO by their token (see :func:`shared_key`)
+_BY_TOKEN: dict[str, gpd.GeoDataFrame] = {}
 _MEMO_LOCK = threading.RLock()
 #: commune → unit rows of membership tables, by file and layer
 _MEMBERS: dict[tuple, pd.DataFrame] = {}
@@ -64,6 +67,7 @@ def clear_memory_cache() -> None:
     """Forget the layers held in memory by this process."""
     with _MEMO_LOCK:
         _MEMO.clear()
+        _BY_TOKEN.clear()
         _MEMBERS.clear()
         _LAST_TABLE.clear()
         _MEMBERS_MEMO.clear()
@@ -616,6 +620,23 @@ def _fingerprint(spec: LayerSpec, catalogue: Catalogue) -> str:
     return fp
 
 
+def shared_key(table: pd.DataFrame) -> str | None:
+    """The token of a table this process holds in memory, when ``table`` is that very table.
+
+    Indexes built from a layer (code positions, membership, spatial trees) are cached per
+    process under this key. A copy, a subset or a reordering of a loaded table carries the
+    same ``attrs["token"]`` (pandas copies ``attrs``) but not the same rows: it gets no key,
+    so no index of the whole layer is ever used for it. Read tables with
+    ``load_layer(..., shared=True)`` to benefit from the cached indexes.
+    """
+    token = table.attrs.get("token") if hasattr(table, "attrs") else None
+    if token is None:
+        return None
+    with _MEMO_LOCK:
+        held = _BY_TOKEN.get(token)
+    return token if held is table else None
+
+
 def load_layer(
     layer_id: str,
     *,
@@ -684,7 +705,11 @@ def load_layer(
             # identifies this loaded table (its indexes are cached per process under it)
             token=f"{layer_id}:{fingerprint}:{id(table):x}",
         )
+        old = _MEMO.get(key)
+        if old is not None:
+            _BY_TOKEN.pop(old.attrs.get("token"), None)
         _MEMO[key] = table
+        _BY_TOKEN[table.attrs["token"]] = table
         return table if shared else table.copy(deep=False)
 
 

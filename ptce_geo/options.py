@@ -42,7 +42,7 @@ class Options:
         The measure of shares. Default ``"area"``.
     tolerance : float
         Relation tolerance of zone overlaps: both shares below it is a mere contact,
-        a share of at least ``1 - tolerance`` is inclusion. Default 0.01.
+        a share of at least ``1 - tolerance`` is inclusion. Default 0.01; below 0.5.
 
     Raises
     ------
@@ -57,6 +57,9 @@ class Options:
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", check_share("threshold", self.threshold, "Seuil"))
         object.__setattr__(self, "tolerance", check_share("tolerance", self.tolerance, "Tolérance"))
+        if self.tolerance >= 0.5:  # "inside" and "mere contact" would overlap
+            raise InvalidInput(f"tolerance {self.tolerance!r} is too large: give a share below 0.5, such as 0.01.",
+                               fr="La tolérance doit rester inférieure à 50 % (par exemple 1 %).")
         weight = self.weight or "area"
         if weight not in WEIGHTS:
             raise InvalidInput(f"weight {weight!r} is unknown: use 'area' or 'population'.",

@@ -44,7 +44,7 @@ import shapely
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput
 from .geometry import polygonal_part, repair_polygonal
-from .layers import commune_membership, load_layer
+from .layers import commune_membership, load_layer, shared_key
 from .projection import area_m2, length_m
 
 WGS84 = pyproj.CRS.from_epsg(4326)
@@ -262,7 +262,7 @@ def _cached(key: tuple | None, build):
 
 
 def _layer_index(table: gpd.GeoDataFrame) -> _LayerIndex:
-    token = table.attrs.get("token")
+    token = shared_key(table)  # only the process-wide table itself, never a copy or subset of it
     return _cached(("layer", token) if token else None,
                    lambda: _LayerIndex(table=table, geoms=table.geometry.to_numpy(),
                                        area=table["area_m2"].to_numpy(dtype=float),
@@ -273,7 +273,7 @@ def _layer_index(table: gpd.GeoDataFrame) -> _LayerIndex:
 
 def _membership(layer_id: str, table: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                 catalogue: Catalogue) -> _Membership:
-    ct, lt = communes.attrs.get("token"), table.attrs.get("token")
+    ct, lt = shared_key(communes), shared_key(table)
     key = ("membership", layer_id, ct, lt) if ct and lt else None
     return _cached(key, lambda: _Membership.build(commune_membership(layer_id, catalogue=catalogue),
                                                   _layer_index(communes), _layer_index(table)))

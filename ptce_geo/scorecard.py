@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .catalogue import Catalogue, load_catalogue
+from .errors import DataUnavailable
 from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, typology
 from .options import DEFAULT_THRESHOLD, Options
 from .overlay import Overlay, overlay
@@ -171,12 +172,40 @@ class Scorecard:
     @property
     def qpv(self):
         """QPV per pole and per district (:class:`~ptce_geo.zones.QpvTables`), or None without a
-        ``qpv`` layer."""
+        ``qpv`` layer. Always measured in area (a population share of a district would be
+        an estimate by area within each commune, which undercounts dense districts)."""
         if "qpv" not in self.catalogue.layers:
             return None
-        from .zones import qpv_tables
+        from .zones import overlap_zones, qpv_tables
 
-        return self._memo(("qpv",), lambda: qpv_tables(self.zones("qpv")))
+        if self.options.weight == "area":
+            return self._memo(("qpv",), lambda: qpv_tables(self.zones("qpv")))
+        area = Options(threshold=self.options.threshold, tolerance=self.options.tolerance)
+        return self._memo(("qpv",), lambda: qpv_tables(overlap_zones(
+            self.perimeters, "qpv", catalogue=self.catalogue, options=area)))
+
+    def zone_layers(self) -> list[str]:
+        """The zones layers of the catalogue whose data can be had (others are logged and left out)."""
+        def build() -> list[str]:
+            ok = []
+            for lid in self.catalogue.ids(kind="zones"):
+                try:
+                    self.zones(lid)
+                except DataUnavailable as exc:
+                    logger.warning("zones layer %s left out of the programmes: %s", lid, exc)
+                    continue
+                ok.append(lid)
+            return ok
+        return self._memo(("zone_layers",), build)
+
+    @property
+    def programmes(self) -> pd.DataFrame:
+        """One row per perimeter across every zones layer: the programmes it sits in
+        (:func:`ptce_geo.zones.programme_summary`: a French line, and machine columns)."""
+        from .zones import programme_summary
+
+        return self._memo(("programmes",), lambda: programme_summary(
+            self.perimeters, {lid: self.zones(lid) for lid in self.zone_layers()}, catalogue=self.catalogue))
 
     # -------------------------------------------------------------- summary
     @property
@@ -189,9 +218,12 @@ class Scorecard:
         poles file has them), ``area_km2``, ``population`` (when known), ``typology`` (with
         ``n_interco``, the intercommunal territories it counts, when the catalogue has EPT:
         see :meth:`_intercommunal_counts`), for each level ``n_<level>``,
-        ``dominant_<level>``, ``dominant_<level>_share``, ``border_<level>_km``; for each matching zoning present (zones d'emploi, bassins
-        de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
-        and ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV."""
+        ``dominant_<level>``, ``dominant_<level>_share``, ``border_<level>_km``; for each
+        matching zoning present (zones d'emploi, bassins de vie, aires d'attraction)
+        ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``; ``qpv_count``,
+        ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV (areas); and
+        ``programmes`` / ``programmes_historiques`` (:attr:`programmes`, one French line
+        each) when it has zones layers."""
         p = self.perimeters
         cols: dict[str, Any] = {"pole_id": self.ids, "nom": p["nom"].to_numpy() if "nom" in p else self.ids}
         props = p["properties"].to_numpy() if "properties" in p else [None] * len(p)
@@ -224,11 +256,19 @@ class Scorecard:
                 cols[f"best_{prefix}_code"] = a["best_iou_code"]
                 cols[f"best_{prefix}_name"] = [names.get(c) for c in a["best_iou_code"]]
                 cols[f"best_{prefix}_iou"] = a["best_iou"]
-        qpv = self.qpv
+        try:
+            qpv = self.qpv
+        except DataUnavailable as exc:
+            logger.warning("QPV figures left out: %s", exc)
+            qpv = None
         if qpv is not None:
             q = qpv.poles.set_index("pole_id").reindex(self.ids)
             for col in ("qpv_count", "qpv_inside", "qpv_area_share"):
                 cols[col] = q[col].to_numpy()
+        if self.catalogue.ids(kind="zones"):
+            prog = self.programmes
+            cols["programmes"] = prog["programmes"].to_numpy()
+            cols["programmes_historiques"] = prog["historique"].to_numpy()
         front = [c for c in ("pole_id", "nom", *DESCRIPTIVE, "area_km2", "population", "typology") if c in cols]
         order = front + [c for c in cols if c not in front]
         return pd.DataFrame({c: (pd.Series(cols[c], dtype=object) if _is_text(cols[c]) else cols[c])

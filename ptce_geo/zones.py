@@ -63,7 +63,7 @@ import shapely
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput, UploadRejected
 from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
-from .layers import UNRESOLVED_COLUMNS, ZoneMembers, load_layer, zone_members
+from .layers import UNRESOLVED_COLUMNS, ZoneMembers, load_layer, shared_key, zone_members
 from .options import Options
 from .overlay import geometric_pairs, overlay
 from .projection import area_m2
@@ -259,7 +259,7 @@ _INDEX_MEMO: dict[str, pd.Index] = {}
 def _commune_index(communes: gpd.GeoDataFrame) -> pd.Index:
     """An index of the commune codes, built once per loaded communes table (hashing 35 000
     codes is most of the time of a small overlap); keyed by the table's ``token``."""
-    token = communes.attrs.get("token")
+    token = shared_key(communes)  # the process-wide table itself, never a copy or subset
     if token is not None and token in _INDEX_MEMO:
         return _INDEX_MEMO[token]
     index = pd.Index(communes["code"].to_numpy(dtype=object))
