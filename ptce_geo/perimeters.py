@@ -176,6 +176,7 @@ def _qpv_known(data: dict, catalogue: Catalogue) -> tuple[set[str], str]:
     """Codes of the file's ``qpv`` lists that the catalogue knows, and words naming the layers searched."""
     wanted = {c for f in data["features"] if isinstance(f, dict) and isinstance(f.get("properties"), dict)
               for c in (f["properties"].get(QPV_KEY) or []) if isinstance(c, str)}
+    wanted |= {c.strip().upper() for c in wanted}  # to recognise a code written in lower case
     ids = qpv_layer_ids(catalogue)
     lists = ", ".join(f"'{lid}' ({catalogue[lid].vintage})" for lid in ids) or "none: the catalogue has no QPV layer"
     found = set(qpv_outlines(wanted, catalogue=catalogue)["code"]) if ids else set()

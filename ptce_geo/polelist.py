@@ -185,7 +185,7 @@ def _read_text(source: object) -> tuple[str, str]:
         raise InvalidPerimeter(f"{name}: is not a text table (binary content): save it as CSV (UTF-8).",
                                fr="Le fichier n'est pas un tableau CSV : enregistrez-le en CSV (UTF-8).")
     try:
-        return raw.decode("utf-8-sig"), name
+        return raw.decode("utf-8-sig").lstrip("\ufeff"), name
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace"), name
 
