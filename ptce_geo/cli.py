@@ -103,11 +103,13 @@ def _warn(lines) -> None:
 
 
 def cmd_analyze(args) -> int:
+    from .poles import with_confidence
+
     card = _scorecard(args, levels=())
     table = card.level_table(args.layer)
     _warn(f"perimeter {pid!r} touches no unit of {args.layer!r}: it lies outside the layer's territory "
           "(abroad, at sea?); check its coordinates." for pid in table.loc[table["covered_share"] <= 0, "pole_id"])
-    write_table(table, args)
+    write_table(with_confidence(table, card.perimeters), args)
     return 0
 
 

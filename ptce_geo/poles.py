@@ -34,7 +34,7 @@ from .perimeters import parse_json, read_perimeters
 logger = logging.getLogger(__name__)
 
 __all__ = ["DECIMALS", "SEAT_KEYS", "build_feature_collection", "build_file", "build_from_csv", "dumps_geojson",
-           "normalise_geometry", "seat_points", "descriptive_columns", "CONFIDENCE_LEVELS"]
+           "normalise_geometry", "seat_points", "descriptive_columns", "with_confidence", "CONFIDENCE_LEVELS"]
 
 #: decimals kept in coordinates (about 0.1 m)
 DECIMALS = 6
@@ -395,3 +395,11 @@ def build_from_csv(path: str | os.PathLike, *, output: str | os.PathLike | None 
                            fr=f"Impossible d'écrire {dest.name} ({exc.strerror or exc}).") from None
     logger.info("wrote %s (%d poles, %d problem(s))", dest, result.n_poles, len(result.report))
     return dest, result
+
+
+def with_confidence(table: pd.DataFrame, perimeters: gpd.GeoDataFrame, *, key: str = "pole_id") -> pd.DataFrame:
+    """``table`` with a ``confidence`` column (the pole's, or None) right after its ``key`` column."""
+    conf = dict(zip(perimeters["id"], descriptive_columns(perimeters)["confidence"]))
+    out = table.drop(columns=["confidence"], errors="ignore").copy()
+    out.insert(list(out.columns).index(key) + 1, "confidence", [conf.get(pid) for pid in out[key]])
+    return out
