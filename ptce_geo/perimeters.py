@@ -206,6 +206,13 @@ def qpv_perimeter(props: dict, *, catalogue: Catalogue, communes: gpd.GeoDataFra
     return geom if geom.is_valid else shapely.make_valid(geom)
 
 
+def _qpv_fallback_ok(codes: list[str]) -> bool:
+    """True when every code is well formed (a QPV code of some generation of the list)."""
+    import re
+
+    return all(re.fullmatch(r"Q[A-Z][0-9A-Z]{6}", c) for c in codes)
+
+
 def _geometry_vs_qpv(label: str, shp: Any, props: dict, communes: gpd.GeoDataFrame,
                      catalogue: Catalogue) -> Problem | None:
     """Warn when a QPV feature's stored geometry is not the union of its QPV (and communes)."""
@@ -308,6 +315,11 @@ def check_perimeters(
                     qpv_known = _qpv_known(data, cat)
                 unknown_qpv = qpv_problems(label, qpv, qpv_known[0], communes=set(communes["code"]),
                                            lists=qpv_known[1])
+                if unknown_qpv and shp is not None and _qpv_fallback_ok(qpv):
+                    # another generation of the list than the catalogue holds: the stored outline stands in
+                    unknown_qpv = [Problem(p.feature, p.message + "; the feature's own geometry (the outline "
+                                           "stored when the file was built) is used instead", p.fix,
+                                           severity="warning") for p in unknown_qpv]
                 problems.extend(unknown_qpv)
                 found = found + unknown_qpv
                 if compare_geometry and shp is not None and not found:
@@ -392,7 +404,15 @@ def read_perimeters(
             if communes is None:
                 communes = load_layer("communes", catalogue=catalogue)
                 membership = commune_membership("epci", catalogue=catalogue)
-            geom = polygonal_part(qpv_perimeter(props, catalogue=catalogue, communes=communes, membership=membership))
+            try:
+                geom = qpv_perimeter(props, catalogue=catalogue, communes=communes, membership=membership)
+            except InvalidPerimeter as exc:  # a generation of the list the catalogue lacks: the stored outline
+                if not isinstance(feat.get("geometry"), dict):
+                    raise
+                logger.warning("%s: %s; its stored geometry is used", label, str(exc).split(": check")[0])
+                geom, _ = _shape(feat["geometry"], label, tr)
+                geom = repair_polygonal([geom], labels=[label], where="perimeter file")[0]
+            geom = polygonal_part(geom)
             definition, members = "geometry", None
         elif any(props.get(k) for k in CODE_KEYS):
             if communes is None:  # loaded once for the whole file

@@ -212,3 +212,28 @@ def test_qpv_and_communes_together_and_another_layer_id(catalogue, tmp_path, mir
         {"type": "Feature", "properties": {"id": "g", "qpv": ["QP021004"]}, "geometry": None}]}, catalogue=cat2)
     assert area_m2(poles.geometry.to_numpy())[0] == pytest.approx(area_m2(found.geometry.to_numpy())[0], rel=1e-9)
     assert np.isfinite(area_m2(poles.geometry.to_numpy())).all()
+
+
+def test_a_qpv_list_the_catalogue_lacks_falls_back_on_the_stored_outline(catalogue, tmp_path, mirror_env):
+    """With the 2024 list only (the default catalogue), ptce03's 2015 code is not found: its stored outline stands in."""
+    from pathlib import Path
+
+    from ptce_geo.catalogue import load_catalogue
+
+    poles_file = Path(__file__).resolve().parent.parent / "poles.geojson"
+    other = tmp_path / "no_2015.toml"
+    other.write_text(MIRROR_CATALOGUE.read_text(encoding="utf-8").replace('id = "qpv"', 'id = "quartiers_autres"'),
+                     encoding="utf-8")
+    cat2 = load_catalogue(other)
+    problems = check_perimeters(poles_file, catalogue=cat2)
+    assert [(p.feature, p.severity) for p in problems] == [("feature #3 (id 'ptce03')", "warning")]
+    assert "QPV code 'QP021004' is in none of the catalogue's QPV layers (none: the catalogue has no QPV layer)" \
+        in problems[0].message and "stored" in problems[0].message
+    a = read_perimeters(poles_file, catalogue=cat2).set_index("id").geometry
+    b = read_perimeters(poles_file, catalogue=catalogue).set_index("id").geometry
+    assert shapely.symmetric_difference(a["ptce03"], b["ptce03"]).area <= 1e-6 * b["ptce03"].area
+    # without a stored geometry there is nothing to fall back on: refused, naming the code
+    bare = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "g", "qpv": ["QP021004"]}, "geometry": None}]}
+    with pytest.raises(InvalidPerimeter, match="QP021004"):
+        read_perimeters(bare, catalogue=cat2)
