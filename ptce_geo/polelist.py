@@ -44,6 +44,9 @@ MAX_CSV_BYTES = 16 * 1024**2
 MAX_ROWS = 20_000
 _DELIMITERS = (",", ";", "\t")
 _NAME_ALIASES = {"name", "nom_pole", "nom_ptce", "libelle", "libellé"}
+#: free columns the project reads (descriptive columns, seat), matched whatever their case
+_PROJECT_KEYS = {"confiance", "confidence", "type_pole", "filiere_pole", "appel_2011_pole_temoin",
+                 "appel_2013_laureat", "siege_insee", "seat_insee", "insee_siege", "code_insee_siege"}
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,8 @@ def _column_key(name: str) -> str:
         return key
     if key in _NAME_ALIASES:
         return "nom"
+    if key in _PROJECT_KEYS:
+        return key
     return _ALIASES.get(key, name.strip())
 
 

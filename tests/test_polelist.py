@@ -134,13 +134,16 @@ def test_scorecard_reads_the_csv_directly(fifty, catalogue, capsys, caplog, tmp_
 
 
 def test_read_perimeters_accepts_csv_bytes_of_any_usual_form(catalogue):
-    text = "\ufeffID;Nom;Code_INSEE;SIREN\nx;Annonay et voisine;07010, 07019;\ny;Seignanx;;244000659\n"
+    from ptce_geo.poles import descriptive_columns
+
+    text = "\ufeffID;Nom;Code_INSEE;SIREN;Confiance\nx;Annonay et voisine;07010, 07019;;Haute\ny;Seignanx;;244000659;\n"
     for raw in (text.encode("utf-8"), text.encode("utf-8-sig"), text.replace("\ufeff", "").encode("cp1252")):
         assert is_csv_source(raw) and not is_csv_source(b'{"type": "FeatureCollection"}')
         poles = read_perimeters(raw, catalogue=catalogue)
         assert list(poles["id"]) == ["x", "y"] and list(poles["definition"]) == ["codes", "codes"]
         assert poles["communes"].iloc[0] == ("07010", "07019") and len(poles["communes"].iloc[1]) == 8
         assert poles.attrs["csv_report"] == []
+        assert list(descriptive_columns(poles)["confidence"]) == ["haute", None]
     tab = "id\tcommunes\nz\t07010\n".encode()
     assert list(read_perimeters(tab, catalogue=catalogue)["nom"]) == ["z"]
 
