@@ -233,6 +233,12 @@ def test_scorecard_typologies(catalogue):
     card = pole_scorecard(sub, catalogue=catalogue).set_index("pole_id")
     for pid in CROSS_REGIONAL:
         assert card.loc[pid, "typology"] == "inter-régional", pid
+    # the descriptive columns of the poles file, next to the figures
+    assert list(card.columns[:3]) == ["nom", "confidence", "type_pole"]
+    assert card.loc["ptce23", "confidence"] == "moyenne" and card.loc["ptce26", "confidence"] == "haute"
+    assert card.loc["ptce26", "type_pole"] == "filière" and card.loc["ptce26", "filiere_pole"] == "musiques actuelles"
+    assert card.loc["ptce23", "appel_2013_laureat"] is True and card.loc["ptce05", "appel_2013_laureat"] is None
+    assert card.loc["ptce26", "territoire_profil"] == "urbain"
     # SMAC 07: the whole Ardèche: one département, many EPCI
     assert card.loc["ptce26", "typology"] == "inter-EPCI"
     assert card.loc["ptce26", "n_departements"] == 1
