@@ -45,7 +45,7 @@ def _zones_source(tolerance: float) -> ZoneOverlap | None:
         default = ids.index("territoires_industrie") if "territoires_industrie" in ids else 0
         lid = st.selectbox("Couche", ids, index=default, format_func=lambda i: cat[i].title, key="zc_layer")
         st.caption(f"Millésime {cat[lid].vintage} — {md(cat[lid].attribution)}")
-        return _catalogue_overlap(common.data_key(), common.poles_key(), str(common.poles_file()), lid,
+        return _catalogue_overlap(common.data_key(), common.poles_key(), common.poles_source(), lid,
                                   cat[lid].vintage, tolerance)
     up = st.file_uploader("Fichier de zones (GeoJSON, GeoPackage ou Shapefile zippé ; polygones ou points ; tout "
                           "système de coordonnées)", type=["geojson", "json", "gpkg", "zip"], key="zc_upload")
