@@ -252,6 +252,8 @@ def page() -> None:
                  f"Pôles retenus : {len(counted)} sur {len(ids)}")
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
+    st.markdown("**Synthèse nationale**")
+    st.dataframe(national_summary(b.summary[b.summary["pole_id"].isin(counted)]), hide_index=True)
     table = summary_table(b)
     table = table[table.index.isin(counted)]
     st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -259,5 +261,3 @@ def page() -> None:
         **{LEVEL_LABELS[k]: st.column_config.NumberColumn(help=f"{LEVEL_LABELS[k]} touché(e)s (hors fragments < 1 %)")
            for k in ("communes", "epci", "departements", "regions") if LEVEL_LABELS[k] in table},
     })
-    st.markdown("**Synthèse nationale**")
-    st.dataframe(national_summary(b.summary[b.summary["pole_id"].isin(counted)]), hide_index=True)
