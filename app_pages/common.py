@@ -118,6 +118,13 @@ def poles_key() -> str:
     return _stamp(poles_path())
 
 
+def poles_input() -> str | bytes:
+    """What :func:`ptce_geo.perimeters.read_perimeters` reads the poles from, in another process:
+    the poles file's path, or the bytes of the session's own poles."""
+    mine = session_poles()
+    return mine["data"] if mine is not None else str(poles_file())
+
+
 def poles_source() -> str:
     """Where the poles are read from: the poles file's path, or ``upload:<digest>`` for the session's own."""
     mine = session_poles()

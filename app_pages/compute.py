@@ -112,8 +112,11 @@ _POLES: dict[str, Any] = {}
 
 
 def zone_overlap_upload(data: bytes, filename: str, code_field: str | None, name_field: str | None,
-                        poles_file: str, poles_stamp: str, tolerance: float):
-    """Read an uploaded zone file and overlap it with the poles (in a worker)."""
+                        poles_file: str | bytes, poles_stamp: str, tolerance: float):
+    """Read an uploaded zone file and overlap it with the poles (in a worker).
+
+    ``poles_file`` is the poles file's path, or the bytes of a session's own poles (CSV or GeoJSON).
+    """
     from ptce_geo.perimeters import read_perimeters
     from ptce_geo.uploads import read_zone_upload
     from ptce_geo.zones import overlap_zones

@@ -31,7 +31,7 @@ def _upload_overlap(dkey: str, pkey: str, digest: str, _data: bytes, filename: s
                     name_field: str, tolerance: float) -> tuple[ZoneOverlap, dict]:
     # a user's file: read and overlapped in a worker process (see app_pages/compute.py)
     return compute.slots().run(compute.zone_overlap_upload, _data, filename, code_field or None, name_field or None,
-                               str(common.poles_file()), pkey, tolerance, what=f"reading {filename}")
+                               common.poles_input(), pkey, tolerance, what=f"reading {filename}")
 
 
 def _zones_source(tolerance: float) -> ZoneOverlap | None:

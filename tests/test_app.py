@@ -483,6 +483,15 @@ def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirro
     assert at.dataframe[-2].value["Pôles"].sum() == 49 and len(at.dataframe[-1].value) == 49
     at.multiselect(key="carte_f_confidence").set_value(["haute"]).run()
     assert _features_on_map(maps_of(at)[0]) == 1 and at.subheader[0].value == "Pôles retenus : 1 sur 50"
+    # a zone file overlapped in a worker process with the session's poles (not the poles file)
+    at.sidebar.radio[0].set_value("Zones de contrat").run()
+    at.radio(key="zc_source").set_value("Fichier de zones téléversé").run()
+    box = [[4.55, 45.20], [4.75, 45.20], [4.75, 45.32], [4.55, 45.32], [4.55, 45.20]]  # around Annonay
+    zones = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "A", "nom": "Annonay"},
+                                                         "geometry": {"type": "Polygon", "coordinates": [box]}}]}
+    at.file_uploader(key="zc_upload").set_value(("zones.geojson", json.dumps(zones).encode(), "application/json")).run()
+    no_failure(at)
+    assert "Ardèche « entière »" in set(at.dataframe[0].value["Pôle"])
     at.sidebar.radio[0].set_value("Sources").run()
     no_failure(at)
     assert any("LIST.csv" in m.value.replace("\\", "") for m in at.markdown)
