@@ -509,3 +509,18 @@ def test_descriptive_columns_read_the_properties(catalogue):
     ucols = descriptive_columns(user).set_index("pole_id")
     assert ucols.loc["u", "confidence"] == "faible" and ucols.loc["u", "appel_2013_laureat"] is True
     assert ucols.loc["v"].drop("confidence").isna().all() and ucols.loc["v", "confidence"] is None
+
+
+def test_profile_from_the_catalogue_layers_matches_the_stored_one(catalogue, props):
+    """The library path (the catalogue's unites_urbaines layer) gives what make_poles stored from the Insee table."""
+    from ptce_geo.profiles import territory_profile
+
+    if "unites_urbaines" not in catalogue.layers:
+        pytest.skip("the catalogue has no unites_urbaines layer")
+    prof = territory_profile(read_perimeters(POLES, catalogue=catalogue), catalogue=catalogue)
+    for pid, p in props.items():
+        t, row = p["territoire"], prof.loc[pid]
+        assert row["population"] == t["population"] and row["classe_densite"] == t["classe_densite"], pid
+        assert row["profil"] == t["profil"] and row["part_urbaine"] == pytest.approx(t["part_urbaine"], abs=5e-5), pid
+        assert row["superficie_km2"] == pytest.approx(t["superficie_km2"], abs=0.005), pid
+        assert row["qpv"] == t["qpv_touches"] and row["part_population_qpv"] is None, pid
