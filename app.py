@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import carte, common, decoupages, nouveau, sources, territoire, zones_contrat
+from app_pages import carte, common, decoupages, mes_poles, nouveau, sources, territoire, zones_contrat
 
 st.set_page_config(page_title="PTCE géo", page_icon="🗺️", layout="wide")
 
@@ -26,6 +26,7 @@ PAGES = {
     "Découpages": ("decoupages", decoupages.page),
     "Nouveau périmètre": ("nouveau", nouveau.page),
     "Zones de contrat": ("zones", zones_contrat.page),
+    "Mes pôles": ("mes-poles", mes_poles.page),
     "Sources": ("sources", sources.page),
 }
 _BY_SLUG = {slug: title for title, (slug, _) in PAGES.items()}

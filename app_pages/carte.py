@@ -14,7 +14,7 @@ from ptce_geo.poles import pole_details
 from ptce_geo.scorecard import Scorecard
 
 from . import common
-from .present import level_table, md, summary_table
+from .present import FILTERS, filter_options, filtered_ids, level_table, md, national_summary, summary_table
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
 CONTEXT = {
@@ -92,7 +92,7 @@ def render_card(b: Scorecard, pole_id: str) -> None:
                    "intercommunal(aux).")
     facts = [("Structure porteuse", d["structure_porteuse"]), ("Siège", d["siege_nom"]),
              ("Filières", ", ".join(d["filieres"])), ("Création", d["annee"]), ("Confiance", d["confiance"]),
-             ("Note sur le périmètre", d["note_perimetre"])]
+             *_seed_facts(s, row["properties"]), ("Note sur le périmètre", d["note_perimetre"])]
     for label, value in facts:
         if value:
             st.markdown(f"**{label} :** {md(value)}")
@@ -125,6 +125,49 @@ def render_card(b: Scorecard, pole_id: str) -> None:
         st.markdown(f"**Quartiers prioritaires :** {int(s['qpv_count'])} touché(s), {int(s['qpv_inside'])} "
                     f"entièrement inclus, {fr_pct(s['qpv_area_share'], 2)} de la surface du pôle"
                     if s["qpv_count"] else "**Quartiers prioritaires :** aucun QPV touché.")
+
+
+def _seed_facts(s, props) -> list[tuple[str, str]]:
+    """The 2014 document's attributes of a pole, in French (only those known)."""
+    out = []
+    kind = s.get("type_pole")
+    if kind == "filière":
+        out.append(("Type de pôle", "PTCE filière" + (f" ({s.get('filiere_pole')})" if s.get("filiere_pole") else "")))
+    elif kind == "multi-activités":
+        out.append(("Type de pôle", "PTCE multi-activités"))
+    call = s.get("appel_2013_laureat")
+    if call is True or call is False:
+        out.append(("Appel à projets interministériel de 2013", "lauréat" if call else "non lauréat"))
+    terr = props.get("territoire") if isinstance(props, dict) else None
+    if isinstance(terr, dict):
+        bits = []
+        if isinstance(terr.get("population"), int):
+            bits.append(f"{fr_number(terr['population'], 0)} habitants")
+        if terr.get("classe_densite"):
+            bits.append(f"densité {terr['classe_densite']}")
+        if terr.get("profil"):
+            bits.append(f"à dominante {terr['profil']}e" if terr["profil"] == "rural" else "à dominante urbaine")
+        if bits:
+            out.append(("Territoire", ", ".join(bits)))
+    return out
+
+
+def _filters(summary) -> tuple[list[str], list[str], bool]:
+    """The filter widgets: ids shown on the map, ids in the national summaries, and the switch."""
+    options = filter_options(summary)
+    chosen = {}
+    with st.expander("Filtres", expanded=False):
+        cols = st.columns(len(FILTERS))
+        for col, (key, label) in zip(cols, FILTERS.items()):
+            if len(options[key]) > 1:
+                chosen[key] = col.multiselect(label, options[key], key=f"carte_f_{key}", placeholder="Tous")
+        exclude_low = st.toggle("Exclure les périmètres de confiance faible des synthèses nationales",
+                                key="carte_sans_faible",
+                                help="Les pôles dont le périmètre est déduit ou non documenté restent sur la carte "
+                                     "(contour en tirets) mais sortent du tableau et de la synthèse.")
+    shown = filtered_ids(summary, chosen)
+    counted = filtered_ids(summary, chosen, exclude_low=exclude_low)
+    return shown, counted, exclude_low
 
 
 def _fallback_map() -> None:
@@ -173,6 +216,8 @@ def page() -> None:
                             help="Les communes, EPCI, zones d'emploi, QPV et zones de contrat ne s'affichent "
                                  "qu'autour du pôle sélectionné.")
     show_seats = c3.checkbox("Sièges", value=True, key="carte_seats")
+    shown, counted, exclude_low = _filters(b.summary)
+    disp = disp[disp["id"].isin(shown) | disp["id"].eq(selected)]
     pole = None if selected == NONE else selected
     bounds = None
     if pole is not None:
@@ -188,6 +233,8 @@ def page() -> None:
     if show_seats:
         maps.add_seats(m, common.seats())
     maps.typology_legend(m, present=set(disp["typology"].dropna()) or None)
+    if "confidence" in disp and disp["confidence"].eq("faible").any():
+        maps.confidence_legend(m)
     maps.add_attribution(m, common.data_attribution(["communes", *drawn]))
     hidden = [choices[k][0] for k in chosen if not choices[k][2] and pole is None]
     col_map, col_card = st.columns([5, 3])
@@ -201,8 +248,14 @@ def page() -> None:
                     "structure porteuse, filières, sources et tableau de bord du découpage.")
         else:
             render_card(b, pole)
-    st.subheader(f"Tous les pôles ({len(ids)})")
+    st.subheader(f"Tous les pôles ({len(counted)})" if len(counted) == len(ids) else
+                 f"Pôles retenus : {len(counted)} sur {len(ids)}")
+    if exclude_low:
+        st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
+    st.markdown("**Synthèse nationale**")
+    st.dataframe(national_summary(b.summary[b.summary["pole_id"].isin(counted)]), hide_index=True)
     table = summary_table(b)
+    table = table[table.index.isin(counted)]
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "IoU zone d'emploi": st.column_config.NumberColumn(format="%.2f"),
         **{LEVEL_LABELS[k]: st.column_config.NumberColumn(help=f"{LEVEL_LABELS[k]} touché(e)s (hors fragments < 1 %)")

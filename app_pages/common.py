@@ -4,6 +4,10 @@ Cached resources are keyed on the catalogue file (path and modification time), t
 mirror, the cache folder, the layer id and vintage, and the poles file (path, size,
 modification time). They are shared by every session and never modified after they are
 built: pages copy before changing anything.
+
+A session may replace the poles file by poles of its own (page « Mes pôles »: a CSV list
+or a GeoJSON): :func:`use_session_poles` keeps the file's bytes in the session, and every
+page then reads those poles, keyed by the content's digest (``upload:<digest>``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +33,7 @@ from ptce_geo.poles import pole_details, seat_points
 from ptce_geo.scorecard import Scorecard
 from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
 
-from . import assets
+from . import assets, compute
 from .present import raw_pole_geometries
 
 logger = logging.getLogger("ptce_geo.app")
@@ -56,9 +62,78 @@ def data_key() -> str:
     return "|".join((_stamp(catalogue_path()), str(mirror_base() or ""), str(cache_dir())))
 
 
+SESSION_POLES = "mes_poles"
+_UPLOADS: OrderedDict[str, bytes] = OrderedDict()  # digest → bytes of the poles files sessions use
+_UPLOADS_LOCK = threading.Lock()
+_UPLOADS_MAX = 32
+
+
+def register_upload(digest_: str, data: bytes) -> None:
+    """Keep the bytes of a session's poles file for the workers that read it (bounded, shared)."""
+    _register(digest_, data)
+
+
+def _register(digest_: str, data: bytes) -> None:
+    with _UPLOADS_LOCK:
+        _UPLOADS[digest_] = data
+        _UPLOADS.move_to_end(digest_)
+        while len(_UPLOADS) > _UPLOADS_MAX:
+            _UPLOADS.popitem(last=False)
+
+
+def _upload_bytes(digest_: str) -> bytes:
+    with _UPLOADS_LOCK:
+        data = _UPLOADS.get(digest_)
+    if data is None:  # evicted: this session still holds its file
+        mine = st.session_state.get(SESSION_POLES) or {}
+        if mine.get("digest") == digest_:
+            data = mine["data"]
+            _register(digest_, data)
+    if data is None:
+        raise InvalidPerimeter("The uploaded poles are no longer available: upload the file again.",
+                               fr="Les pôles importés ne sont plus disponibles : importez de nouveau le fichier "
+                               "(page « Mes pôles »).")
+    return data
+
+
+def session_poles() -> dict | None:
+    """The poles this session uploaded (``name``, ``digest``, ``data``, ``n``), or None (the poles file)."""
+    mine = st.session_state.get(SESSION_POLES)
+    return mine if isinstance(mine, dict) and mine.get("digest") else None
+
+
+def use_session_poles(name: str, data: bytes, n: int) -> None:
+    """Show these poles (a CSV list or a GeoJSON, already read without error) on every page of this session."""
+    d = digest(data)
+    _register(d, data)
+    st.session_state[SESSION_POLES] = {"name": name, "digest": d, "data": data, "n": n}
+
+
+def drop_session_poles() -> None:
+    """Back to the poles file for this session."""
+    st.session_state.pop(SESSION_POLES, None)
+
+
 def poles_key() -> str:
-    """What the poles depend on: the poles file (the boundary data is keyed apart)."""
+    """What the poles depend on: the poles file, or the session's own poles (the boundary data is keyed apart)."""
+    mine = session_poles()
+    if mine is not None:
+        _register(mine["digest"], mine["data"])
+        return "upload:" + mine["digest"]
     return _stamp(poles_path())
+
+
+def poles_input() -> str | bytes:
+    """What :func:`ptce_geo.perimeters.read_perimeters` reads the poles from, in another process:
+    the poles file's path, or the bytes of the session's own poles."""
+    mine = session_poles()
+    return mine["data"] if mine is not None else str(poles_file())
+
+
+def poles_source() -> str:
+    """Where the poles are read from: the poles file's path, or ``upload:<digest>`` for the session's own."""
+    mine = session_poles()
+    return "upload:" + mine["digest"] if mine is not None else str(poles_file())
 
 
 @st.cache_resource(show_spinner=False)
@@ -108,8 +183,21 @@ def display_layer(layer_id: str, *, tolerance: float = 0.01) -> gpd.GeoDataFrame
     return _display_layer(data_key(), layer_id, cat[layer_id].vintage, tolerance)
 
 
-@st.cache_resource(show_spinner="Lecture des pôles…", max_entries=4)
+@st.cache_resource(show_spinner="Lecture de vos pôles et calcul de leurs découpages…", max_entries=16)
+def _session_card(dkey: str, digest_: str) -> tuple[int, list[str], Scorecard]:
+    """A session's own poles, read and measured in a worker process (user data: see compute.py)."""
+    return compute.slots().run(compute.score_poles, _upload_bytes(digest_), what="reading the poles list")
+
+
+def session_card(digest_: str) -> tuple[int, list[str], Scorecard]:
+    """``(n, report, card)`` of the poles file a session uploaded (registered under ``digest_``)."""
+    return _session_card(data_key(), digest_)
+
+
+@st.cache_resource(show_spinner="Lecture des pôles…", max_entries=16)
 def _poles(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
+    if path.startswith("upload:"):  # a session's own poles (CSV list or GeoJSON)
+        return _session_card(dkey, path[len("upload:"):])[2].perimeters
     return read_perimeters(path, catalogue=_catalogue(dkey))
 
 
@@ -125,30 +213,34 @@ def poles_file() -> Path:
 
 
 def poles() -> gpd.GeoDataFrame:
-    """The poles (perimeters) of the poles file (read-only, shared)."""
-    return _poles(data_key(), poles_key(), str(poles_file()))
+    """The poles (perimeters) of the poles file, or of the session's own (read-only, shared)."""
+    return _poles(data_key(), poles_key(), poles_source())
 
 
-@st.cache_resource(show_spinner="Calcul des découpages de tous les pôles…", max_entries=4)
+@st.cache_resource(show_spinner="Calcul des découpages de tous les pôles…", max_entries=8)
 def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
+    if path.startswith("upload:"):  # computed in a worker with the session's poles
+        return _session_card(dkey, path[len("upload:"):])[2]
     card = Scorecard(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
     card.summary  # every level, QPV: computed once per process, then shared by every session
     return card
 
 
 def scorecard() -> Scorecard:
-    """The Scorecard of every pole of the poles file (read-only, shared by all sessions)."""
-    return _scorecard(data_key(), poles_key(), str(poles_file()))
+    """The Scorecard of every pole of the poles file, or of the session's own (read-only, shared)."""
+    return _scorecard(data_key(), poles_key(), poles_source())
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
     card = _scorecard(dkey, pkey, path)
     p = card.perimeters
-    typ = card.summary.set_index("pole_id")["typology"]
+    summary = card.summary.set_index("pole_id")
+    typ = summary["typology"]
     out = gpd.GeoDataFrame({"id": p["id"].to_numpy(), "nom": p["nom"].to_numpy()}, geometry=p.geometry.to_numpy(),
                            crs="EPSG:4326")
     out["typology"] = typ.reindex(out["id"]).to_numpy()
+    out["confidence"] = summary["confidence"].reindex(out["id"]).to_numpy() if "confidence" in summary else None
     out["properties"] = p["properties"].to_numpy()
     out = with_popups(out)
     out = out.set_geometry(maps.display_geometries(out.geometry.to_numpy(), tolerance=0.002))
@@ -156,11 +248,11 @@ def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
 
 
 def poles_display() -> gpd.GeoDataFrame:
-    """Poles for drawing: simplified, with typology, escaped tooltip and popup HTML."""
-    return _poles_display(data_key(), poles_key(), str(poles_file()))
+    """Poles for drawing: simplified, with typology, confidence, escaped tooltip and popup HTML."""
+    return _poles_display(data_key(), poles_key(), poles_source())
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _seats(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
     points = seat_points(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
     return points[points["siege_source"] == "commune"].reset_index(drop=True)  # known seats only
@@ -168,11 +260,17 @@ def _seats(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
 
 def seats() -> gpd.GeoDataFrame:
     """A point per pole at its seat commune, when the poles file gives it (read-only, shared)."""
-    return _seats(data_key(), poles_key(), str(poles_file()))
+    return _seats(data_key(), poles_key(), poles_source())
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _raw_poles(key: str, path: str) -> gpd.GeoDataFrame:
+    if path.startswith("upload:"):
+        from ptce_geo.perimeters import parse_json
+
+        out = raw_pole_geometries(parse_json(_upload_bytes(path[len("upload:"):])))
+        out["typology"] = None
+        return with_popups(out)
     out = raw_pole_geometries(path)
     out["typology"] = None
     return with_popups(out)
@@ -180,6 +278,12 @@ def _raw_poles(key: str, path: str) -> gpd.GeoDataFrame:
 
 def raw_poles() -> gpd.GeoDataFrame:
     """Poles as drawn in the poles file (no boundary data needed; typology unknown)."""
+    mine = session_poles()
+    if mine is not None:  # the session's own file: its drawn geometries, if it has any (a CSV has none)
+        try:
+            return _raw_poles("upload:" + mine["digest"], "upload:" + mine["digest"])
+        except PtceGeoError:
+            return raw_pole_geometries({"type": "FeatureCollection", "features": []}).assign(typology=None)
     return _raw_poles(_stamp(poles_path()), str(poles_file()))
 
 
@@ -283,5 +387,8 @@ def sidebar_status() -> None:
         return
     if env["miroir"] != "(aucun)":
         st.caption("Contours lus depuis le miroir configuré (PTCE_GEO_MIRROR).")
-    if not poles_path().is_file():
+    mine = session_poles()
+    if mine is not None:
+        st.caption(f"Pôles : vos {mine['n']} pôles importés (page « Mes pôles »), pour cette session.")
+    elif not poles_path().is_file():
         st.warning("Fichier des pôles introuvable : définissez PTCE_GEO_POLES.")

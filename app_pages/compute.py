@@ -29,7 +29,8 @@ from ptce_geo.errors import PtceGeoError
 
 logger = logging.getLogger("ptce_geo.app")
 
-__all__ = ["ComputationFailed", "WorkerSlots", "slots", "score_document", "score_upload", "zone_overlap_upload"]
+__all__ = ["ComputationFailed", "WorkerSlots", "slots", "score_document", "score_upload", "score_poles",
+           "zone_overlap_upload", "zone_overlap_layer"]
 
 #: seconds a task may run before its worker is killed
 TIMEOUT_S = float(os.environ.get("PTCE_GEO_WORKER_TIMEOUT", "120"))
@@ -108,21 +109,50 @@ def score_upload(data: bytes, filename: str, options=None):
     return perims, _scorecard(perims, options), note
 
 
+def score_poles(data: bytes, options=None):
+    """Read a session's own poles (a CSV list or a GeoJSON) and compute their Scorecard (in a worker).
+
+    Returns ``(n, report, card)``: the number of poles, the French problems of a CSV list
+    (codes or rows it could not use), and the Scorecard.
+    """
+    from ptce_geo.perimeters import read_perimeters
+
+    perims = read_perimeters(data)
+    report = [p.fr for p in perims.attrs.get("csv_report", [])]
+    return len(perims), report, _scorecard(perims, options)
+
+
 _POLES: dict[str, Any] = {}
 
 
-def zone_overlap_upload(data: bytes, filename: str, code_field: str | None, name_field: str | None,
-                        poles_file: str, poles_stamp: str, options):
-    """Read an uploaded zone file and overlap it with the poles (in a worker)."""
+def _poles_of(poles_file: str | bytes, poles_stamp: str):
     from ptce_geo.perimeters import read_perimeters
+
+    if poles_stamp not in _POLES:  # the poles, read once per worker and version
+        _POLES.clear()
+        _POLES[poles_stamp] = read_perimeters(poles_file)
+    return _POLES[poles_stamp]
+
+
+def zone_overlap_layer(poles_file: str | bytes, poles_stamp: str, layer_id: str, options):
+    """Overlap a session's own poles with a zones layer of the catalogue (in a worker)."""
+    from ptce_geo.zones import overlap_zones
+
+    return overlap_zones(_poles_of(poles_file, poles_stamp), layer_id, options=options)
+
+
+def zone_overlap_upload(data: bytes, filename: str, code_field: str | None, name_field: str | None,
+                        poles_file: str | bytes, poles_stamp: str, options):
+    """Read an uploaded zone file and overlap it with the poles (in a worker).
+
+    ``poles_file`` is the poles file's path, or the bytes of a session's own poles (CSV or GeoJSON).
+    """
     from ptce_geo.uploads import read_zone_upload
     from ptce_geo.zones import overlap_zones
 
-    if poles_stamp not in _POLES:  # the poles file, read once per worker and version
-        _POLES.clear()
-        _POLES[poles_stamp] = read_perimeters(poles_file)
+    poles = _poles_of(poles_file, poles_stamp)
     zones, info = read_zone_upload(data, filename=filename, code_field=code_field, name_field=name_field)
-    return overlap_zones(_POLES[poles_stamp], zones, options=options), info
+    return overlap_zones(poles, zones, options=options), info
 
 
 # ---------------------------------------------------------------- in the server

@@ -76,6 +76,13 @@ def summary_table(card: Scorecard) -> pd.DataFrame:
     s = card.summary
     out = pd.DataFrame({"Pôle": s["nom"], "Typologie": s["typology"].fillna("—"),
                         "Surface (km²)": s["area_km2"].round(1)})
+    if "confidence" in s:
+        out["Confiance"] = s["confidence"].fillna("non indiquée").to_numpy()
+    if "type_pole" in s:
+        kind = s["type_pole"].to_numpy()
+        fil = s["filiere_pole"].to_numpy() if "filiere_pole" in s else [None] * len(s)
+        out["Type de pôle"] = [("filière : " + f if f else "filière") if k == "filière" else (k or "—")
+                               for k, f in zip(kind, fil)]
     for lid in ("communes", "epci", "departements", "regions"):
         if f"n_{lid}" in s:
             out[LEVEL_LABELS[lid]] = s[f"n_{lid}"]
@@ -131,3 +138,54 @@ def scorecard_csv(card: Scorecard) -> bytes:
     from ptce_geo.export import csv_safe  # a spreadsheet must not run a name as a formula
 
     return csv_safe(wide).to_csv(index=False).encode("utf-8-sig")
+
+
+#: filter values for a pole that says nothing
+UNKNOWN = "non renseigné"
+
+
+def _values(summary: pd.DataFrame, col: str) -> pd.Series:
+    if col not in summary:
+        return pd.Series(UNKNOWN, index=summary.index)
+    return summary[col].map(lambda v: UNKNOWN if v is None or (isinstance(v, float) and pd.isna(v)) else (
+        "oui" if v is True else "non" if v is False else str(v)))
+
+
+#: the filters of the poles pages: summary column → French label
+FILTERS = {"confidence": "Confiance du périmètre", "type_pole": "Type de pôle",
+           "appel_2013_laureat": "Lauréat de l'appel de 2013", "territoire_profil": "Territoire"}
+
+
+def filter_options(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """The values each filter can take among these poles (those present only)."""
+    order = {"confidence": ["haute", "moyenne", "faible"], "type_pole": ["multi-activités", "filière"],
+             "appel_2013_laureat": ["oui", "non"], "territoire_profil": ["urbain", "rural"]}
+    out = {}
+    for col in FILTERS:
+        present = set(_values(summary, col))
+        out[col] = [v for v in order[col] if v in present] + ([UNKNOWN] if UNKNOWN in present else [])
+    return out
+
+
+def filtered_ids(summary: pd.DataFrame, chosen: dict[str, list[str]], *, exclude_low: bool = False) -> list[str]:
+    """Ids of the poles whose values are among ``chosen`` (a filter left empty keeps every pole).
+
+    ``exclude_low`` leaves out the perimeters of confidence ``faible`` (national summaries).
+    """
+    keep = pd.Series(True, index=summary.index)
+    for col, values in chosen.items():
+        if values:
+            keep &= _values(summary, col).isin(values)
+    if exclude_low and "confidence" in summary:
+        keep &= summary["confidence"].ne("faible")
+    return list(summary.loc[keep, "pole_id"])
+
+
+def national_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Poles per typology with their total area: the national picture of these poles."""
+    from ptce_geo.fmt import TYPOLOGY_LABELS
+
+    t = summary.assign(_t=summary["typology"].map(lambda v: TYPOLOGY_LABELS.get(v, "non calculée")))
+    g = t.groupby("_t", sort=False).agg(poles=("pole_id", "size"), area=("area_km2", "sum"))
+    return pd.DataFrame({"Typologie": g.index, "Pôles": g["poles"].to_numpy(),
+                         "Surface totale (km²)": g["area"].round(0).to_numpy()})

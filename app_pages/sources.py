@@ -37,8 +37,19 @@ def page() -> None:
     st.caption("« Préparée » : la couche est déjà dans le cache local ; sinon elle est lue (ou téléchargée) à la "
                "première utilisation. " + common.MIRROR_HELP)
     st.subheader("Pôles")
+    mine = common.session_poles()
     path = common.poles_file() if common.poles_path().is_file() else None
-    if path is None:
+    if mine is not None:
+        st.markdown(f"**Pôles importés pour cette session :** {md(mine['name'])} (page « Mes pôles ») ; le fichier "
+                    "des pôles de l'application reste inchangé.")
+        path = None
+        try:
+            perims = common.poles()
+        except PtceGeoError as exc:
+            common.show_error(exc)
+        else:
+            st.markdown(f"**{len(perims)} pôles.**")
+    elif path is None:
         st.warning("Fichier des pôles introuvable : définissez PTCE_GEO_POLES ou ajoutez poles.geojson.")
     else:
         st.markdown(f"**Fichier :** {md(path.name)}")

@@ -28,6 +28,9 @@ VIEWS = ("Recouvrements", "Contacts en bordure et recouvrements marginaux", "Syn
 
 @st.cache_resource(show_spinner="Calcul des recouvrements…", max_entries=32)
 def _catalogue_overlap(dkey: str, pkey: str, path: str, layer_id: str, vintage: int, options: Options) -> ZoneOverlap:
+    if path.startswith("upload:"):  # a session's own poles: measured in a worker process
+        return compute.slots().run(compute.zone_overlap_layer, common.poles_input(), pkey, layer_id, options,
+                                   what=f"the overlap with {layer_id}")
     return overlap_zones(common.poles(), layer_id, catalogue=common.catalogue(), options=options)
 
 
@@ -36,7 +39,7 @@ def _upload_overlap(dkey: str, pkey: str, digest: str, _data: bytes, filename: s
                     name_field: str, options: Options) -> tuple[ZoneOverlap, dict]:
     # a user's file: read and overlapped in a worker process (see app_pages/compute.py)
     return compute.slots().run(compute.zone_overlap_upload, _data, filename, code_field or None, name_field or None,
-                               str(common.poles_file()), pkey, options, what=f"reading {filename}")
+                               common.poles_input(), pkey, options, what=f"reading {filename}")
 
 
 @st.cache_resource(show_spinner="Synthèse des programmes de tous les pôles…", max_entries=8)
@@ -94,7 +97,7 @@ def _zones_source(options: Options) -> ZoneOverlap | None:
         spec = cat[lid]
         period = f", période {md(spec.period)}" if spec.period else ""
         st.caption(f"Millésime {spec.vintage}{period} — {md(spec.attribution)}")
-        return _catalogue_overlap(common.data_key(), common.poles_key(), str(common.poles_file()), lid,
+        return _catalogue_overlap(common.data_key(), common.poles_key(), common.poles_source(), lid,
                                   spec.vintage, options)
     up = st.file_uploader("Fichier de zones (GeoJSON, GeoPackage ou Shapefile zippé ; polygones ou points ; tout "
                           "système de coordonnées)", type=["geojson", "json", "gpkg", "zip"], key="zc_upload")
@@ -166,7 +169,7 @@ def _synthesis(res: ZoneOverlap, names: dict) -> None:
 
 
 def _programme_view(options: Options, names: dict) -> None:
-    table, missing = _programmes(common.data_key(), common.poles_key(), str(common.poles_file()), options)
+    table, missing = _programmes(common.data_key(), common.poles_key(), common.poles_source(), options)
     st.caption("Pour chaque pôle, les programmes en vigueur dont il partage le territoire (zones nommées avec la "
                "part du pôle qui s'y trouve, puis le nombre de communes ou de sites), et à part les générations "
                "expirées, avec leur période.")

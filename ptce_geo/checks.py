@@ -26,10 +26,14 @@ from pyproj import Transformer
 from .projection import ZONES
 
 __all__ = ["Problem", "by_feature", "structure_problems", "coordinate_problem", "code_problems", "crs_problem",
-           "seat_problem", "feature_label", "CODE_KEYS", "SEAT_KEYS"]
+           "seat_problem", "feature_label", "CODE_KEYS", "SEAT_KEYS", "QPV_KEY", "PERIMETER_KEYS", "qpv_problems"]
 
 #: properties that define a perimeter by codes, and the unit each holds
 CODE_KEYS = {"communes": "commune", "epci": "EPCI", "departements": "département"}
+#: property that gives QPV (quartiers prioritaires) by their codes: a geometric perimeter (their outlines)
+QPV_KEY = "qpv"
+#: every property that defines a perimeter: the commune-based code lists and the QPV list
+PERIMETER_KEYS = {**CODE_KEYS, QPV_KEY: "QPV"}
 #: properties that may hold the INSEE code of the seat commune
 SEAT_KEYS = ("siege_insee", "seat_insee", "insee_siege", "code_insee_siege")
 #: property names people use for code lists, and the key to use instead
@@ -37,7 +41,8 @@ _ALIASES = {"commune": "communes", "insee": "communes", "code_insee": "communes"
             "insee_com": "communes", "codes_communes": "communes", "code_commune": "communes",
             "siren": "epci", "siren_epci": "epci", "epcis": "epci", "code_epci": "epci",
             "departement": "departements", "département": "departements", "départements": "departements",
-            "dep": "departements", "deps": "departements", "code_dep": "departements"}
+            "dep": "departements", "deps": "departements", "code_dep": "departements",
+            "code_qp": "qpv", "code_qpv": "qpv", "codes_qpv": "qpv", "quartiers": "qpv", "qp": "qpv"}
 _PLM = {"75": ("75056", "Paris", range(75101, 75121)),
         "69": ("69123", "Lyon", range(69381, 69390)),
         "13": ("13055", "Marseille", range(13201, 13217))}
@@ -143,8 +148,8 @@ def structure_problems(data: object) -> list[Problem]:
         else:
             seen[fid] = i
         geom = feat.get("geometry")
-        has_codes = any(props.get(k) not in (None, "", []) for k in CODE_KEYS)
-        for key in CODE_KEYS:
+        has_codes = any(props.get(k) not in (None, "", []) for k in PERIMETER_KEYS)
+        for key in PERIMETER_KEYS:
             value = props.get(key)
             if value in (None, ""):
                 continue
@@ -158,8 +163,8 @@ def structure_problems(data: object) -> list[Problem]:
                                    "which is not read)", f"rename {alias!r} to {_ALIASES[alias.lower()]!r}"))
             else:
                 out.append(Problem(label, "has neither a geometry nor codes",
-                                   "give a Polygon/MultiPolygon geometry, or 'communes', 'epci' or "
-                                   "'departements' code lists"))
+                                   "give a Polygon/MultiPolygon geometry, or 'communes', 'epci', "
+                                   "'departements' or 'qpv' code lists"))
         elif geom is not None:
             if not isinstance(geom, dict) or "type" not in geom:
                 out.append(Problem(label, "its geometry is not a GeoJSON geometry object",
@@ -480,3 +485,53 @@ def seat_problem(label: str, props: dict, communes: pd.DataFrame) -> Problem | N
 def is_number(value: object) -> bool:
     """True for a finite real number (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: the generation of a QPV code, from its first two letters
+_QPV_GENERATIONS = {"QP": "the 2015 list (décrets 2014-1750/1751)", "QN": "the 2024 list (décret 2023-1314)"}
+
+
+def _qpv_reason(code: str, known: set[str], communes: set[str], lists: str) -> tuple[str, str]:
+    """Why a QPV code is unknown, and the fix."""
+    clean = code.strip().upper()
+    if clean != code and clean in known:
+        return "has spaces or lower-case letters", f"write '{clean}'"
+    if clean in communes or re.fullmatch(r"\d{5}|2[AB]\d{3}", clean):
+        return "is an INSEE commune code, not a QPV code", "move it to 'communes'"
+    if not re.fullmatch(r"Q[A-Z][0-9A-Z]{6}", clean):
+        return ("is not a QPV code (8 characters: QP then 6 for the 2015 list, e.g. 'QP021004'; QN… for the 2024 "
+                "list)", "copy the code from the official QPV list (sig.ville.gouv.fr, data.gouv.fr)")
+    generation = _QPV_GENERATIONS.get(clean[:2])
+    held = {_QPV_GENERATIONS.get(c[:2]) for c in list(known)[:50]} - {None}
+    if generation is not None and held and generation not in held:
+        return (f"is a code of {generation}, but the catalogue's QPV layers ({lists}) hold "
+                f"{' and '.join(sorted(held))}", "give the code of the same neighbourhood in that list, or use a "
+                "catalogue with a QPV layer of that list (id 'qpv' or 'qpv_…')")
+    return (f"is in none of the catalogue's QPV layers ({lists})",
+            "check the code against the official QPV list of that generation")
+
+
+def qpv_problems(label: str, codes: list[str], known: set[str], *, communes: set[str] = frozenset(),
+                 lists: str = "qpv") -> list[Problem]:
+    """Unknown QPV codes of one feature, with reasons.
+
+    Parameters
+    ----------
+    label : str
+        Words naming the feature.
+    codes : list of str
+        Its ``qpv`` list.
+    known : set of str
+        Codes of the catalogue's QPV layers.
+    communes : set of str
+        Commune codes (to recognise a commune code put in ``qpv``).
+    lists : str
+        Words naming the QPV layers searched (their ids and vintages).
+    """
+    out = []
+    for code in codes:
+        if code in known:
+            continue
+        message, fix = _qpv_reason(code, known, communes, lists)
+        out.append(Problem(label, f"QPV code {code!r} {message}", fix))
+    return out

@@ -104,11 +104,13 @@ def _warn(lines) -> None:
 
 
 def cmd_analyze(args) -> int:
+    from .poles import with_confidence
+
     card = _scorecard(args, levels=())
     table = card.level_table(args.layer)
     _warn(f"perimeter {pid!r} touches no unit of {args.layer!r}: it lies outside the layer's territory "
           "(abroad, at sea?); check its coordinates." for pid in table.loc[table["covered_share"] <= 0, "pole_id"])
-    write_table(table, args)
+    write_table(with_confidence(table, card.perimeters), args)
     return 0
 
 
@@ -158,6 +160,8 @@ def cmd_poles_check(args) -> int:
 def cmd_poles_build(args) -> int:
     from .poles import build_file
 
+    if args.from_csv:
+        return _poles_build_from_csv(args)
     out = build_file(args.poles, output=args.output, catalogue=_catalogue(args))
     sys.stdout.write(f"wrote {out}\n")
     return 0
@@ -182,6 +186,19 @@ def _zone_warnings(res) -> None:
                              bad[["zone_code", "zone_name", "reason", "member_code"]].head(3).itertuples(index=False))
         logger.warning("layer %s: %d zone(s) have members not resolved into COG communes and are measured by "
                        "their outline (e.g. %s)", res.layer, bad["zone_code"].nunique(), examples)
+
+
+def _poles_build_from_csv(args) -> int:
+    """``poles build --from-csv LIST.csv``: the poles GeoJSON and the report of every unusable code or row."""
+    from .poles import build_from_csv
+
+    out, result = build_from_csv(args.from_csv, output=args.output, catalogue=_catalogue(args))
+    for problem in result.report:
+        sys.stdout.write(f"{'warning' if not problem.row_skipped else 'skipped'}: {problem}\n")
+    skipped = len(result.skipped_rows)
+    sys.stdout.write(f"wrote {out}: {result.n_poles} pole(s) from {result.rows} row(s); {skipped} row(s) skipped, "
+                     f"{len(result.report) - skipped} code(s) ignored\n")
+    return 0
 
 
 def cmd_overlap(args) -> int:
@@ -240,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--format", choices=("csv", "json"), default="csv", help="table format (default csv)")
     out.add_argument("--output", "-o", help="write to this file instead of stdout")
     poles = argparse.ArgumentParser(add_help=False)
-    poles.add_argument("--poles", default=str(DEFAULT_POLES), help="perimeter file (default: the repository's poles.geojson)")
+    poles.add_argument("--poles", default=str(DEFAULT_POLES), help="perimeter file, GeoJSON or CSV list of poles (default: the repository's poles.geojson)")
     poles.add_argument("--threshold", type=_threshold, default=0.01, help="sliver threshold t on share of the pole (default 0.01)")
     poles.add_argument("--weight", choices=("area", "population"), default=None, help="measure of shares (default area)")
 
@@ -267,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = psub.add_parser("build", parents=[common], help="rebuild every geometry from the code lists")
     p.add_argument("--poles", default=str(DEFAULT_POLES))
     p.add_argument("--output", "-o", help="write here instead of rewriting --poles")
+    p.add_argument("--from-csv", metavar="LIST.csv", help="build a poles GeoJSON from a CSV list (id, nom, communes, "
+                   "epci, departements, qpv as ';'-separated codes, other columns kept); default output LIST.geojson")
     p.set_defaults(fn=cmd_poles_build)
     p = sub.add_parser("overlap", parents=[common, out, poles], help="overlap of poles with a zones layer or file")
     p.add_argument("--zones", required=True, help="a zones layer id or a file (GeoJSON, GeoPackage, zipped Shapefile)")

@@ -36,6 +36,7 @@ __all__ = [
     "esc", "tiles_from_env", "display_geometries", "tolerance_for", "bounds_of", "clip_layer",
     "new_map", "add_poles", "add_seats", "add_outlines", "add_units", "add_lines", "add_legend",
     "add_attribution", "add_draw", "finish", "map_html", "internal_borders", "typology_legend",
+    "confidence_legend", "LOW_CONFIDENCE_STYLE", "LOW_CONFIDENCE_LABEL",
 ]
 
 #: colour of each typology (Okabe-Ito palette, readable by colour-blind people)
@@ -47,6 +48,9 @@ TYPOLOGY_COLOURS = {
     "inter-régional": "#CC79A7",
 }
 UNKNOWN_COLOUR = "#7F7F7F"
+#: how a perimeter of low confidence (``confiance`` = ``faible``) is drawn: dashed outline, pale fill
+LOW_CONFIDENCE_STYLE = {"dashArray": "6 4", "fillOpacity": 0.12}
+LOW_CONFIDENCE_LABEL = "Confiance faible : périmètre déduit ou non documenté (contour en tirets, remplissage pâle)"
 #: colours of units (pieces of a pole), cycled
 UNIT_PALETTE = ("#4E79A7", "#F28E2B", "#59A14F", "#E15759", "#76B7B2", "#EDC948",
                 "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
@@ -56,6 +60,7 @@ _CSS = """<style>
   font: 12px/1.4 sans-serif; box-shadow: 0 0 4px rgba(0,0,0,.3); max-width: 240px; }
 .ptce-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 6px;
   vertical-align: -2px; border: 1px solid #555; }
+.ptce-legend i.ptce-low { border: 2px dashed #333; background: rgba(127,127,127,.12); box-sizing: border-box; }
 .leaflet-control-attribution { font-size: 10px !important; line-height: 1.3; max-width: 70%; }
 .ptce-popup td, .ptce-popup th { padding: 1px 4px; text-align: left; vertical-align: top; }
 </style>"""
@@ -199,6 +204,7 @@ def add_poles(m: folium.Map, poles: gpd.GeoDataFrame, *, name: str = "Pôles", t
     """Draw pole perimeters coloured by ``colour`` (or typology), with tooltip and popup.
 
     ``poles`` has ``id``, ``nom``, ``geometry`` and optionally ``colour``, ``typology``,
+    ``confidence`` (a ``faible`` perimeter is drawn with :data:`LOW_CONFIDENCE_STYLE`),
     ``tooltip_html`` and ``popup_html`` (already-escaped HTML built with :func:`esc`).
     """
     g = poles.copy()
@@ -207,13 +213,17 @@ def add_poles(m: folium.Map, poles: gpd.GeoDataFrame, *, name: str = "Pôles", t
     if "tooltip_html" not in g:
         g["tooltip_html"] = [f"<b>{esc(n)}</b>" for n in g["nom"]]
     g["selected"] = g["id"].astype(str).eq(str(selected)) if selected is not None else False
-    props = ["id", "nom", "colour", "selected", "tooltip_html"] + (["popup_html"] if "popup_html" in g else [])
+    g["low"] = g["confidence"].eq("faible").to_numpy() if "confidence" in g else False
+    props = ["id", "nom", "colour", "selected", "low", "tooltip_html"] + (["popup_html"] if "popup_html" in g else [])
     data = _collection(g, props, display_geometries(g.geometry.to_numpy(), tolerance=tolerance))
 
     def style(feature):
         p = feature["properties"]
-        return {"color": "#111111" if p["selected"] else p["colour"], "weight": 3.5 if p["selected"] else 1.5,
-                "fillColor": p["colour"], "fillOpacity": 0.55 if p["selected"] else 0.45}
+        out = {"color": "#111111" if p["selected"] else p["colour"], "weight": 3.5 if p["selected"] else 1.5,
+               "fillColor": p["colour"], "fillOpacity": 0.55 if p["selected"] else 0.45}
+        if p.get("low"):  # a perimeter the sources hardly support: dashed and pale
+            out.update(LOW_CONFIDENCE_STYLE, weight=3.0 if p["selected"] else 2.0)
+        return out
 
     layer = folium.GeoJson(
         data, name=esc(name), style_function=style, show=show,
@@ -341,6 +351,12 @@ def typology_legend(m: folium.Map, *, present: Iterable[str] | None = None) -> N
     if keep is not None and any(t not in TYPOLOGY_COLOURS for t in keep):
         entries.append(("Typologie non calculée", UNKNOWN_COLOUR))
     add_legend(m, "Typologie du périmètre", entries)
+
+
+def confidence_legend(m: folium.Map) -> None:
+    """The legend of the low-confidence style (a dashed, pale swatch), for maps that draw such poles."""
+    m.add_child(_Control(f'<b>{esc("Fiabilité du périmètre")}</b><div><i class="ptce-low"></i>'
+                         f'{esc(LOW_CONFIDENCE_LABEL)}</div>'))
 
 
 def add_attribution(m: folium.Map, text: str) -> None:

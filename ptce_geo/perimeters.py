@@ -5,6 +5,16 @@ property ``id``. Its perimeter is given either by codes — properties ``commune
 codes), ``epci`` (SIREN) and/or ``departements``, the perimeter being the union of those
 communes — or, when it has no codes, by its Polygon/MultiPolygon geometry in WGS84.
 When a feature has both, the codes define it and the geometry is their union.
+
+A feature may also list QPV (quartiers prioritaires) in ``qpv``: its perimeter is then the
+union of those QPV's outlines (and of the communes its other codes give), read from the
+catalogue's QPV layers (``qpv``, then any ``qpv_…`` layer, e.g. another generation of the
+list). QPV cut across communes, so such a perimeter is geometric (``definition`` is
+``"geometry"``): the engine measures it by its outline, not by sums of communes.
+
+A CSV list of poles (columns ``id``, ``nom``, any of ``communes``, ``epci``,
+``departements``, ``qpv`` as ``;``-separated codes, free attributes) is read too: see
+:mod:`ptce_geo.polelist`.
 """
 
 from __future__ import annotations
@@ -23,15 +33,16 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from .catalogue import Catalogue, load_catalogue
-from .checks import (CODE_KEYS, SEAT_KEYS, Problem, by_feature, code_problems, coordinate_problem, crs_problem,
-                     feature_label, seat_problem, structure_problems)
+from .checks import (CODE_KEYS, PERIMETER_KEYS, QPV_KEY, SEAT_KEYS, Problem, by_feature, code_problems,
+                     coordinate_problem, crs_problem, feature_label, qpv_problems, seat_problem, structure_problems)
 from .errors import InvalidPerimeter
 from .geometry import polygonal_part, repair_polygonal
 from .layers import commune_membership, load_layer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["parse_json", "check_perimeters", "read_perimeters", "union_of_communes", "expand_codes"]
+__all__ = ["parse_json", "check_perimeters", "read_perimeters", "union_of_communes", "expand_codes",
+           "qpv_layer_ids", "qpv_outlines"]
 
 #: refuse perimeter files larger than this (bytes)
 MAX_FILE_BYTES = 64 * 1024**2
@@ -125,6 +136,107 @@ def union_of_communes(codes: list[str], communes: gpd.GeoDataFrame) -> shapely.G
     return union
 
 
+def qpv_layer_ids(catalogue: Catalogue) -> list[str]:
+    """The catalogue's QPV layers: ``qpv`` first, then any ``qpv_…`` zones layer, in catalogue order."""
+    ids = [lid for lid in catalogue.ids(kind="zones") if lid == "qpv" or lid.startswith("qpv_")]
+    return sorted(ids, key=lambda lid: lid != "qpv")
+
+
+def qpv_outlines(codes: list[str] | set[str], *, catalogue: Catalogue) -> gpd.GeoDataFrame:
+    """Outlines of QPV given by their codes, from the catalogue's QPV layers.
+
+    The layers are searched in the order of :func:`qpv_layer_ids`; the next one is
+    loaded only while codes remain unfound (a 2015-list code is found in a ``qpv_2015``
+    layer when ``qpv`` holds the 2024 list).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per code found: ``code``, ``nom``, ``layer``, ``vintage``, ``geometry``
+        (EPSG:4326). Codes found nowhere are absent.
+    """
+    wanted = set(codes)
+    frames = []
+    for lid in qpv_layer_ids(catalogue):
+        if not wanted:
+            break
+        table = load_layer(lid, catalogue=catalogue)
+        hit = table[table["code"].isin(wanted)]
+        if len(hit):
+            frames.append(gpd.GeoDataFrame({"code": hit["code"].to_numpy(), "nom": hit["nom"].to_numpy(),
+                                            "layer": lid, "vintage": catalogue[lid].vintage},
+                                           geometry=hit.geometry.to_numpy(), crs="EPSG:4326"))
+            wanted -= set(hit["code"])
+    if not frames:
+        return gpd.GeoDataFrame({"code": [], "nom": [], "layer": [], "vintage": []}, geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+
+
+def _qpv_known(data: dict, catalogue: Catalogue) -> tuple[set[str], str]:
+    """Codes of the file's ``qpv`` lists that the catalogue knows, and words naming the layers searched."""
+    wanted = {c for f in data["features"] if isinstance(f, dict) and isinstance(f.get("properties"), dict)
+              for c in (f["properties"].get(QPV_KEY) or []) if isinstance(c, str)}
+    wanted |= {c.strip().upper() for c in wanted}  # to recognise a code written in lower case
+    ids = qpv_layer_ids(catalogue)
+    lists = ", ".join(f"'{lid}' ({catalogue[lid].vintage})" for lid in ids) or "none: the catalogue has no QPV layer"
+    found = set(qpv_outlines(wanted, catalogue=catalogue)["code"]) if ids else set()
+    if ids and found != wanted:  # a sample of every layer's codes tells the generation of the list it holds
+        for lid in ids:
+            found |= set(load_layer(lid, catalogue=catalogue)["code"].head(50))
+    return found, lists
+
+
+def qpv_perimeter(props: dict, *, catalogue: Catalogue, communes: gpd.GeoDataFrame | None = None,
+                  membership: pd.DataFrame | None = None) -> shapely.Geometry:
+    """The geometry of a perimeter with a ``qpv`` list: the union of the QPV outlines and of its communes."""
+    codes = list(props.get(QPV_KEY) or [])
+    outlines = qpv_outlines(codes, catalogue=catalogue)
+    missing = sorted(set(codes) - set(outlines["code"]))
+    if missing:
+        raise InvalidPerimeter(f"QPV {', '.join(missing)} are in no QPV layer of the catalogue: check the codes "
+                               "(`ptce-geo poles check FILE`).",
+                               fr=f"QPV inconnus du catalogue : {', '.join(missing)}.")
+    parts = list(outlines.geometry.to_numpy())
+    if any(props.get(k) for k in CODE_KEYS):
+        communes = communes if communes is not None else load_layer("communes", catalogue=catalogue)
+        codes_c = expand_codes(props, communes, catalogue, membership=membership)
+        if codes_c:
+            parts.append(union_of_communes(codes_c, communes))
+    geom = shapely.union_all(np.array(parts, dtype=object))
+    return geom if geom.is_valid else shapely.make_valid(geom)
+
+
+def _qpv_fallback_ok(codes: list[str]) -> bool:
+    """True when every code is well formed (a QPV code of some generation of the list)."""
+    import re
+
+    return all(re.fullmatch(r"Q[A-Z][0-9A-Z]{6}", c) for c in codes)
+
+
+def _geometry_vs_qpv(label: str, shp: Any, props: dict, communes: gpd.GeoDataFrame,
+                     catalogue: Catalogue) -> Problem | None:
+    """Warn when a QPV feature's stored geometry is not the union of its QPV (and communes)."""
+    try:
+        union = qpv_perimeter(props, catalogue=catalogue, communes=communes)
+        geom = shp if shp.is_valid else shapely.make_valid(shp)
+        share = shapely.area(shapely.symmetric_difference(geom, union)) / max(shapely.area(union), 1e-300)
+    except (InvalidPerimeter, shapely.errors.GEOSException):
+        return None
+    if share <= 1e-4:
+        return None
+    return Problem(label, f"its geometry differs from the union of its QPV outlines and communes ({share:.2%} of "
+                   "the area); the codes define the perimeter",
+                   "run `ptce-geo poles build` to redraw the geometry from the codes", severity="warning")
+
+
+def _csv_collection(source: Any, catalogue: Catalogue | None, *, codes: bool = True) -> tuple[dict, list[Problem]]:
+    """A CSV list of poles as a FeatureCollection of its usable rows, and the problems of the others."""
+    from .polelist import read_poles_csv
+
+    result = read_poles_csv(source, catalogue=catalogue, check_codes=codes)
+    return result.collection, [p.as_problem() for p in result.report]
+
+
 def check_perimeters(
     source: str | os.PathLike | bytes | dict, *, catalogue: Catalogue | None = None, codes: bool = True,
     compare_geometry: bool = True,
@@ -142,10 +254,19 @@ def check_perimeters(
         When a feature has both codes and a geometry, warn if the geometry is not the
         union of its communes (a stale file: ``ptce-geo poles build`` redraws it).
     """
+    from .polelist import is_csv_source
+
+    csv_problems: list[Problem] = []
     try:
-        data = parse_json(source)
+        if is_csv_source(source):
+            data, csv_problems = _csv_collection(source, catalogue, codes=codes)
+        else:
+            data = parse_json(source)
     except InvalidPerimeter as exc:
         return [Problem("file", str(exc).rstrip("."), "")]
+    if csv_problems:
+        return csv_problems + [p for p in check_perimeters(data, catalogue=catalogue, codes=codes,
+                                                           compare_geometry=compare_geometry) if p.feature != "file"]
     problems = structure_problems(data)
     if any(p.feature == "file" for p in problems):
         return problems
@@ -156,6 +277,7 @@ def check_perimeters(
     tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None else None
     communes = epci = None
     cat = None
+    qpv_known: tuple[set[str], str] | None = None
     for i, feat in enumerate(data["features"]):
         if not isinstance(feat, dict):
             continue
@@ -172,7 +294,7 @@ def check_perimeters(
                 problems.append(Problem(label, f"its geometry is invalid ({shapely.is_valid_reason(shp)})",
                                         "it is repaired with make_valid on reading; fix it at the source",
                                         severity="warning"))
-        has_codes = any(isinstance(props.get(k), list) and props.get(k) for k in CODE_KEYS)
+        has_codes = any(isinstance(props.get(k), list) and props.get(k) for k in PERIMETER_KEYS)
         has_seat = any(props.get(k) is not None for k in SEAT_KEYS)
         if not codes or not (has_codes or has_seat):
             continue
@@ -187,7 +309,24 @@ def check_perimeters(
             clean = {k: [c for c in (props.get(k) or []) if isinstance(c, str)] for k in CODE_KEYS}
             found = code_problems(label, clean, communes, epci, geometry=shp)
             problems.extend(found)
-            if compare_geometry and shp is not None and not found:
+            qpv = props.get(QPV_KEY)
+            if isinstance(qpv, list) and qpv and all(isinstance(c, str) for c in qpv):
+                if qpv_known is None:
+                    qpv_known = _qpv_known(data, cat)
+                unknown_qpv = qpv_problems(label, qpv, qpv_known[0], communes=set(communes["code"]),
+                                           lists=qpv_known[1])
+                if unknown_qpv and shp is not None and _qpv_fallback_ok(qpv):
+                    # another generation of the list than the catalogue holds: the stored outline stands in
+                    unknown_qpv = [Problem(p.feature, p.message + "; the feature's own geometry (the outline "
+                                           "stored when the file was built) is used instead", p.fix,
+                                           severity="warning") for p in unknown_qpv]
+                problems.extend(unknown_qpv)
+                found = found + unknown_qpv
+                if compare_geometry and shp is not None and not found:
+                    problem = _geometry_vs_qpv(label, shp, {**clean, QPV_KEY: qpv}, communes, cat)
+                    if problem is not None:
+                        problems.append(problem)
+            elif compare_geometry and shp is not None and not found:
                 problem = _geometry_vs_codes(label, shp, clean, communes, cat)
                 if problem is not None:
                     problems.append(problem)
@@ -238,8 +377,12 @@ def read_perimeters(
     InvalidPerimeter
         Naming the first faulty feature and the fix (and how many more problems there are).
     """
-    data = parse_json(source)
+    from .polelist import is_csv_source
+
     catalogue = catalogue or load_catalogue()
+    if is_csv_source(source):  # a CSV list of poles: its usable rows, each problem logged
+        return _read_csv_perimeters(source, catalogue)
+    data = parse_json(source)
     problems = [p for p in check_perimeters(data, catalogue=catalogue, compare_geometry=False)
                 if p.severity == "error"]
     if problems:
@@ -257,7 +400,21 @@ def read_perimeters(
         fid = props.get("id", feat.get("id"))
         label = feature_label(i, fid)
         nom = props.get("nom") or props.get("name") or fid
-        if any(props.get(k) for k in CODE_KEYS):
+        if props.get(QPV_KEY):  # QPV outlines: a geometric perimeter
+            if communes is None:
+                communes = load_layer("communes", catalogue=catalogue)
+                membership = commune_membership("epci", catalogue=catalogue)
+            try:
+                geom = qpv_perimeter(props, catalogue=catalogue, communes=communes, membership=membership)
+            except InvalidPerimeter as exc:  # a generation of the list the catalogue lacks: the stored outline
+                if not isinstance(feat.get("geometry"), dict):
+                    raise
+                logger.warning("%s: %s; its stored geometry is used", label, str(exc).split(": check")[0])
+                geom, _ = _shape(feat["geometry"], label, tr)
+                geom = repair_polygonal([geom], labels=[label], where="perimeter file")[0]
+            geom = polygonal_part(geom)
+            definition, members = "geometry", None
+        elif any(props.get(k) for k in CODE_KEYS):
             if communes is None:  # loaded once for the whole file
                 communes = load_layer("communes", catalogue=catalogue)
                 membership = commune_membership("epci", catalogue=catalogue)
@@ -277,4 +434,20 @@ def read_perimeters(
         rows.append({"id": fid, "nom": str(nom), "definition": definition, "communes": members,
                      "properties": props, "geometry": geom})
     out = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs="EPSG:4326")
+    return out
+
+
+def _read_csv_perimeters(source: Any, catalogue: Catalogue) -> gpd.GeoDataFrame:
+    """Read a CSV list of poles: the usable rows, every unusable code or row logged as a warning.
+
+    The report is kept in ``attrs["csv_report"]`` (a list of
+    :class:`ptce_geo.polelist.RowProblem`).
+    """
+    from .polelist import read_poles_csv
+
+    result = read_poles_csv(source, catalogue=catalogue)
+    for problem in result.report:
+        logger.warning("%s", problem)
+    out = read_perimeters(result.collection, catalogue=catalogue)
+    out.attrs["csv_report"] = list(result.report)
     return out

@@ -33,8 +33,8 @@ from .perimeters import parse_json, read_perimeters
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DECIMALS", "SEAT_KEYS", "build_feature_collection", "build_file", "dumps_geojson",
-           "normalise_geometry", "seat_points"]
+__all__ = ["DECIMALS", "SEAT_KEYS", "build_feature_collection", "build_file", "build_from_csv", "dumps_geojson",
+           "normalise_geometry", "seat_points", "descriptive_columns", "with_confidence", "CONFIDENCE_LEVELS"]
 
 #: decimals kept in coordinates (about 0.1 m)
 DECIMALS = 6
@@ -180,7 +180,9 @@ def seat_points(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
 
     The seat comes from the ``siege_insee`` property (or ``seat_insee``…). When a pole
     has no seat, or its code is not in the communes layer, the point is the perimeter's
-    own representative point and ``siege_source`` says so.
+    own representative point and ``siege_source`` says so. When the seat commune's point
+    lies outside a perimeter smaller than the commune (a QPV), the point is taken in the
+    part of the perimeter inside the seat commune.
 
     Parameters
     ----------
@@ -204,12 +206,18 @@ def seat_points(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = N
         sel = communes[communes["code"].isin({c for c in codes if c})]
         names = dict(zip(sel["code"], sel["nom"]))
         points = dict(zip(sel["code"], shapely.point_on_surface(sel.geometry.to_numpy())))
+        shapes = dict(zip(sel["code"], sel.geometry.to_numpy()))
     rows = []
     for fid, nom, code, geom in zip(perimeters["id"], perimeters.get("nom", perimeters["id"]), codes,
                                     perimeters.geometry.to_numpy()):
         if code and code in points:
+            point = points[code]
+            if not shapely.within(point, geom):  # a perimeter smaller than its seat commune (a QPV)
+                inside = shapely.intersection(geom, shapes[code])
+                if not inside.is_empty and inside.area > 0:
+                    point = shapely.point_on_surface(inside)
             rows.append({"id": fid, "nom": nom, "siege_insee": code, "siege_nom": names[code],
-                         "siege_source": "commune", "geometry": points[code]})
+                         "siege_source": "commune", "geometry": point})
             continue
         if code:
             logger.warning("pole %s: seat commune %r is not in the communes layer; its seat point is the "
@@ -282,3 +290,116 @@ def pole_details(props: dict | None) -> dict[str, Any]:
         "siege_nom": as_text(p.get("siege_nom")),
         "annee": as_text(p.get("annee_detail") or p.get("annee")),
     }
+
+#: confidence levels of a perimeter, surest first (French values of ``confiance``)
+CONFIDENCE_LEVELS = ("haute", "moyenne", "faible")
+_CONFIDENCE_ALIASES = {"high": "haute", "medium": "moyenne", "low": "faible", "élevée": "haute", "elevee": "haute",
+                       "forte": "haute", "moyen": "moyenne", "faible": "faible", "haute": "haute",
+                       "moyenne": "moyenne"}
+
+
+def _confidence(props: dict) -> str | None:
+    value = props.get("confiance", props.get("confidence"))
+    if not isinstance(value, str):
+        return None
+    return _CONFIDENCE_ALIASES.get(value.strip().lower())
+
+
+def _flag(value: object) -> bool | None:
+    """A yes/no attribute: True, False, or None when unknown (CSV text accepted)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    text = str(value).strip().lower()
+    return {"true": True, "oui": True, "1": True, "vrai": True, "yes": True,
+            "false": False, "non": False, "0": False, "faux": False, "no": False}.get(text)
+
+
+def descriptive_columns(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The descriptive columns of each pole, read from its properties (for scorecards and exports).
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        As :func:`ptce_geo.perimeters.read_perimeters` returns them (``properties``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pole, in order: ``pole_id``; ``confidence`` (``haute``, ``moyenne``,
+        ``faible``, or None when the pole says nothing: a user's perimeter); ``type_pole``
+        (``multi-activités`` or ``filière``) and ``filiere_pole`` (the filière named);
+        ``appel_2011_pole_temoin`` and ``appel_2013_laureat`` (True, False, or None when
+        unknown); and the ``territoire`` profile as ``territoire_<key>`` columns (population,
+        classe_densite, profil, part_urbaine, part_population_qpv…) when the poles carry it.
+        Columns whose values are all unknown are still present, filled with None.
+    """
+    props = perimeters["properties"] if "properties" in perimeters else pd.Series([{}] * len(perimeters))
+    rows = []
+    for fid, p in zip(perimeters["id"], props):
+        p = p if isinstance(p, dict) else {}
+        row = {"pole_id": fid, "confidence": _confidence(p),
+               "type_pole": p.get("type_pole") if p.get("type_pole") in ("multi-activités", "filière") else None,
+               "filiere_pole": p.get("filiere_pole") or None,
+               "appel_2011_pole_temoin": _flag(p.get("appel_2011_pole_temoin")),
+               "appel_2013_laureat": _flag(p.get("appel_2013_laureat"))}
+        terr = p.get("territoire")
+        for key in ("population", "classe_densite", "profil", "part_urbaine", "part_population_qpv"):
+            row[f"territoire_{key}"] = terr.get(key) if isinstance(terr, dict) else None
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["pole_id", "confidence", "type_pole", "filiere_pole", "appel_2011_pole_temoin",
+                                      "appel_2013_laureat", "territoire_population", "territoire_classe_densite",
+                                      "territoire_profil", "territoire_part_urbaine",
+                                      "territoire_part_population_qpv"])
+    return out.astype(object).where(out.notna(), None)
+
+
+def build_from_csv(path: str | os.PathLike, *, output: str | os.PathLike | None = None,
+                   catalogue: Catalogue | None = None):
+    """Build a poles GeoJSON from a CSV list of poles (see :mod:`ptce_geo.polelist`).
+
+    Parameters
+    ----------
+    path : path
+        The CSV list.
+    output : path, optional
+        Where to write; default: the CSV's path with the suffix ``.geojson``.
+    catalogue : Catalogue, optional
+
+    Returns
+    -------
+    tuple
+        ``(path written, PoleList)``: the file holds the usable rows (geometry the union of
+        their communes, or of their QPV outlines); ``PoleList.report`` lists every code
+        left out and every row skipped, with the reason.
+
+    Raises
+    ------
+    InvalidPerimeter
+        When the table cannot be read, or no row can be used.
+    """
+    from .polelist import read_poles_csv
+
+    catalogue = catalogue or load_catalogue()
+    result = read_poles_csv(Path(path), catalogue=catalogue)
+    if not result.collection["features"]:
+        first = f": {result.report[0]}" if result.report else ""
+        raise InvalidPerimeter(f"{path}: no row can be used ({len(result.report)} problem(s)){first}",
+                               fr="Aucune ligne du tableau n'est utilisable : corrigez les codes et identifiants.")
+    text = dumps_geojson(build_feature_collection(result.collection, catalogue=catalogue))
+    dest = Path(output) if output is not None else Path(path).with_suffix(".geojson")
+    try:
+        atomic_write_bytes(dest, text.encode("utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {dest} ({exc.strerror or exc}): free some space or give --output in a "
+                           "folder you can write to.",
+                           fr=f"Impossible d'écrire {dest.name} ({exc.strerror or exc}).") from None
+    logger.info("wrote %s (%d poles, %d problem(s))", dest, result.n_poles, len(result.report))
+    return dest, result
+
+
+def with_confidence(table: pd.DataFrame, perimeters: gpd.GeoDataFrame, *, key: str = "pole_id") -> pd.DataFrame:
+    """``table`` with a ``confidence`` column (the pole's, or None) right after its ``key`` column."""
+    conf = dict(zip(perimeters["id"], descriptive_columns(perimeters)["confidence"]))
+    out = table.drop(columns=["confidence"], errors="ignore").copy()
+    out.insert(list(out.columns).index(key) + 1, "confidence", [conf.get(pid) for pid in out[key]])
+    return out

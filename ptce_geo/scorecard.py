@@ -45,8 +45,15 @@ LEVELS = ("communes", "epci", "departements", "regions")
 EPCI_SUBLEVEL = "ept"
 #: zonings a pole may follow better than an administrative unit: level → column prefix
 MATCHING = {"zones_emploi": "ze", "bassins_vie": "bv", "aires_attraction": "aav"}
-#: descriptive columns of the summary: column → property names of the poles file
-DESCRIPTIVE = {"confidence": ("confiance", "confidence"), "type_pole": ("type_pole",)}
+#: descriptive columns of the summary: column → property names of the poles file (read and
+#: normalised by :func:`ptce_geo.poles.descriptive_columns`; ``confidence`` and ``type_pole``
+#: always present, None where a pole says nothing; the others when some pole has them)
+DESCRIPTIVE = {"confidence": ("confiance", "confidence"), "type_pole": ("type_pole",),
+               "filiere_pole": ("filiere_pole",), "appel_2011_pole_temoin": ("appel_2011_pole_temoin",),
+               "appel_2013_laureat": ("appel_2013_laureat",), "territoire_classe_densite": ("territoire",),
+               "territoire_profil": ("territoire",), "territoire_part_urbaine": ("territoire",),
+               "territoire_part_population_qpv": ("territoire",)}
+_ALWAYS = ("confidence", "type_pole")
 
 
 class Scorecard:
@@ -214,22 +221,24 @@ class Scorecard:
         return self._memo(("summary",), self._summary)
 
     def _summary(self) -> pd.DataFrame:
-        """``pole_id``, ``nom``, descriptive columns (``confidence``, ``type_pole`` when the
-        poles file has them), ``area_km2``, ``population`` (when known), ``typology`` (with
-        ``n_interco``, the intercommunal territories it counts, when the catalogue has EPT:
-        see :meth:`_intercommunal_counts`), for each level ``n_<level>``,
-        ``dominant_<level>``, ``dominant_<level>_share``, ``border_<level>_km``; for each
-        matching zoning present (zones d'emploi, bassins de vie, aires d'attraction)
-        ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``; ``qpv_count``,
-        ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV (areas); and
-        ``programmes`` / ``programmes_historiques`` (:attr:`programmes`, one French line
+        """``pole_id``, ``nom``, descriptive columns (``confidence``, ``type_pole``, and the
+        other :data:`DESCRIPTIVE` columns when the poles file has them), ``area_km2``,
+        ``population`` (when known), ``typology`` (with ``n_interco``, the intercommunal
+        territories it counts, when the catalogue has EPT: see :meth:`_intercommunal_counts`),
+        for each level ``n_<level>``, ``dominant_<level>``, ``dominant_<level>_share``,
+        ``border_<level>_km``; for each matching zoning present (zones d'emploi, bassins
+        de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
+        ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV (areas);
+        and ``programmes`` / ``programmes_historiques`` (:attr:`programmes`, one French line
         each) when it has zones layers."""
         p = self.perimeters
         cols: dict[str, Any] = {"pole_id": self.ids, "nom": p["nom"].to_numpy() if "nom" in p else self.ids}
-        props = p["properties"].to_numpy() if "properties" in p else [None] * len(p)
-        for col, keys in DESCRIPTIVE.items():
-            values = [_first_property(pr, keys) for pr in props]
-            if any(v is not None for v in values):
+        from .poles import descriptive_columns
+
+        described = descriptive_columns(p)
+        for col in DESCRIPTIVE:
+            values = list(described[col].to_numpy())
+            if col in _ALWAYS or any(v is not None for v in values):
                 cols[col] = values
         if self.levels:
             ov = self.overlay(self.levels[0])
@@ -321,16 +330,6 @@ class Scorecard:
 def _is_text(values: Any) -> bool:
     arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
     return arr.dtype == object
-
-
-def _first_property(props: object, keys: Sequence[str]) -> Any:
-    if not isinstance(props, dict):
-        return None
-    for k in keys:
-        v = props.get(k)
-        if v not in (None, ""):
-            return v
-    return None
 
 
 def all_layer_scorecards(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None = None,

@@ -37,7 +37,8 @@ POLES = [
      "filieres": ["**gras**"], "sources": ["javascript:alert(3)"], "siege_insee": "81004"},
     {"id": "dessine", "nom": "Pôle dessiné Mâconnais-Bresse"},
 ]
-PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Sources"]
+PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Mes pôles",
+         "Sources"]
 
 
 def write_poles(path: Path) -> Path:
@@ -466,3 +467,82 @@ def test_search_units_ranks_code_then_name():
     assert list(search_units(units, "40")["code"]) == ["40", "400"]
     assert list(search_units(units, "pyrenees")["code"]) == ["64"]
     assert list(search_units(units, "")["code"]) == ["01", "40", "64", "400"]
+
+
+# ------------------------------------------------------------------ Mes pôles
+def _features_on_map(args: dict) -> int:
+    return unescape_js(args["script"]).count('"selected": ')
+
+
+def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirror_dir):
+    import pandas as pd
+
+    from polelists import fifty_poles
+
+    text, expect = fifty_poles(pd.read_csv(mirror_dir / "tables" / "communes_2024_appartenance.csv", dtype=str))
+    at = open_page("Mes pôles")
+    no_failure(at)
+    assert "29 pôles" in at.info[0].value and not maps_of(at)
+    at.file_uploader(key="mes_upload_0").set_value(("LIST.csv", text.encode("utf-8"), "text/csv")).run()
+    no_failure(at)
+    (args,) = maps_of(at)
+    assert _features_on_map(args) == 50  # the 50 usable poles of the 52 rows
+    script = unescape_js(args["script"])
+    for pid in ("p01", "ardeche", "gresilles", "bad-merged"):
+        assert f'"id": "{pid}"' in script
+    assert "vos 50 pôles" in at.success[0].value
+    assert "4 élément(s)" in at.warning[0].value
+    problems = " ".join(m.value for m in at.markdown)
+    for pid in ("bad-unknown", "bad-merged", "bad-empty", "p03"):
+        assert f"« {pid} »" in problems.replace("\\", ""), pid
+    assert "99999" in problems and "74011" in problems
+    assert any("vos 50 pôles importés" in c.value for c in at.sidebar.caption)
+    # the low-confidence pole is dashed and pale, and the legend says so
+    assert '"low": true' in script and "Confiance faible" in script and "ptce-low" in script
+    # every page now shows these poles, for this session
+    at.sidebar.radio[0].set_value("Carte des pôles").run()
+    no_failure(at)
+    assert _features_on_map(maps_of(at)[0]) == 50
+    assert at.subheader[0].value == "Tous les pôles (50)"
+    table = at.dataframe[-1].value
+    assert len(table) == 50 and table.set_index("Pôle").loc["Ardèche « entière »", "Confiance"] == "haute"
+    # filters and the switch that keeps low-confidence perimeters out of national summaries
+    at.toggle(key="carte_sans_faible").set_value(True).run()
+    assert at.subheader[0].value == "Pôles retenus : 49 sur 50"
+    assert _features_on_map(maps_of(at)[0]) == 50  # still drawn (dashed) on the map
+    assert at.dataframe[-2].value["Pôles"].sum() == 49 and len(at.dataframe[-1].value) == 49
+    at.multiselect(key="carte_f_confidence").set_value(["haute"]).run()
+    assert _features_on_map(maps_of(at)[0]) == 1 and at.subheader[0].value == "Pôles retenus : 1 sur 50"
+    # a zone file overlapped in a worker process with the session's poles (not the poles file)
+    at.sidebar.radio[0].set_value("Zones de contrat").run()
+    at.radio(key="zc_source").set_value("Fichier de zones téléversé").run()
+    box = [[4.55, 45.20], [4.75, 45.20], [4.75, 45.32], [4.55, 45.32], [4.55, 45.20]]  # around Annonay
+    zones = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "A", "nom": "Annonay"},
+                                                         "geometry": {"type": "Polygon", "coordinates": [box]}}]}
+    at.file_uploader(key="zc_upload").set_value(("zones.geojson", json.dumps(zones).encode(), "application/json")).run()
+    no_failure(at)
+    assert "Ardèche « entière »" in set(at.dataframe[0].value["Pôle"])
+    at.sidebar.radio[0].set_value("Sources").run()
+    no_failure(at)
+    assert any("LIST.csv" in m.value.replace("\\", "") for m in at.markdown)
+    # back to the poles file: its four poles again
+    at.sidebar.radio[0].set_value("Mes pôles").run()
+    at.button(key="mes_back").click().run()
+    no_failure(at)
+    assert "29 pôles" in at.info[0].value
+    at.sidebar.radio[0].set_value("Carte des pôles").run()
+    assert _features_on_map(maps_of(at)[0]) == 4
+
+
+def test_mes_poles_refuses_a_bad_file_and_keeps_the_poles(app_env):
+    at = open_page("Mes pôles")
+    bad = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "x", "communes": ["75111"]}, "geometry": None}]}
+    at.file_uploader(key="mes_upload_0").set_value(("poles.geojson", json.dumps(bad).encode(), "application/json")).run()
+    assert not at.exception
+    assert "Fichier refusé" in at.error[0].value and "75056" in at.error[0].value
+    assert "29 pôles" in at.info[0].value  # nothing half-loaded: the poles file stays
+    at.file_uploader(key="mes_upload_0").set_value(("vide.csv", b"code,nom\n", "text/csv")).run()
+    assert "colonne « id »" in at.error[0].value
+    at.sidebar.radio[0].set_value("Carte des pôles").run()
+    assert _features_on_map(maps_of(at)[0]) == 4

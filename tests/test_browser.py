@@ -35,7 +35,7 @@ POLES = {"type": "FeatureCollection", "features": [
     {"type": "Feature", "geometry": None, "properties": {
         "id": "hostile", "nom": HOSTILE, "communes": ["81004"], "structure_porteuse": "<img src=x onerror=alert(2)>"}},
     {"type": "Feature", "geometry": None, "properties": {
-        "id": "adour", "nom": "Pôle Adour landais", "epci": ["244000675", "244000865"]}},
+        "id": "adour", "nom": "Pôle Adour landais", "epci": ["244000675", "244000865"], "confiance": "faible"}},
 ]}
 
 
@@ -182,13 +182,17 @@ def test_served_app_draws_offline_and_escapes(served_app):
     assert any("/app/static/vendor/" in u and u.endswith("leaflet.js") for u in requests)
 
 
+def _browser(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+
+
 def test_served_app_marks_the_qpv_2015_list_as_history(served_app):
     """The page that uses the mirror's QPV (the 2015 list) says, visibly, that it is history."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = _browser(pw)
         try:
             page = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="fr-FR").new_page()
             page.goto(served_app + "/?page=zones&couche=qpv", wait_until="domcontentloaded")
@@ -199,5 +203,31 @@ def test_served_app_marks_the_qpv_2015_list_as_history(served_app):
             assert "fournissez la couche 2024 via le catalogue" in text
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "app-zones-qpv-historique.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_low_confidence_perimeters_are_dashed_and_the_legend_says_so(served_app):
+    """The « faible » pole is drawn with a dashed outline and a pale fill; the legend shows that swatch."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="fr-FR").new_page()
+            page.goto(served_app + "/", wait_until="domcontentloaded")
+            frame = _leaflet_frame(page)
+            legend = frame.locator(".ptce-legend", has_text="Fiabilité du périmètre")
+            legend.wait_for(state="visible", timeout=60_000)
+            assert "Confiance faible : périmètre déduit ou non documenté" in legend.inner_text()
+            swatch = legend.locator("i.ptce-low")
+            assert swatch.evaluate("el => getComputedStyle(el).borderTopStyle") == "dashed"
+            styles = frame.evaluate(
+                "() => Array.from(document.querySelectorAll('svg path.leaflet-interactive'))"
+                ".filter(p => p.getAttribute('stroke-dasharray') === '6 4')"
+                ".map(p => [p.getAttribute('fill'), p.getAttribute('fill-opacity')])")
+            assert styles == [["#E69F00", "0.12"]]  # the Adour pole only (inter-EPCI colour, pale)
+            page.screenshot(path=str(ARTIFACTS / "app-confiance-faible.png"), full_page=True)
         finally:
             browser.close()

@@ -17,7 +17,7 @@ import pytest
 from ptce_geo.cli import main
 from ptce_geo.layers import load_layer
 
-ANALYZE_COLUMNS = ["pole_id", "layer", "area_km2", "n_units", "n_slivers", "dominant_code", "dominant_name",
+ANALYZE_COLUMNS = ["pole_id", "confidence", "layer", "area_km2", "n_units", "n_slivers", "dominant_code", "dominant_name",
                    "dominant_share", "effective_units", "entropy_norm", "best_iou_code", "best_iou", "border_km",
                    "covered_share"]
 PIECES_COLUMNS = ["pole_id", "unit_code", "unit_name", "area_km2", "share_of_pole", "share_of_unit"]
@@ -40,7 +40,7 @@ def feat(fid, geometry=None, **props) -> dict:
 @pytest.fixture()
 def poles(tmp_path, mirror_env) -> str:
     return write_poles(tmp_path / "poles.geojson", [
-        feat("seignanx", epci=[SEIGNANX], nom="Pôle du Seignanx"),
+        feat("seignanx", epci=[SEIGNANX], nom="Pôle du Seignanx", confiance="haute"),
         feat("rhone", {"type": "Polygon", "coordinates": RHONE_BOX}),
     ])
 
@@ -60,6 +60,8 @@ def test_analyze_csv_to_stdout(poles, capsys):
     row = table.set_index("pole_id").loc["seignanx"]
     assert row["n_units"] == 1 and row["best_iou_code"] == SEIGNANX and row["best_iou"] > 0.999
     assert (table["layer"] == "epci").all()
+    # the pole's own confidence; a perimeter that says none has none (empty, not a default)
+    assert table["confidence"].iloc[0] == "haute" and pd.isna(table["confidence"].iloc[1])
     assert table["covered_share"].to_numpy() == pytest.approx([1.0, 1.0], abs=1e-6)
 
 

@@ -77,7 +77,7 @@ def test_missing_and_duplicate_ids():
 def test_neither_geometry_nor_codes():
     p = only(check_perimeters(collection(feature({"id": "vide", "nom": "Vide"})), codes=False))
     assert p.feature == "feature #1 (id 'vide')" and "neither a geometry nor codes" in p.message
-    assert "'communes', 'epci' or 'departements'" in p.fix
+    assert "'communes', 'epci', 'departements' or 'qpv'" in p.fix
     p = only(check_perimeters(collection(feature({"id": "typo", "code_insee": ["07010"]})), codes=False))
     assert "'code_insee'" in p.message and "rename 'code_insee' to 'communes'" in p.fix
 

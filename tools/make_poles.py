@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from pathlib import Path
 
 import pandas as pd
+import shapely
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -29,8 +31,10 @@ sys.path.insert(0, str(REPO))
 from ptce_geo._http import atomic_write_bytes  # noqa: E402
 from ptce_geo.catalogue import load_catalogue  # noqa: E402
 from ptce_geo.layers import load_layer  # noqa: E402
-from ptce_geo.perimeters import expand_codes  # noqa: E402
+from ptce_geo.perimeters import expand_codes, qpv_outlines, read_perimeters  # noqa: E402
 from ptce_geo.poles import build_feature_collection, dumps_geojson  # noqa: E402
+from ptce_geo.projection import area_m2  # noqa: E402
+from ptce_geo.profiles import territory_profile, urban_units_from_table  # noqa: E402
 
 logger = logging.getLogger("make_poles")
 
@@ -39,12 +43,70 @@ SEED = REPO.parent / "shared" / "seed" / "000_9e1efa3322657d70.txt"
 COG = 2024
 CONFIANCE = {"high": "haute", "medium": "moyenne", "low": "faible"}
 
-#: corrections to the research table's code lists, each with its reason
+#: corrections to the research table's code lists, each with its reason (docs/poles.md,
+#: "Changes to the research table", and each pole's note_perimetre)
 CODE_FIXES = {
     # The research text lists the eight Seine-Saint-Denis communes bordering Paris, but the
     # code column omits Bagnolet and Montreuil, which border the 20e arrondissement (a
     # member): both are added, as the source says "les communes limitrophes".
     "ptce10": {"communes": ["75056", "93070", "93066", "93001", "93055", "93061", "93045", "93006", "93048"]},
+    # La Coursive Boutaric acts in the Grésilles neighbourhood (the seed and the research
+    # notes): the outline of the QPV "Les Grésilles" (2015 list, QP021004, the generation the
+    # mirror holds; the research left the code unverified, it is checked against the QPV
+    # layer here) replaces the whole commune of Dijon, about 140 times its area.
+    "ptce03": {"communes": [], "qpv": ["QP021004"]},
+    # The research notes name the PNR de Millevaches as the territory the pole's study chose,
+    # without its commune list: the communes are taken from the park's INPN outline by
+    # PNR_RULE (see pnr_communes) instead of three core communes (6 % of the park).
+    "ptce16": {"communes": "PNR:FR8000045"},
+    # The sources state the CC du Pays de Bray and "quelques territoires environnants" in Oise
+    # and Seine-Maritime, documenting only the recyclerie at Gournay-en-Bray: that commune
+    # replaces the inferred CC des 4 rivières en Bray (71 % of the former area).
+    "ptce23": {"epci": ["246000913"], "communes": ["76312"]},
+}
+
+#: confidence changed from the research table's, with the reason (docs/poles.md)
+CONFIANCE_FIXES = {
+    "ptce03": "moyenne",  # a QPV outline of 2015 for the neighbourhood; members come from the whole agglomeration
+    "ptce23": "moyenne",  # the stated core is clean, the "territoires environnants" are only partly documented
+    "ptce16": "moyenne",  # a stated area (the PNR) matched to communes by the project from a simplified outline
+}
+
+#: a commune belongs to a park's perimeter when at least this share of its area lies in the
+#: park's outline; the rule must be clear-cut: no commune between PNR_GAP[0] and PNR_GAP[1]
+PNR_RULE = 0.5
+PNR_GAP = (0.3, 0.8)
+
+#: the seed's typology ("PTCE multi-activités" with a generalist positioning, "PTCE filières"
+#: organised around one filière), read by the project from the activities the sources give;
+#: None when nothing is known of the pole's activities. Second item: the filière named.
+TYPES = {
+    "ptce01": ("multi-activités", None), "ptce02": ("filière", "agriculture durable et éco-activités"),
+    "ptce03": ("filière", "culture et industries créatives"), "ptce04": ("filière", "éco-construction et habitat"),
+    "ptce05": ("filière", "culture"), "ptce06": ("filière", "énergies renouvelables (éolien citoyen)"),
+    "ptce07": (None, None), "ptce08": ("multi-activités", None), "ptce09": ("multi-activités", None),
+    "ptce10": ("filière", "livre et édition"), "ptce11": ("filière", "musique"), "ptce12": ("multi-activités", None),
+    "ptce13": ("multi-activités", None), "ptce14": ("filière", "restauration sociale"),
+    "ptce15": ("multi-activités", None), "ptce16": ("multi-activités", None), "ptce17": ("multi-activités", None),
+    "ptce18": ("multi-activités", None), "ptce19": ("multi-activités", None), "ptce20": (None, None),
+    "ptce21": ("filière", "blé, farine et pain bio et local"), "ptce22": ("multi-activités", None),
+    "ptce23": ("multi-activités", None), "ptce24": ("multi-activités", None), "ptce25": ("multi-activités", None),
+    "ptce26": ("filière", "musiques actuelles"), "ptce27": ("multi-activités", None),
+    "ptce28": ("filière", "culture et industries créatives"), "ptce29": ("filière", "éco-construction et filière bois"),
+}
+
+#: the two national calls of the seed, where the research notes state the fact (else None:
+#: unknown, not false). (appel_2011_pole_temoin, appel_2013_laureat, note_appels)
+APPELS: dict[str, tuple[bool | None, bool | None, str]] = {
+    "ptce02": (None, False, "Lauréat de l'appel de 2015 ; membre de la démarche nationale en 2014 sans être lauréat "
+               "de celui de 2013 (notes de recherche, d'après rtes.fr et la Région Normandie)."),
+    "ptce08": (None, True, "Lauréat de l'appel interministériel de 2013, résultats de janvier 2014 (notes de "
+               "recherche, d'après tracesecritesnews.fr et la Banque des Territoires)."),
+    "ptce18": (None, True, "Lauréat de l'appel interministériel de 2013 (notes de recherche, d'après recma.org)."),
+    "ptce23": (None, True, "Lauréat de l'appel interministériel de 2013, résultats de janvier 2014 ; la fiche de "
+               "candidature de 2013 est publique (notes de recherche)."),
+    "ptce29": (None, False, "Constitué en PTCE en 2015, lauréat d'appels postérieurs à celui de 2013 (notes de "
+               "recherche, d'après groupe-ecomedia.com)."),
 }
 
 #: the annex entry of each pole (nom, then the carrier in brackets when the annex gives one),
@@ -101,7 +163,7 @@ TEXTS: dict[str, dict] = {
         structure="ECOPYA (Éco-domaine en Pays d'Auge), association",
         filieres=["agriculture durable", "éco-activités (spiruline, maraîchage, apiculture)", "éducation à l'environnement",
                   "tourisme vert"],
-        annee=2009, annee_detail="Projet d'éco-domaine en 2009 ; association ECOPYA en 2010 ; lauréat de l'appel à projets PTCE de 2015.",
+        annee=2009, annee_detail="Projet d'éco-domaine en 2009 ; association ECOPYA en 2010 ; lauréat de l'appel à projets interministériel de 2015 (résultats annoncés en janvier 2016).",
         siege="Site de l'éco-domaine (68 ha) à Saint-Pierre-Azif ; à ne pas confondre avec la commune de Bouquetot (Eure).",
         perimetre="Commune du site, Saint-Pierre-Azif, au Pays d'Auge. Le terrain appartient à la CC Cœur Côte Fleurie ; un "
         "rayonnement sur le Pays d'Auge est probable mais aucune source ne le délimite.",
@@ -112,11 +174,14 @@ TEXTS: dict[str, dict] = {
     "ptce03": dict(
         structure="La Coursive Boutaric, association",
         filieres=["culture", "industries culturelles et créatives"],
-        annee=2010, annee_detail="Coopération engagée en 2003 entre un bailleur social et un opérateur culturel ; pôle ouvert en "
-        "2010 dans l'immeuble Boutaric ; installé en 2020 dans un nouveau local du même quartier.",
+        annee=2010, annee_detail="Partenariat noué dès 2003 par un organisme HLM et une structure culturelle ; pôle ouvert en "
+        "2010 dans l'immeuble Boutaric ; nouveau local en 2020, toujours aux Grésilles.",
         siege="Quartier des Grésilles, Dijon.",
-        perimetre="Quartier des Grésilles (quartier prioritaire), à Dijon : le quartier est représenté par sa commune, Dijon "
-        "entière (approximation). Les entreprises membres viennent de toute l'agglomération dijonnaise.",
+        perimetre="Quartier prioritaire des Grésilles, à Dijon, par son contour officiel de la liste 2015 (code QP021004, "
+        "0,34 km²) : le pôle y est installé et y mène ses actions. Ce contour remplace Dijon entière, environ 140 fois plus "
+        "étendue, qui représentait auparavant le quartier. Le code du quartier dans la liste 2024 n'est pas vérifié par les "
+        "sources. Les entreprises membres viennent de toute l'agglomération dijonnaise, que ce contour ne couvre pas : "
+        "confiance moyenne.",
         description="Le pôle est né dans les Grésilles, quartier dijonnais en rénovation urbaine, d'une collaboration "
         "engagée en 2003 entre un organisme HLM et une structure culturelle. Une quinzaine d'entreprises culturelles et créatives y partagent, au sein "
         "d'un immeuble d'habitat social, bureaux, achats groupés, prospection commerciale et formations. En retour, elles "
@@ -152,7 +217,7 @@ TEXTS: dict[str, dict] = {
         "Guenrouët) et Sainte-Anne-sur-Vilaine, commune d'origine du projet ; Béganne et Avessac, autres communes de parcs, "
         "sont dans l'agglomération.",
         description="Tout est parti d'un couple de maraîchers convaincu que le vent du pays de Vilaine pouvait profiter à ceux "
-        "qui y vivent. Environ 700 habitants ont apporté près de 1,8 million d'euros, aux côtés de la Région et de structures "
+        "qui y vivent. Quelque 700 particuliers ont réuni près de 1,8 million d'euros, aux côtés de la Région et de structures "
         "locales de l'ESS, pour financer un premier parc éolien coopératif mis en service à Béganne en 2014. D'autres parcs "
         "ont suivi, et l'association s'est ouverte au solaire, à la sobriété et à la mobilité."),
     "ptce07": dict(
@@ -166,15 +231,15 @@ TEXTS: dict[str, dict] = {
     "ptce08": dict(
         structure="Juratri (SCOP et entreprise d'insertion, recyclage), puis SCIC Clus'Ter Jura",
         filieres=["économie circulaire et recyclage", "insertion", "création d'activités sur des besoins non couverts"],
-        annee=2013, annee_detail="Lancé par Juratri en 2013-2014 (lauréat de l'appel à projets de janvier 2014) ; SCIC Clus'Ter "
-        "Jura en 2015-2016.",
+        annee=2013, annee_detail="Lancé par Juratri en 2013-2014 ; lauréat de l'appel à projets interministériel de 2013 "
+        "(résultats annoncés en janvier 2014) ; SCIC Clus'Ter Jura en 2015-2016.",
         siege="Agglomération de Lons-le-Saunier (Juratri).",
         perimetre="Espace communautaire Lons agglomération (ECLA), déduit de l'implantation de Juratri ; le pôle se présente "
         "comme jurassien et peut agir bien au-delà. Périmètre déduit.",
         description="Clus'Ter Jura a été lancé par Juratri, coopérative d'insertion spécialisée dans le recyclage et installée "
         "dans l'agglomération de Lons-le-Saunier. Le pôle veut faire naître des activités et des filières sur des besoins que "
         "le marché laisse de côté, en associant entreprises, collectivités et structures d'insertion du Jura. Lauréat de "
-        "l'appel à projets national de 2014, il s'est ensuite constitué en SCIC."),
+        "l'appel à projets interministériel de 2013, il s'est ensuite constitué en SCIC."),
     "ptce09": dict(
         structure="Communauté de communes Caux vallée de Seine (aujourd'hui Caux Seine Agglo), service emploi et ESS",
         filieres=["économie circulaire (textile usagé, bois-énergie, bâtiment)", "insertion"],
@@ -262,10 +327,14 @@ TEXTS: dict[str, dict] = {
         filieres=["bois et bâtiment", "agriculture", "services", "tourisme", "culture", "environnement",
                   "accueil de nouveaux habitants"],
         annee=2005, annee_detail="Association créée en 2005.",
-        siege="Siège non identifié (plateau de Millevaches).",
-        perimetre="Le parc naturel régional de Millevaches en Limousin, retenu par l'étude commandée par le pôle (113 communes "
-        "en 2015 sur la Corrèze, la Creuse et la Haute-Vienne), est représenté par trois communes cœur : Faux-la-Montagne, "
-        "Gentioux-Pigerolles et Peyrelevade (approximation bien plus petite que le parc).",
+        siege="Siège non identifié (plateau de Millevaches) ; communes cœur : Faux-la-Montagne, Gentioux-Pigerolles et "
+        "Peyrelevade.",
+        perimetre="Parc naturel régional de Millevaches en Limousin, territoire retenu par l'étude commandée par le pôle, "
+        "représenté par ses communes de Corrèze, de Creuse et de Haute-Vienne : celles dont au moins la moitié de la "
+        "surface est dans le contour du parc publié par l'INPN (version simplifiée, vers 2020). La règle est franche : toutes "
+        "ces communes ont plus de 80 % de leur surface dans le contour, les autres moins de 30 %. Ce contour suit la charte "
+        "révisée de 2018, un peu plus étendue que le parc de 2015 (113 communes). Les trois communes cœur qui tenaient lieu "
+        "de périmètre auparavant ne faisaient que 6 % du parc.",
         description="De Fil en Réseaux relie environ treize associations et coopératives du plateau de Millevaches, qui "
         "comptaient ensemble quelque 65 emplois. Le pôle travaille sur de nombreuses activités rurales à la fois, du "
         "bois et du bâtiment à l'agriculture, au tourisme et à la culture, ainsi que sur l'accueil de nouveaux habitants. Une "
@@ -284,13 +353,14 @@ TEXTS: dict[str, dict] = {
     "ptce18": dict(
         structure="Les Ateliers, association",
         filieres=["épicerie sociale", "ressourcerie", "circuits courts paysans", "culture", "textile"],
-        annee=2011, annee_detail="Association lancée en 2011 ; lauréate de l'appel à projets de 2013.",
+        annee=2011, annee_detail="Association lancée en 2011 ; lauréate de l'appel à projets interministériel de 2013 "
+        "(résultats annoncés en janvier 2014).",
         siege="Rue Mérigonde, Castres (friche industrielle de 4 000 m²).",
         perimetre="Communauté d'agglomération de Castres-Mazamet, déduite de l'implantation à Castres ; des producteurs "
         "membres viennent de communes voisines hors agglomération, et le nom du pôle vise tout le Tarn. Périmètre déduit.",
         description="Les Ateliers occupent une ancienne friche industrielle de Castres où voisinent épicerie sociale, "
         "ressourcerie, vente directe de produits paysans, activités culturelles et textiles. Des agriculteurs tarnais ont "
-        "rejoint le projet pour y écouler leurs productions. Le pôle a été retenu par l'appel à projets national de 2013."),
+        "rejoint le projet pour y écouler leurs productions. Le pôle a été retenu par l'appel à projets interministériel de 2013."),
     "ptce19": dict(
         structure="InitiativesETcité (Initiatives & Cité), SCIC et cluster, avec la Métropole européenne de Lille ; SCIC liquidée en 2025",
         filieres=["services aux acteurs du développement local durable (conseil, formation, communication)",
@@ -334,12 +404,14 @@ TEXTS: dict[str, dict] = {
         structure="Maison d'Économie Solidaire (MES) du Pays de Bray, SCIC",
         filieres=["éco-activités et métiers verts", "services à la personne", "réemploi", "insertion par l'activité économique",
                   "formation"],
-        annee=2004, annee_detail="SCIC créée en 2004 ; pôle structuré entre 2006 et 2008 ; lauréat de l'appel à projets en "
-        "janvier 2014.",
+        annee=2004, annee_detail="SCIC créée en 2004 ; pôle structuré entre 2006 et 2008 ; lauréat de l'appel à projets "
+        "interministériel de 2013 (résultats annoncés en janvier 2014).",
         siege="Lachapelle-aux-Pots (orthographe officielle ; « La Chapelle-aux-Pots » dans certaines sources).",
-        perimetre="Communauté de communes du Pays de Bray (Oise), cœur déclaré, et CC des 4 rivières (Seine-Maritime, plus "
-        "une commune de l'Eure) pour les « territoires environnants » de Seine-Maritime, où le pôle gère une recyclerie à "
-        "Gournay-en-Bray : ce second EPCI est déduit.",
+        perimetre="Communauté de communes du Pays de Bray (Oise, 23 communes), cœur déclaré par les sources, et "
+        "Gournay-en-Bray (Seine-Maritime), commune voisine où le pôle gère une recyclerie. Les « quelques territoires "
+        "environnants » de l'Oise et de la Seine-Maritime que citent les sources ne sont pas délimités : seule "
+        "Gournay-en-Bray, documentée, est ajoutée. Le fichier prenait auparavant toute la CC des 4 rivières, voisine déduite "
+        "qui faisait 71 % de la surface et plaçait le pôle surtout en Normandie.",
         description="La Maison d'Économie Solidaire du Pays de Bray est une SCIC qui développe des métiers verts, des services "
         "à la personne et le réemploi tout en favorisant l'insertion. Son siège est à Lachapelle-aux-Pots, dans l'Oise, et "
         "elle exploite aussi une recyclerie à Gournay-en-Bray, en Seine-Maritime. Le pôle agit ainsi de part et d'autre de la "
@@ -450,13 +522,28 @@ def make_collection(csv: Path, *, seed: Path | None = None) -> dict:
         fix = CODE_FIXES.get(pid, {})
         lists = {"communes": fix.get("communes", _codes(row.perimeter_communes)),
                  "epci": fix.get("epci", _codes(row.perimeter_epci)),
-                 "departements": fix.get("departements", _codes(row.perimeter_departements))}
+                 "departements": fix.get("departements", _codes(row.perimeter_departements)),
+                 "qpv": fix.get("qpv", [])}
+        if isinstance(lists["communes"], str) and lists["communes"].startswith("PNR:"):
+            lists["communes"] = pnr_communes(lists["communes"][4:], communes, catalogue)
         unknown = ([c for c in lists["communes"] if c not in by_code.index]
                    + [c for c in lists["epci"] if c not in epci]
                    + [c for c in lists["departements"] if c not in set(communes["dep"])])
         if unknown:
             raise SystemExit(f"{pid}: codes unknown in COG {COG}: {unknown}")
-        members = expand_codes(lists, communes, catalogue)
+        if lists["qpv"]:
+            found = qpv_outlines(lists["qpv"], catalogue=catalogue)
+            if set(found["code"]) != set(lists["qpv"]):
+                raise SystemExit(f"{pid}: QPV unknown to the catalogue: {sorted(set(lists['qpv']) - set(found['code']))}")
+            # the communes a QPV perimeter lies in (its derived départements and régions): those
+            # holding at least 1 % of its area, so that a border drawn differently adds none
+            outline = shapely.union_all(found.geometry.to_numpy())
+            near = communes[communes.intersects(outline)]
+            held = area_m2(shapely.intersection(near.geometry.to_numpy(), outline)) / area_m2(
+                [outline])[0]
+            members = sorted(set(near.loc[held >= 0.01, "code"]) | set(expand_codes(lists, communes, catalogue)))
+        else:
+            members = expand_codes(lists, communes, catalogue)
         seat = row.seat_insee or None
         if seat is not None and seat not in by_code.index:
             raise SystemExit(f"{pid}: seat {seat} unknown in COG {COG}")
@@ -479,19 +566,77 @@ def make_collection(csv: Path, *, seed: Path | None = None) -> dict:
             "communes": lists["communes"],
             "epci": lists["epci"],
             "departements": lists["departements"],
+            "qpv": lists["qpv"],
             "note_perimetre": text["perimetre"],
-            "confiance": CONFIANCE[row.confidence],
+            "confiance": CONFIANCE_FIXES.get(pid, CONFIANCE[row.confidence]),
             "sources": _sources(row.sources),
             "filieres": text["filieres"],
             "annee": text["annee"],
             "annee_detail": text.get("annee_detail"),
             "description": text["description"],
+            "type_pole": TYPES[pid][0],
+            "filiere_pole": TYPES[pid][1],
+            "appel_2011_pole_temoin": APPELS.get(pid, (None, None, None))[0],
+            "appel_2013_laureat": APPELS.get(pid, (None, None, None))[1],
+            "note_appels": APPELS.get(pid, (None, None, None))[2],
+            "territoire": None,
             "cog": COG,
         }
         features.append({"type": "Feature", "properties": props, "geometry": None})
     if [f["properties"]["id"] for f in features] != [f"ptce{i:02d}" for i in range(1, 30)]:
         raise SystemExit("the research table must hold ptce01…ptce29 in annex order")
-    return build_feature_collection({"type": "FeatureCollection", "features": features}, catalogue=catalogue)
+    fc = build_feature_collection({"type": "FeatureCollection", "features": features}, catalogue=catalogue)
+    profiles = territory_profile(read_perimeters(fc, catalogue=catalogue), catalogue=catalogue,
+                                 urban_units=urban_units_from_table(_appartenance()))
+    for f in fc["features"]:
+        f["properties"]["territoire"] = _stored_profile(profiles.loc[f["properties"]["id"]])
+    return fc
+
+
+def _appartenance() -> pd.DataFrame:
+    """Insee's table d'appartenance géographique (COG 2024) of the mirror."""
+    base = Path(os.environ.get("PTCE_GEO_MIRROR") or REPO.parent / "shared" / "data")
+    return pd.read_csv(base / "tables" / "communes_2024_appartenance.csv", dtype=str)
+
+
+def _stored_profile(row: pd.Series) -> dict:
+    """A territory profile as stored in the file: rounded, with its sources."""
+    def num(value, digits):
+        return None if value is None or pd.isna(value) else round(float(value), digits)
+
+    def txt(value):
+        return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+    return {
+        "population": None if row["population"] is None or pd.isna(row["population"]) else int(row["population"]),
+        "population_source": "Insee, population municipale 2022 (somme des communes)" if row["methode"] == "communes"
+        else None,
+        "superficie_km2": num(row["superficie_km2"], 2),
+        "densite": num(row["densite"], 1),
+        "classe_densite": txt(row["classe_densite"]),
+        "part_urbaine": num(row["part_urbaine"], 4),
+        "profil": txt(row["profil"]),
+        "unites_urbaines": "Insee, unités urbaines 2020 (table d'appartenance géographique 2024)",
+        "part_population_qpv": num(row["part_population_qpv"], 4),
+        "qpv_touches": None if row["qpv"] is None or pd.isna(row["qpv"]) else int(row["qpv"]),
+        "qpv_liste": 2015,
+        "methode": row["methode"],
+    }
+
+
+def pnr_communes(pnr_id: str, communes: pd.DataFrame, catalogue) -> list[str]:
+    """Communes with at least :data:`PNR_RULE` of their area in a park's outline (the ``pnr`` layer).
+
+    Raises SystemExit when a commune lies between the two bounds of :data:`PNR_GAP`: the
+    outline is too coarse there to say whether the commune belongs to the park.
+    """
+    park = load_layer("pnr", catalogue=catalogue).set_index("code").loc[pnr_id, "geometry"]
+    cand = communes[communes.intersects(park)]
+    share = area_m2(shapely.intersection(cand.geometry.to_numpy(), park)) / cand["area_m2"].to_numpy()
+    unclear = cand.loc[(share > PNR_GAP[0]) & (share < PNR_GAP[1]), "nom"].tolist()
+    if unclear:
+        raise SystemExit(f"{pnr_id}: communes neither clearly in nor out of the park's outline: {unclear}")
+    return sorted(cand.loc[share >= PNR_RULE, "code"])
 
 
 def main(argv: list[str] | None = None) -> int:

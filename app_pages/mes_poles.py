@@ -1,0 +1,99 @@
+"""Page « Mes pôles »: a list of poles of one's own (CSV or GeoJSON), shown on every page for the session.
+
+The file is read as the command line reads ``--poles`` (:func:`ptce_geo.perimeters.read_perimeters`):
+a CSV list keeps its usable rows and reports every code or row it could not use; a GeoJSON
+with an error is refused whole. Only a file read without error replaces the poles, for this
+session only; the 29 poles of 2014 stay the default.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ptce_geo import maps
+from ptce_geo.errors import PtceGeoError
+from ptce_geo.polelist import is_csv_source, read_poles_csv
+
+from . import common
+from .present import md, summary_table
+
+#: a small example list: three ways of giving a perimeter
+TEMPLATE = ("id,nom,communes,epci,departements,qpv,confiance,type_pole\n"
+            "pole-1,Pôle du Seignanx,,244000659,,,haute,multi-activités\n"
+            "pole-2,Annonay et Boulieu-lès-Annonay,07010;07042,,,,moyenne,filière\n"
+            "pole-3,Quartier des Grésilles (Dijon),,,,QP021004,moyenne,\n")
+#: largest file accepted (bytes)
+MAX_BYTES = 16 * 2**20
+_GEN = "_mes_upload_gen"
+
+
+def _read(digest: str, data: bytes, filename: str) -> tuple[int, list[str]]:
+    """How many poles the file gives, and every problem (French) of a CSV list.
+
+    The file is read, and its poles measured, in a worker process (a user's file: see
+    app_pages/compute.py); the result is kept for every page of the session.
+    """
+    if filename.lower().endswith((".csv", ".tsv")) and not is_csv_source(data):
+        read_poles_csv(data, check_codes=False)  # a table that is not a poles list: says what is missing
+    common.register_upload(digest, data)
+    n, report, _ = common.session_card(digest)
+    return n, report
+
+
+def _back() -> None:
+    common.drop_session_poles()
+    st.session_state[_GEN] = st.session_state.get(_GEN, 0) + 1  # an empty uploader
+
+
+def page() -> None:
+    st.title("Mes pôles")
+    st.caption("Importez votre propre liste de pôles : un tableau CSV (une ligne par pôle : `id`, `nom`, et les "
+               "codes des communes, EPCI, départements ou QPV séparés par des points-virgules) ou un fichier "
+               "GeoJSON de périmètres. Toutes les pages montrent alors vos pôles, pour cette session seulement ; "
+               "le fichier des pôles de l'application n'est pas modifié.")
+    st.download_button("Télécharger un modèle de tableau (CSV)", TEMPLATE.encode("utf-8-sig"),
+                       file_name="modele-poles.csv", mime="text/csv", key="mes_template")
+    gen = st.session_state.get(_GEN, 0)
+    up = st.file_uploader("Votre liste de pôles (CSV ou GeoJSON)", type=["csv", "geojson", "json"],
+                          key=f"mes_upload_{gen}")
+    report: list[str] = []
+    if up is not None:
+        data = up.getvalue()
+        if len(data) > MAX_BYTES:
+            st.error(f"Fichier refusé : plus de {MAX_BYTES // 2**20} Mo. Les pôles affichés restent inchangés.")
+        else:
+            d = common.digest(data)
+            try:
+                n, report = _read(d, data, up.name)
+            except PtceGeoError as exc:
+                st.error(f"Fichier refusé : {exc.fr} Les pôles affichés restent inchangés.")
+            else:
+                mine = common.session_poles()
+                if mine is None or mine["digest"] != d:
+                    common.use_session_poles(up.name, data, n)
+                    st.rerun()  # the sidebar and every page now read these poles
+    mine = common.session_poles()
+    if mine is None:
+        st.info("Les pages montrent les 29 pôles de la liste nationale de 2014. Importez un fichier pour les "
+                "remplacer par les vôtres.")
+        return
+    st.success(f"Toutes les pages montrent vos {mine['n']} pôles (fichier « {md(mine['name'])} »), pour cette "
+               "session.")
+    st.button("Revenir aux 29 pôles de 2014", on_click=_back, key="mes_back")
+    if report:
+        st.warning(f"{len(report)} élément(s) du tableau n'ont pas pu être utilisés : les codes en cause ont été "
+                   "ignorés, les lignes sans identifiant, en double ou sans code utilisable ont été écartées.")
+        with st.expander("Détail des problèmes", expanded=len(report) <= 10):
+            st.markdown("\n".join(f"- {md(line)}" for line in report[:500]))
+    card = common.scorecard()
+    disp = common.poles_display()
+    m = maps.new_map(bounds=maps.bounds_of(disp.geometry) if len(disp) else None, tiles=common.tiles())
+    maps.add_poles(m, disp, name="Mes pôles", tolerance=0.0)
+    maps.typology_legend(m, present=set(disp["typology"].dropna()) or None)
+    if "confidence" in disp and disp["confidence"].eq("faible").any():
+        maps.confidence_legend(m)
+    maps.add_attribution(m, common.data_attribution(["communes"]))
+    common.show_map(maps.finish(m), key="mes_map")
+    st.subheader(f"Vos pôles ({len(card.summary)})")
+    st.dataframe(summary_table(card), hide_index=True, width="stretch", column_config={
+        "IoU zone d'emploi": st.column_config.NumberColumn(format="%.2f")})
