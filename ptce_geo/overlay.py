@@ -3,9 +3,11 @@
 Two paths give the same table:
 
 * **by codes** — when a perimeter is a union of communes and the layer's units are unions
-  of communes of the same vintage, a piece is the set of communes in both: its area is
-  the sum of their areas. No geometry operation, no sliver. A commune may belong to
-  several units (zones layers such as CRTE) or to none.
+  of communes of the same vintage (a partition dissolved from the communes, or a zones
+  layer whose members the catalogue gives: Territoires d'industrie by EPCI, CRTE by
+  commune…), a piece is the set of communes in both: its area is the sum of their areas.
+  No geometry operation, no sliver. A commune may belong to several units (nested CRTE)
+  or to none; a zone with a member that cannot be resolved is left to its outline.
 * **by geometry** — otherwise: candidate pairs come from an STRtree; units the perimeter
   covers are taken whole, without clipping; only units on the perimeter's boundary are
   intersected.
@@ -44,7 +46,7 @@ import shapely
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput
 from .geometry import polygonal_part, repair_polygonal
-from .layers import commune_membership, load_layer, shared_key
+from .layers import commune_membership, load_layer, shared_key, zone_members
 from .projection import area_m2, length_m
 
 WGS84 = pyproj.CRS.from_epsg(4326)
@@ -88,13 +90,22 @@ class Overlay:
     pole_area, pole_population : numpy.ndarray
         Area (m²) and population (NaN when unknown) of each perimeter.
     pole_method : numpy.ndarray
-        ``"codes"`` or ``"geometry"``: how each perimeter's pieces were computed.
+        ``"codes"`` or ``"geometry"``: how each perimeter was given.
     piece_pole : numpy.ndarray
         For each piece, the position of its perimeter in :attr:`pole_ids`.
-    unit_code, unit_name, area, unit_area, population, unit_population, geoms : numpy.ndarray
+    unit_code, unit_name, area, unit_area, population, unit_population : numpy.ndarray
         For each piece: the unit, the piece's area and the unit's (m²), populations
         (``None`` when not computed: always known by codes, and by geometry with
-        ``weight="population"``), and the piece's geometry.
+        ``weight="population"``).
+    piece_geoms : numpy.ndarray
+        The piece's geometry; ``None`` where it is the union of its communes, built on
+        first access to :attr:`geoms`.
+    piece_method : numpy.ndarray or None
+        ``"codes"`` (a set of shared communes) or ``"geometry"`` for each piece.
+    piece_communes : numpy.ndarray or None
+        For pieces by codes, the positions (in the communes layer) of their communes.
+    communes_geoms : numpy.ndarray or None
+        The communes layer's geometries (the pieces by codes are unions of them).
     """
 
     layer: str
@@ -109,9 +120,38 @@ class Overlay:
     unit_name: np.ndarray
     area: np.ndarray
     unit_area: np.ndarray
-    geoms: np.ndarray
+    piece_geoms: np.ndarray
     population: np.ndarray | None = None
     unit_population: np.ndarray | None = None
+    piece_method: np.ndarray | None = None
+    piece_communes: np.ndarray | None = None
+    communes_geoms: np.ndarray | None = field(default=None, repr=False)
+
+    @cached_property
+    def geoms(self) -> np.ndarray:
+        """The geometry of each piece (unions of communes built here, once)."""
+        geoms = np.asarray(self.piece_geoms, dtype=object).copy()
+        todo = np.flatnonzero(shapely.is_missing(geoms))
+        if len(todo) and self.piece_communes is not None and self.communes_geoms is not None:
+            for k in todo:
+                if self.piece_communes[k] is not None:
+                    geoms[k] = _union(self.communes_geoms[self.piece_communes[k]])
+        return geoms
+
+    @property
+    def method(self) -> np.ndarray:
+        """``"codes"`` or ``"geometry"`` for each piece."""
+        if self.piece_method is not None:
+            return self.piece_method
+        return np.full(len(self.area), "geometry", dtype=object)
+
+    @cached_property
+    def n_communes(self) -> np.ndarray:
+        """Number of shared communes of each piece by codes (0 for pieces by geometry)."""
+        if self.piece_communes is None:
+            return np.zeros(len(self.area), dtype=np.int64)
+        return np.fromiter((0 if c is None else len(c) for c in self.piece_communes), dtype=np.int64,
+                           count=len(self.area))
 
     @cached_property
     def pieces(self) -> gpd.GeoDataFrame:
@@ -149,7 +189,7 @@ class Overlay:
                    unit_code=pieces["unit_code"].to_numpy(dtype=object),
                    unit_name=pieces["unit_name"].to_numpy(dtype=object),
                    area=pieces["area_m2"].to_numpy(dtype=float), unit_area=pieces["unit_area_m2"].to_numpy(dtype=float),
-                   geoms=pieces.geometry.to_numpy(),
+                   piece_geoms=pieces.geometry.to_numpy(),
                    population=pieces["population"].to_numpy(dtype=float) if pop else None,
                    unit_population=pieces["unit_population"].to_numpy(dtype=float) if pop else None)
 
@@ -219,25 +259,40 @@ class _LayerIndex:
 
 @dataclass(eq=False)
 class _Membership:
-    """Which units each commune belongs to (CSR by commune position)."""
+    """Which units each commune belongs to (CSR by commune position), for the units whose
+    communes are all known (``complete``); the others are measured by their outline."""
 
-    offsets: np.ndarray  # int, len(communes) + 1
-    units: np.ndarray    # unit positions, grouped by commune
-    unit_n: np.ndarray   # number of communes of each unit
+    offsets: np.ndarray   # int, len(communes) + 1
+    units: np.ndarray     # unit positions, grouped by commune
+    unit_n: np.ndarray    # number of communes of each unit
+    unit_area: np.ndarray  # sum of its communes' areas
+    unit_pop: np.ndarray | None  # sum of its communes' populations
+    complete: np.ndarray  # bool per unit
+    exact_geoms: bool     # True when a unit's own geometry is the union of its communes
 
     @classmethod
-    def build(cls, rows: pd.DataFrame, communes: _LayerIndex, units: _LayerIndex) -> "_Membership":
+    def build(cls, rows: pd.DataFrame, communes: _LayerIndex, units: _LayerIndex, *,
+              complete: np.ndarray | None, exact_geoms: bool) -> "_Membership":
         ci = np.fromiter((communes.position.get(c, -1) for c in rows["commune"].to_numpy(dtype=object)),
                          dtype=np.int64, count=len(rows))
         ui = np.fromiter((units.position.get(c, -1) for c in rows["code"].to_numpy(dtype=object)),
                          dtype=np.int64, count=len(rows))
+        n_units = len(units.codes)
+        complete = np.ones(n_units, bool) if complete is None else complete
         ok = (ci >= 0) & (ui >= 0)
+        ok[ok] &= complete[ui[ok]]
         pairs = np.unique(np.stack([ci[ok], ui[ok]], axis=1), axis=0) if ok.any() else np.empty((0, 2), np.int64)
-        n_com = len(communes.table)
+        n_com = len(communes.codes)
         offsets = np.zeros(n_com + 1, dtype=np.int64)
         np.cumsum(np.bincount(pairs[:, 0], minlength=n_com), out=offsets[1:])
-        return cls(offsets=offsets, units=pairs[:, 1].copy(),
-                   unit_n=np.bincount(pairs[:, 1], minlength=len(units.table)))
+        unit_n = np.bincount(pairs[:, 1], minlength=n_units)
+        complete = complete & (unit_n > 0)  # a unit without any commune is measured by its outline
+        pop = communes.population
+        return cls(offsets=offsets, units=pairs[:, 1].copy(), unit_n=unit_n,
+                   unit_area=np.bincount(pairs[:, 1], weights=communes.area[pairs[:, 0]], minlength=n_units),
+                   unit_pop=None if pop is None else np.bincount(pairs[:, 1], weights=pop[pairs[:, 0]],
+                                                                 minlength=n_units),
+                   complete=complete, exact_geoms=exact_geoms)
 
 
 _INDEX_LOCK = threading.Lock()
@@ -273,10 +328,24 @@ def _layer_index(table: gpd.GeoDataFrame) -> _LayerIndex:
 
 def _membership(layer_id: str, table: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                 catalogue: Catalogue) -> _Membership:
+    """The communes of each unit: the layer's own membership (units dissolved from the
+    communes), or the members the catalogue gives for a zones layer (Territoires
+    d'industrie by EPCI, CRTE by commune…), a zone with an unresolved member being left to
+    its outline (:func:`ptce_geo.layers.zone_members`)."""
     ct, lt = shared_key(communes), shared_key(table)
     key = ("membership", layer_id, ct, lt) if ct and lt else None
-    return _cached(key, lambda: _Membership.build(commune_membership(layer_id, catalogue=catalogue),
-                                                  _layer_index(communes), _layer_index(table)))
+    spec = catalogue[layer_id]
+
+    def build() -> _Membership:
+        units = _layer_index(table)
+        if spec.nested_in_communes:
+            return _Membership.build(commune_membership(layer_id, catalogue=catalogue), _layer_index(communes),
+                                     units, complete=None, exact_geoms=True)
+        members = zone_members(layer_id, catalogue=catalogue)
+        complete = np.fromiter((c in members.complete for c in units.codes), dtype=bool, count=len(units.codes))
+        return _Membership.build(members.rows, _layer_index(communes), units, complete=complete,
+                                 exact_geoms=False)
+    return _cached(key, build)
 
 
 def clear_indexes() -> None:
@@ -375,7 +444,10 @@ def _geometry_path(perims: np.ndarray, index: _LayerIndex) -> dict[str, np.ndarr
     area[whole] = index.area[ui[whole]]
     area[~whole] = area_m2(geoms[~whole])
     keep = area > 0
-    return {"pi": pi[keep], "ui": ui[keep], "area_m2": area[keep], "_geom": geoms[keep]}
+    n = int(keep.sum())
+    lists_of = np.empty(n, dtype=object)
+    return {"pi": pi[keep], "ui": ui[keep], "area_m2": area[keep], "_geom": geoms[keep],
+            "unit_area": index.area[ui[keep]], "communes": lists_of, "method": np.full(n, "geometry", dtype=object)}
 
 
 # ---------------------------------------------------------------- code path
@@ -397,7 +469,12 @@ def _member_positions(lists: np.ndarray, communes: _LayerIndex) -> tuple[np.ndar
 
 def _code_path(lists: np.ndarray, index: _LayerIndex, communes: _LayerIndex,
                member: _Membership, cpop: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Pieces of perimeters given as lists of commune codes, by sums over communes (no geometry)."""
+    """Pieces of perimeters given as lists of commune codes, by sums over communes (no geometry).
+
+    A piece is the set of the perimeter's communes in the unit. Its geometry is the unit's
+    own when it is the whole unit of a layer dissolved from the communes; otherwise the
+    union of its communes, left to build on demand (``None`` with its commune positions).
+    """
     pi, ci = _member_positions(lists, communes)
     starts, counts = member.offsets[ci], member.offsets[ci + 1] - member.offsets[ci]
     rows_pi, rows_ci = np.repeat(pi, counts), np.repeat(ci, counts)
@@ -409,27 +486,19 @@ def _code_path(lists: np.ndarray, index: _LayerIndex, communes: _LayerIndex,
     out_pi, out_ui = keys // n_units, keys % n_units
     area = np.bincount(inv, weights=communes.area[rows_ci], minlength=len(keys))
     n = np.bincount(inv, minlength=len(keys))
-    whole = n == member.unit_n[out_ui]
     geoms = np.empty(len(keys), dtype=object)
-    geoms[whole] = index.geoms[out_ui[whole]]  # the unit itself, no union needed
-    for k in np.flatnonzero(~whole):  # part of a unit: the union of its communes in the perimeter
-        geoms[k] = _union(communes.geoms[rows_ci[inv == k]])
-    out = {"pi": out_pi, "ui": out_ui, "area_m2": area, "_geom": geoms}
+    if member.exact_geoms:
+        whole = n == member.unit_n[out_ui]
+        geoms[whole] = index.geoms[out_ui[whole]]  # the unit itself, no union needed
+    order = np.argsort(inv, kind="stable")
+    lists_of = np.empty(len(keys), dtype=object)
+    lists_of[:] = np.split(rows_ci[order], np.cumsum(n)[:-1]) if len(keys) else []
+    out = {"pi": out_pi, "ui": out_ui, "area_m2": area, "_geom": geoms, "unit_area": member.unit_area[out_ui],
+           "communes": lists_of, "method": np.full(len(keys), "codes", dtype=object)}
     if cpop is not None:
         out["population"] = np.bincount(inv, weights=cpop[rows_ci], minlength=len(keys))
+        out["unit_population"] = member.unit_pop[out_ui] if member.unit_pop is not None else np.full(len(keys), np.nan)
     return out
-
-
-def _commune_population(perims: np.ndarray, communes: _LayerIndex, cpop: np.ndarray) -> pd.DataFrame:
-    """Population of each (perimeter, commune) piece of geometric perimeters.
-
-    Areal interpolation within each commune: a piece holding a fraction f of a commune's
-    area holds the fraction f of its population.
-    """
-    cp = _geometry_path(perims, communes)
-    ci = cp["ui"]
-    ratio = np.minimum(cp["area_m2"] / communes.area[ci], 1.0)
-    return pd.DataFrame({"pi": cp["pi"], "ci": ci, "population": cpop[ci] * ratio})
 
 
 def _repaired(frame: gpd.GeoDataFrame, labels: pd.Series, where: str) -> gpd.GeoDataFrame:
@@ -471,10 +540,11 @@ def overlay(
         (``area_m2`` is measured when absent).
     catalogue : Catalogue, optional
     weight : {"area", "population"}, optional
-        The measure of shares (default ``"area"``), recorded in the result. With
-        ``"population"``, perimeters drawn as geometry also get populations, by areal
-        interpolation within each commune; perimeters given by codes always have them
-        (sums of commune populations).
+        The measure of shares (default ``"area"``), recorded in the result. Pieces by
+        codes always carry populations (sums of commune populations); with
+        ``"population"``, pieces by geometry get them too, by area within each commune
+        (a part holding the fraction f of a commune's area holds the fraction f of its
+        population), as do drawn perimeters and units without a population of their own.
     kind : {None, "zones", "partition"}
         What a table given as ``layer`` is: ``"partition"`` when its units tile the
         territory without overlapping (``border_km`` is then measured), ``"zones"``
@@ -498,81 +568,119 @@ def overlay(
     if isinstance(layer, str):
         spec = catalogue[layer]
         table = load_layer(layer, catalogue=catalogue, shared=True)
-        layer_id, kind, nested = spec.id, spec.kind, spec.nested_in_communes
+        layer_id, kind, members_known = spec.id, spec.kind, spec.has_members
     else:
         table = layer.to_crs("EPSG:4326") if layer.crs and not layer.crs.equals("EPSG:4326") else layer
         table = _repaired(table, table["code"], "layer table")
         if "area_m2" not in table:
             table = table.assign(area_m2=area_m2(table.geometry.to_numpy()))
         kind = kind or table.attrs.get("kind") or "zones"  # a loaded layer's table keeps its kind
-        layer_id, nested = str(table.attrs.get("layer", "upload")), False
-    by_codes = (perimeters["definition"].eq("codes").to_numpy() if "definition" in perimeters
+        layer_id, members_known = str(table.attrs.get("layer", "upload")), False
+    by_codes = (perimeters["definition"].eq("codes").to_numpy(dtype=bool, copy=True) if "definition" in perimeters
                 else np.zeros(len(perimeters), bool))
-    if weight == "population" and not nested:
-        raise InvalidInput(f"Population weighting needs a layer made of communes with populations; "
-                           f"{layer_id!r} is not one: use area weighting.",
-                           fr="La pondération par la population n'est possible que pour les découpages "
-                           "formés de communes.")
+    if "communes" in perimeters:  # a perimeter "by codes" without any code is measured by its outline
+        by_codes &= np.array([isinstance(c, (list, tuple)) and len(c) > 0 for c in perimeters["communes"]], bool)
     index = _layer_index(table)
-    communes_table = load_layer("communes", catalogue=catalogue, shared=True) if (nested or by_codes.any()) else None
+    need = members_known or by_codes.any() or weight == "population"
+    communes_table = load_layer("communes", catalogue=catalogue, shared=True) if need else None
     communes = _layer_index(communes_table) if communes_table is not None else None
-    cpop = _population_array(communes_table) if communes_table is not None else None
+    cpop = communes.population if communes is not None else None
     if weight == "population" and cpop is None:
         raise InvalidInput("Population weighting needs commune populations: the communes layer of this "
                            "catalogue has none (add its population_field).",
                            fr="Les populations communales manquent : la pondération par la population est "
                            "impossible avec ce catalogue.")
+    member = _membership(layer_id, table, communes_table, catalogue) if members_known and by_codes.any() else None
+    code_sel = np.flatnonzero(by_codes) if member is not None else np.empty(0, np.int64)
+    geo_sel = np.flatnonzero(~by_codes) if member is not None else np.arange(len(perimeters))
+    geoms = perimeters.geometry.to_numpy()
     parts = []
-    code_sel = np.flatnonzero(by_codes) if nested else np.empty(0, int)
-    geo_sel = np.flatnonzero(~by_codes) if nested else np.arange(len(perimeters))
     if len(code_sel):
-        member = _membership(layer_id, table, communes_table, catalogue)
         part = _code_path(perimeters["communes"].to_numpy()[code_sel], index, communes, member, cpop)
         part["pi"] = code_sel[part["pi"]]
         parts.append(part)
-    geo_pop = None
+        if not member.complete.all():  # zones whose members are not all known: by their outline
+            part = _geometry_path(geoms[code_sel], index)
+            keep = ~member.complete[part["ui"]]
+            part = {k: v[keep] for k, v in part.items()}
+            part["pi"] = code_sel[part["pi"]]
+            parts.append(part)
     if len(geo_sel):
-        geo = perimeters.geometry.to_numpy()[geo_sel]
-        part = _geometry_path(geo, index)
+        part = _geometry_path(geoms[geo_sel], index)
         part["pi"] = geo_sel[part["pi"]]
-        if weight == "population":
-            member = _membership(layer_id, table, communes_table, catalogue)
-            cp = _commune_population(geo, communes, cpop)
-            # each commune piece's population goes to the units the commune belongs to
-            counts = member.offsets[cp["ci"].to_numpy() + 1] - member.offsets[cp["ci"].to_numpy()]
-            starts = member.offsets[cp["ci"].to_numpy()]
-            step = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-            link = pd.DataFrame({"pi": geo_sel[np.repeat(cp["pi"].to_numpy(), counts)],
-                                 "ui": member.units[np.repeat(starts, counts) + step],
-                                 "population": np.repeat(cp["population"].to_numpy(), counts)})
-            pop = link.groupby(["pi", "ui"])["population"].sum()
-            part["population"] = pop.reindex(pd.MultiIndex.from_arrays([part["pi"], part["ui"]])).fillna(0).to_numpy()
-            geo_pop = pd.Series(np.bincount(cp["pi"].to_numpy(), weights=cp["population"].to_numpy(),
-                                            minlength=len(geo)), index=geo_sel)
-        elif any("population" in q for q in parts):  # codes and drawn perimeters together
-            part["population"] = np.full(len(part["pi"]), np.nan)
         parts.append(part)
+    for key in ("population", "unit_population"):  # known by codes only: NaN for pieces by geometry
+        if any(key in q for q in parts):
+            for q in parts:
+                q.setdefault(key, np.full(len(q["pi"]), np.nan))
     rows = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]} if parts else {
         "pi": np.empty(0, np.int64), "ui": np.empty(0, np.int64), "area_m2": np.empty(0),
-        "_geom": np.empty(0, dtype=object)}
+        "_geom": np.empty(0, dtype=object), "unit_area": np.empty(0), "communes": np.empty(0, dtype=object),
+        "method": np.empty(0, dtype=object)}
     if len(parts) > 1:
         order = np.lexsort((rows["ui"], rows["pi"]))
         rows = {k: v[order] for k, v in rows.items()}
     pi, ui = rows["pi"].astype(np.int64), rows["ui"].astype(np.int64)
-    codes = index.codes
-    names = index.names
+    area, method, pole_pop = _pole_table(perimeters, np.flatnonzero(by_codes), communes, cpop)
     pop = unit_pop = None
-    if "population" in rows:
-        pop = rows["population"].astype(float)
-        unit_pop = index.population[ui] if index.population is not None else np.full(len(ui), np.nan)
-    area, method, pole_pop = _pole_table(perimeters, code_sel, communes, cpop)
-    if geo_pop is not None:
-        pole_pop[geo_pop.index.to_numpy()] = geo_pop.to_numpy()
+    if weight == "population" or len(code_sel):
+        pop, unit_pop = _piece_populations(rows, index, member, communes, cpop,
+                                           interpolate=weight == "population")
+    drawn = np.flatnonzero(~by_codes)
+    if weight == "population" and len(drawn):  # drawn perimeters: by area within each commune
+        pole_pop[drawn] = _interpolated(geoms[drawn], communes, cpop)
     return Overlay(layer=layer_id, kind=kind, weight=weight, pole_ids=perimeters["id"].to_numpy(dtype=object),
                    pole_area=area, pole_method=method, pole_population=pole_pop, piece_pole=pi,
-                   unit_code=codes[ui], unit_name=names[ui], area=rows["area_m2"].astype(float),
-                   unit_area=index.area[ui], geoms=rows["_geom"].astype(object),
-                   population=pop, unit_population=unit_pop)
+                   unit_code=index.codes[ui], unit_name=index.names[ui], area=rows["area_m2"].astype(float),
+                   unit_area=rows["unit_area"].astype(float), piece_geoms=rows["_geom"].astype(object),
+                   population=pop, unit_population=unit_pop, piece_method=rows["method"].astype(object),
+                   piece_communes=rows["communes"],
+                   communes_geoms=communes.geoms if communes is not None else None)
+
+
+def _interpolated(geoms: np.ndarray, communes: _LayerIndex, cpop: np.ndarray) -> np.ndarray:
+    """Population in each polygon, by area within each commune: a part holding the fraction
+    f of a commune's area holds the fraction f of its population."""
+    out = np.zeros(len(geoms))
+    ok = np.flatnonzero(np.isin(shapely.get_type_id(geoms), _POLY_TYPES))
+    if not len(ok):
+        return out
+    cp = _geometry_path(geoms[ok], communes)
+    ratio = np.minimum(cp["area_m2"] / communes.area[cp["ui"]], 1.0)
+    out[ok] = np.bincount(cp["pi"], weights=cpop[cp["ui"]] * ratio, minlength=len(ok))
+    return out
+
+
+def _piece_populations(rows: dict, index: _LayerIndex, member: _Membership | None, communes: _LayerIndex,
+                       cpop: np.ndarray | None, *, interpolate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Population of each piece and of its unit.
+
+    Pieces by codes: sums of their communes' populations (exact). Pieces by geometry, when
+    ``interpolate``: by area within each commune; NaN otherwise. A unit's population is the
+    layer's own, else the sum over its communes when they are all known, else its outline's
+    population by area within each commune.
+    """
+    n = len(rows["pi"])
+    pop = rows["population"].astype(float) if "population" in rows else np.full(n, np.nan)
+    unit_pop = rows["unit_population"].astype(float) if "unit_population" in rows else np.full(n, np.nan)
+    geo = rows["method"] == "geometry"
+    if not geo.any():
+        return pop, unit_pop
+    ui = rows["ui"][geo]
+    if index.population is not None:
+        unit_pop[geo] = index.population[ui]
+    elif interpolate:
+        touched = np.unique(ui)
+        known = np.full(len(index.codes), np.nan)
+        if member is not None and member.unit_pop is not None:
+            known[member.complete] = member.unit_pop[member.complete]
+        todo = touched[np.isnan(known[touched])]
+        if len(todo):
+            known[todo] = _interpolated(index.geoms[todo], communes, cpop)
+        unit_pop[geo] = known[ui]
+    if interpolate and cpop is not None:
+        pop[geo] = _interpolated(rows["_geom"][geo], communes, cpop)
+    return pop, unit_pop
 
 
 def _pole_table(perimeters: gpd.GeoDataFrame, code_sel: np.ndarray, communes: _LayerIndex | None,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .catalogue import Catalogue, load_catalogue
 from .errors import DataUnavailable
-from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, typology
+from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, share_arrays, typology
 from .options import DEFAULT_THRESHOLD, Options
 from .overlay import Overlay, overlay
 
@@ -292,25 +292,22 @@ class Scorecard:
         kept EPT, and each of its communes outside any EPT (Paris) is a territory of its
         own, kept as it is kept at the communes level. Elsewhere the EPCI count stays.
         """
-        from .layers import commune_membership
+        hosts, alone = _ept_hosts(self.catalogue)
+        n = len(self.perimeters)
 
-        sub = commune_membership(EPCI_SUBLEVEL, catalogue=self.catalogue)
-        epci = commune_membership("epci", catalogue=self.catalogue)
-        in_sub = epci["commune"].isin(set(sub["commune"]))
-        hosts = set(epci.loc[in_sub, "code"])
-        alone = set(epci.loc[~in_sub & epci["code"].isin(hosts), "commune"])
-
-        def kept(level: str, units: Callable[[pd.Series], pd.Series] | None = None) -> pd.Series:
-            s = self.shares(level)
-            s = s[s["kept"].to_numpy()]
+        def kept(level: str, units: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+            ov = self.overlay(level)
+            s, u, _ = share_arrays(ov)
+            keep = (s >= self.options.threshold) | (u >= 1 - self.options.threshold)
             if units is not None:
-                s = s[units(s["unit_code"]).to_numpy()]
-            return s.groupby("pole_id").size()
+                keep &= units(ov.unit_code)
+            return np.bincount(ov.piece_pole[keep], minlength=n)
 
-        n = (kept("epci", lambda c: ~c.isin(hosts))
-             .add(kept(EPCI_SUBLEVEL), fill_value=0)
-             .add(kept("communes", lambda c: c.isin(alone)), fill_value=0))
-        return n.reindex(self.ids, fill_value=0).to_numpy(dtype=int)
+        in_hosts = np.vectorize(lambda c: c in hosts, otypes=[bool])
+        is_alone = np.vectorize(lambda c: c in alone, otypes=[bool])
+        return (kept("epci", lambda c: ~in_hosts(c) if len(c) else np.zeros(0, bool))
+                + kept(EPCI_SUBLEVEL)
+                + kept("communes", lambda c: is_alone(c) if len(c) else np.zeros(0, bool))).astype(int)
 
     # -------------------------------------------------------------- warnings
     @property
@@ -352,3 +349,29 @@ def pole_scorecard(perimeters: gpd.GeoDataFrame, *, catalogue: Catalogue | None 
     """One row per perimeter across all partition layers: ``Scorecard(...).summary``."""
     return Scorecard(perimeters, catalogue=catalogue,
                      options=Options(threshold=threshold, weight=weight or "area")).summary
+
+
+def _ept_hosts(catalogue: Catalogue) -> tuple[frozenset, frozenset]:
+    """The EPCI that hold EPT (the Métropole du Grand Paris), and their communes in no EPT
+    (Paris), from the layers' commune memberships (computed once per process)."""
+    from .layers import load_layer, shared_key
+    from .overlay import _cached, _membership
+
+    communes = load_layer("communes", catalogue=catalogue, shared=True)
+    ept = load_layer(EPCI_SUBLEVEL, catalogue=catalogue, shared=True)
+    epci = load_layer("epci", catalogue=catalogue, shared=True)
+    key = ("ept_hosts", shared_key(communes), shared_key(ept), shared_key(epci))
+
+    def build() -> tuple[frozenset, frozenset]:
+        m_ept = _membership(EPCI_SUBLEVEL, ept, communes, catalogue)
+        m_epci = _membership("epci", epci, communes, catalogue)
+        in_ept = np.diff(m_ept.offsets) > 0
+        has_epci = np.diff(m_epci.offsets) > 0
+        first = m_epci.offsets[:-1]
+        unit = np.where(has_epci, m_epci.units[np.minimum(first, max(len(m_epci.units) - 1, 0))], -1)
+        codes = epci["code"].to_numpy(dtype=object)
+        host_units = np.unique(unit[in_ept & (unit >= 0)])
+        lone = has_epci & ~in_ept & np.isin(unit, host_units)
+        return (frozenset(codes[host_units]),
+                frozenset(communes["code"].to_numpy(dtype=object)[lone]))
+    return _cached(key if all(key[1:]) else None, build)

@@ -63,9 +63,10 @@ import shapely
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput, UploadRejected
 from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
-from .layers import UNRESOLVED_COLUMNS, ZoneMembers, load_layer, shared_key, zone_members
+from .layers import UNRESOLVED_COLUMNS, load_layer, zone_members
+from .metrics import share_arrays
 from .options import Options
-from .overlay import geometric_pairs, overlay
+from .overlay import Overlay, _interpolated, _layer_index, overlay
 from .projection import area_m2
 
 logger = logging.getLogger(__name__)
@@ -134,20 +135,34 @@ class ZoneOverlap:
     """
 
     layer: str
-    table: pd.DataFrame
-    summary: pd.DataFrame
     zones: gpd.GeoDataFrame
     options: Options
     unresolved: pd.DataFrame
     status: str = "en vigueur"
     period: str = ""
     notice: str = ""
-    #: geometry of each row when known (geometry path), else None
-    _geoms: np.ndarray | None = field(default=None, repr=False)
-    #: positions (in the communes layer) of the shared communes of each membership row,
-    #: whose geometry is built on demand
-    _shared: list | None = field(default=None, repr=False)
+    #: the rows as columns (arrays): the table's columns but ``pole_id``, with ``pole``
+    #: (position of the pole) and ``pole_ids``; ``_geom`` the geometry of each row when known
+    #: (geometry path), ``_shared`` the positions (in the communes layer) of the shared
+    #: communes of each membership row, whose geometry is built on demand
+    _cols: dict = field(default_factory=dict, repr=False)
+    #: the summary as columns (arrays)
+    _summary_cols: dict = field(default_factory=dict, repr=False)
     _catalogue: Catalogue | None = field(default=None, repr=False)
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """One row per (pole, zone) that meet, columns :data:`OVERLAP_COLUMNS`."""
+        c = self._cols
+        cols = {"pole_id": c["pole_ids"][c["pole"]], **{k: c[k] for k in OVERLAP_COLUMNS if k != "pole_id"}}
+        return pd.DataFrame({k: (pd.Series(v, dtype=object) if v.dtype == object else v) for k, v in cols.items()},
+                            columns=OVERLAP_COLUMNS)
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """One row per pole, columns :data:`SUMMARY_COLUMNS`."""
+        return pd.DataFrame({k: (pd.Series(v, dtype=object) if v.dtype == object else v)
+                             for k, v in self._summary_cols.items()}, columns=SUMMARY_COLUMNS)
 
     @property
     def tolerance(self) -> float:
@@ -173,10 +188,11 @@ class ZoneOverlap:
     def pieces(self) -> gpd.GeoDataFrame:
         """The table with the geometry of each piece (the union of the shared communes on
         the membership path), built on first use."""
-        geoms = np.empty(len(self.table), dtype=object) if self._geoms is None else self._geoms.copy()
-        if self._shared is not None and any(c is not None for c in self._shared):
-            cgeoms = load_layer("communes", catalogue=self._catalogue).geometry.to_numpy()
-            for i, pos in enumerate(self._shared):
+        geoms = self._cols["_geom"].copy()
+        shared = self._cols["_shared"]
+        if any(c is not None for c in shared):
+            cgeoms = load_layer("communes", catalogue=self._catalogue, shared=True).geometry.to_numpy()
+            for i, pos in enumerate(shared):
                 if pos is not None:
                     geoms[i] = _union(cgeoms[pos])
         return gpd.GeoDataFrame(self.table.copy(), geometry=list(geoms), crs="EPSG:4326")
@@ -218,7 +234,7 @@ def layer_notice(spec_or_overlap) -> str:
 def _zone_table(zones: str | gpd.GeoDataFrame, catalogue: Catalogue) -> tuple[str, gpd.GeoDataFrame]:
     """The zones as a normalised table (code, nom, geometry in EPSG:4326)."""
     if isinstance(zones, str):
-        return catalogue[zones].id, load_layer(zones, catalogue=catalogue)
+        return catalogue[zones].id, load_layer(zones, catalogue=catalogue, shared=True)  # read only
     if not isinstance(zones, gpd.GeoDataFrame) or "code" not in zones:
         raise InvalidInput("zones must be a layer id or a GeoDataFrame with 'code', 'nom' and geometry: "
                            "read a file with ptce_geo.uploads.read_zone_upload.",
@@ -244,227 +260,81 @@ def _relation(s: np.ndarray, u: np.ndarray, tolerance: float) -> np.ndarray:
                      ["coincides", "pole_inside_zone", "zone_inside_pole", "touches"], default="straddles")
 
 
-def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.clip(np.where(b > 0, a / b, 0.0), 0.0, 1.0)
-
-
 # --- the poles ---------------------------------------------------------------------------
 
-_INDEX_MEMO: dict[str, pd.Index] = {}
-
-
-def _commune_index(communes: gpd.GeoDataFrame) -> pd.Index:
-    """An index of the commune codes, built once per loaded communes table (hashing 35 000
-    codes is most of the time of a small overlap); keyed by the table's ``token``."""
-    token = shared_key(communes)  # the process-wide table itself, never a copy or subset
-    if token is not None and token in _INDEX_MEMO:
-        return _INDEX_MEMO[token]
-    index = pd.Index(communes["code"].to_numpy(dtype=object))
-    if token is not None:
-        if len(_INDEX_MEMO) > 4:
-            _INDEX_MEMO.clear()
-        _INDEX_MEMO[token] = index
-    return index
-
-
+@dataclass
 class _Poles:
-    """The poles' communes and totals, measured once (sums over communes for code poles)."""
+    """What the summary reads of the poles: ids, totals and the communes' measures."""
 
-    def __init__(self, perimeters: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None, weight: str) -> None:
-        self.frame = perimeters
-        self.ids = perimeters["id"].to_numpy()
-        n = len(perimeters)
-        has_codes = "communes" in perimeters and "definition" in perimeters
-        self.by_codes = np.zeros(n, bool)
-        if has_codes:
-            listed = np.array([isinstance(c, (list, tuple)) and len(c) > 0 for c in perimeters["communes"]], bool)
-            self.by_codes = perimeters["definition"].eq("codes").to_numpy(dtype=bool) & listed
-        self.communes = communes
-        self.n_communes = np.zeros(n, int)
-        self.area = np.full(n, np.nan)
-        self.population = np.full(n, np.nan)
-        self.pi = np.empty(0, int)  # (pole position, commune position) of code poles
-        self.ci = np.empty(0, int)
-        if communes is not None:  # commune arrays, indexed once
-            self.com_index = _commune_index(communes)
-            self.com_area = communes["area_m2"].to_numpy(dtype=float)
-            self.com_pop = (np.nan_to_num(communes["population"].to_numpy(dtype=float)) if "population" in communes
-                            else None)
-            self.com_geoms = communes.geometry.to_numpy()
-        if communes is not None and self.by_codes.any():
-            sel = np.flatnonzero(self.by_codes)
-            lists = perimeters["communes"].to_numpy()[sel]
-            sizes = np.fromiter((len(c) for c in lists), dtype=int, count=len(lists))
-            flat = np.fromiter((c for cs in lists for c in cs), dtype=object, count=int(sizes.sum()))
-            ci = self.com_index.get_indexer(flat)
-            pi = np.repeat(sel, sizes)
-            self.pi, self.ci = pi[ci >= 0], ci[ci >= 0]
-            self.area[sel] = np.bincount(self.pi, weights=self.com_area[self.ci], minlength=n)[sel]
-            self.n_communes = np.bincount(self.pi, minlength=n)
-            if self.com_pop is not None:
-                self.population[sel] = np.bincount(self.pi, weights=self.com_pop[self.ci], minlength=n)[sel]
-        drawn = np.flatnonzero(~self.by_codes)
-        if len(drawn):
-            self.area[drawn] = area_m2(perimeters.geometry.to_numpy()[drawn])
-        if weight == "population" and (~self.by_codes).any():
-            drawn = np.flatnonzero(~self.by_codes)
-            self.population[drawn] = _interpolated_population(perimeters.geometry.to_numpy()[drawn], communes)
+    frame: gpd.GeoDataFrame
+    ids: np.ndarray
+    by_codes: np.ndarray
+    area: np.ndarray
+    population: np.ndarray
+    communes: object | None  # the overlay engine's index of the communes layer
 
     def total(self, weight: str) -> np.ndarray:
         return self.population if weight == "population" else self.area
 
 
-def _interpolated_population(geoms: np.ndarray, communes: gpd.GeoDataFrame | None) -> np.ndarray:
-    """Population in each polygon: a piece holding the fraction f of a commune's area holds
-    the fraction f of its population (areal interpolation within each commune)."""
-    out = np.zeros(len(geoms))
-    if communes is None or "population" not in communes or not len(geoms):
-        return np.full(len(geoms), np.nan)
-    ok = np.flatnonzero(np.isin(shapely.get_type_id(geoms), _POLY_TYPES))
-    if not len(ok):
-        return out
-    pi, ci, parts, whole = geometric_pairs(geoms[ok], communes.geometry.to_numpy())
-    carea = communes["area_m2"].to_numpy()
-    piece = np.where(whole, carea[ci], 0.0)
-    if (~whole).any():
-        piece[~whole] = area_m2(parts[~whole])
-    cpop = np.nan_to_num(communes["population"].to_numpy(dtype=float))
-    out[ok] = np.bincount(pi, weights=cpop[ci] * _ratio(piece, carea[ci]), minlength=len(ok))
+def _objects(values, n: int) -> np.ndarray:
+    """An object array of length ``n`` (a scalar repeated, or the values)."""
+    out = np.empty(n, dtype=object)
+    out[:] = values
     return out
 
 
-# --- the membership path -----------------------------------------------------------------
-
-def _positions_hold(members: ZoneMembers, communes: gpd.GeoDataFrame, zone_codes: np.ndarray) -> bool:
-    """True when the positions stored with the members point into these very tables."""
-    if members.zone_pos is None or members.sizes != (len(communes), len(zone_codes)):
-        return False
-    ci, zi = members.commune_pos, members.zone_pos
-    ok_c, ok_z = ci >= 0, zi >= 0
-    codes = communes["code"].to_numpy(dtype=object)
-    return bool((codes[ci[ok_c]] == members.rows["commune"].to_numpy(dtype=object)[ok_c]).all()
-                and (zone_codes[zi[ok_z]] == members.rows["code"].to_numpy(dtype=object)[ok_z]).all())
-
-
-def _membership_rows(poles: _Poles, table: gpd.GeoDataFrame, members: ZoneMembers,
-                     options: Options) -> tuple[pd.DataFrame, list]:
-    """Rows of code poles × zones whose members all resolved: sums over shared communes."""
-    zone_codes = table["code"].to_numpy(dtype=object)
-    if _positions_hold(members, poles.communes, zone_codes):
-        m_zi, m_ci = members.zone_pos.copy(), members.commune_pos
-    else:
-        m_zi = pd.Index(zone_codes).get_indexer(members.rows["code"].to_numpy(dtype=object))
-        m_ci = poles.com_index.get_indexer(members.rows["commune"].to_numpy(dtype=object))
-    complete = table["code"].isin(members.complete).to_numpy(dtype=bool)
-    m_zi[m_zi >= 0] = np.where(complete[m_zi[m_zi >= 0]], m_zi[m_zi >= 0], -1)
-    keep = (m_ci >= 0) & (m_zi >= 0)
-    m_ci, m_zi = m_ci[keep], m_zi[keep]
-    carea, cpop = poles.com_area, poles.com_pop
-    nz = len(table)
-    zone_area = np.bincount(m_zi, weights=carea[m_ci], minlength=nz)
-    zone_n = np.bincount(m_zi, minlength=nz)
-    zone_pop = np.bincount(m_zi, weights=cpop[m_ci], minlength=nz) if cpop is not None else np.full(nz, np.nan)
-    link = pd.DataFrame({"ci": m_ci, "zi": m_zi})
-    shared = pd.DataFrame({"pi": poles.pi, "ci": poles.ci}).merge(link, on="ci", how="inner")
-    empty = pd.DataFrame(columns=OVERLAP_COLUMNS)
-    if not len(shared):
-        return empty, []
-    shared = shared.sort_values(["pi", "zi", "ci"], kind="stable")
-    key = shared["pi"].to_numpy() * len(table) + shared["zi"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    ci_all = shared["ci"].to_numpy()
-    g = pd.DataFrame({"pi": shared["pi"].to_numpy()[starts], "zi": shared["zi"].to_numpy()[starts],
-                      "area": np.add.reduceat(carea[ci_all], starts), "n": np.diff(np.r_[starts, len(key)])})
-    if cpop is not None:
-        g["pop"] = np.add.reduceat(cpop[ci_all], starts)
-    cis = np.split(ci_all, starts[1:])
-    pi, zi, n = g["pi"].to_numpy(), g["zi"].to_numpy(), g["n"].to_numpy()
-    pole_n = poles.n_communes[pi]
-    if options.weight == "population":
-        a = g["pop"].to_numpy(dtype=float) if cpop is not None else np.full(len(g), np.nan)
-        p_tot, z_tot = poles.population[pi], zone_pop[zi]
-    else:
-        a = g["area"].to_numpy(dtype=float)
-        p_tot, z_tot = poles.area[pi], zone_area[zi]
-    same_pole, same_zone = n == pole_n, n == zone_n[zi]
-    s = np.where(same_pole, 1.0, _ratio(a, p_tot))  # exact 1 when every commune is shared
-    u = np.where(same_zone, 1.0, _ratio(a, z_tot))
-    iou = np.where(same_pole & same_zone, 1.0, _ratio(a, p_tot + z_tot - a))
-    out = pd.DataFrame({
-        "pole_id": poles.ids[pi], "zone_code": zone_codes[zi], "zone_name": table["nom"].to_numpy()[zi],
-        "share_of_pole": s, "share_of_zone": u, "iou": iou,
-        "overlap_km2": g["area"].to_numpy() / 1e6,
-        "overlap_population": g["pop"].to_numpy(dtype=float) if (cpop is not None and options.weight == "population")
-        else np.nan,
-        "shared_communes": n.astype(float), "method": "membership", "zone_type": "communes",
-    })
-    return out, cis
+def _overlay_rows(ov: Overlay, options: Options) -> dict[str, np.ndarray]:
+    """Rows of the polygon zones from the overlay engine's pieces (by codes or by geometry),
+    as columns; ``_shared`` holds the commune positions of rows by codes, ``_geom`` the
+    geometry of the others."""
+    s, u, iou = share_arrays(ov, weight=options.weight)
+    n = len(s)
+    by_codes = ov.method == "codes"
+    pop = ov.population if (options.weight == "population" and ov.population is not None) else np.full(n, np.nan)
+    shared = _objects(None, n)
+    shared[by_codes] = ov.piece_communes[by_codes]
+    geoms = _objects(None, n)
+    geoms[~by_codes] = ov.piece_geoms[~by_codes]
+    return {
+        "pole": ov.piece_pole, "zone_code": _objects(ov.unit_code, n), "zone_name": _objects(ov.unit_name, n),
+        "share_of_pole": s, "share_of_zone": u, "iou": iou, "overlap_km2": ov.area / 1e6,
+        "overlap_population": np.asarray(pop, dtype=float),
+        "shared_communes": np.where(by_codes, ov.n_communes, np.nan),
+        "method": _objects(np.where(by_codes, "membership", "geometry"), n),
+        "zone_type": _objects(np.where(by_codes, "communes", "polygon"), n),
+        "_shared": shared, "_geom": geoms,
+    }
 
 
-# --- the geometry path -------------------------------------------------------------------
-
-def _polygon_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray,
-                  catalogue: Catalogue, options: Options) -> tuple[pd.DataFrame, list]:
-    """Rows of the poles ``sel`` × polygon zones ``zsel`` by the overlay engine."""
-    if not len(sel) or not len(zsel):
-        return pd.DataFrame(columns=OVERLAP_COLUMNS), []
-    zones = table.iloc[zsel][["code", "nom", "area_m2", "geometry"]].reset_index(drop=True)
-    # a subset: fresh attrs, so that no index cached for the whole layer (its "token") is used
-    zones.attrs = {"layer": str(table.attrs.get("layer", "upload")), "kind": "zones"}
-    ov = overlay(poles.frame.iloc[sel], zones, catalogue=catalogue, kind="zones")
-    if not len(ov.area):
-        return pd.DataFrame(columns=OVERLAP_COLUMNS), []
-    pole_ids = ov.pole_ids[ov.piece_pole]
-    pos = pd.Index(poles.ids).get_indexer(pole_ids)
-    a_area = np.asarray(ov.area, dtype=float)
-    zpos = pd.Index(zones["code"].to_numpy(dtype=object)).get_indexer(np.asarray(ov.unit_code, dtype=object))
-    pop = np.full(len(a_area), np.nan)
-    if options.weight == "population":
-        pop = _interpolated_population(ov.geoms, poles.communes)
-        touched = np.unique(zpos)
-        zpop = np.full(len(zones), np.nan)
-        zpop[touched] = _interpolated_population(zones.geometry.to_numpy()[touched], poles.communes)
-        a, p_tot, z_tot = pop, poles.population[pos], zpop[zpos]
-    else:
-        a, p_tot, z_tot = a_area, poles.area[pos], np.asarray(ov.unit_area, dtype=float)
-    out = pd.DataFrame({
-        "pole_id": pole_ids, "zone_code": ov.unit_code, "zone_name": ov.unit_name,
-        "share_of_pole": _ratio(a, p_tot), "share_of_zone": _ratio(a, z_tot), "iou": _ratio(a, p_tot + z_tot - a),
-        "overlap_km2": a_area / 1e6, "overlap_population": pop, "shared_communes": np.nan,
-        "method": "geometry", "zone_type": "polygon",
-    })
-    return out, list(ov.geoms)
-
-
-def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray) -> tuple[pd.DataFrame, list]:
+def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray) -> dict | None:
     """Rows of the poles ``sel`` × point zones ``zsel``: the fraction of the zone's points in the pole."""
-    empty = pd.DataFrame(columns=OVERLAP_COLUMNS), []
     if not len(sel) or not len(zsel):
-        return empty
+        return None
     geoms = table.geometry.to_numpy()[zsel]
     points, owner = shapely.get_parts(geoms, return_index=True)
     n_points = np.bincount(owner, minlength=len(zsel))
     tree = shapely.STRtree(poles.frame.geometry.to_numpy()[sel])
     pt, pole = tree.query(points, predicate="intersects")  # within or on the outline
     if not len(pt):
-        return empty
-    hits = pd.DataFrame({"zone": owner[pt], "pole": pole, "pt": pt}).sort_values(["pole", "zone", "pt"])
-    rows, pieces = [], []
-    for (pi, zi), grp in hits.groupby(["pole", "zone"], sort=False):
-        inside = points[grp["pt"].to_numpy()]
-        rows.append((sel[pi], zsel[zi], len(inside) / n_points[zi]))
-        pieces.append(inside[0] if len(inside) == 1 else shapely.MultiPoint(list(inside)))
-    pi, ti, share = (np.array(v) for v in zip(*rows))
-    out = pd.DataFrame({
-        "pole_id": poles.ids[pi.astype(int)], "zone_code": table["code"].to_numpy()[ti.astype(int)],
-        "zone_name": table["nom"].to_numpy()[ti.astype(int)], "share_of_pole": 0.0,
-        "share_of_zone": share.astype(float), "iou": 0.0, "overlap_km2": 0.0, "overlap_population": np.nan,
-        "shared_communes": np.nan, "method": "geometry", "zone_type": "point",
-    })
-    return out, pieces
+        return None
+    order = np.lexsort((pt, owner[pt], pole))
+    pt, pole, zone = pt[order], pole[order], owner[pt][order]
+    key = pole * len(zsel) + zone
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    counts = np.diff(np.r_[starts, len(key)])
+    pi, zi = sel[pole[starts]], zsel[zone[starts]]
+    pieces = [points[pt[a]] if c == 1 else shapely.MultiPoint(list(points[pt[a:a + c]]))
+              for a, c in zip(starts, counts)]
+    n = len(starts)
+    return {
+        "pole": pi, "zone_code": _objects(table["code"].to_numpy()[zi], n),
+        "zone_name": _objects(table["nom"].to_numpy()[zi], n), "share_of_pole": np.zeros(n),
+        "share_of_zone": counts / n_points[zone[starts]], "iou": np.zeros(n), "overlap_km2": np.zeros(n),
+        "overlap_population": np.full(n, np.nan), "shared_communes": np.full(n, np.nan),
+        "method": _objects("geometry", n), "zone_type": _objects("point", n),
+        "_shared": _objects(None, n), "_geom": _objects(pieces, n),
+    }
 
 
 # --- the summary -------------------------------------------------------------------------
@@ -477,30 +347,30 @@ def _covered(poles: _Poles, pos: int, rows: np.ndarray, share: np.ndarray, metho
     total = poles.total(weight)[pos]
     if not total > 0:
         return 0.0
+    com = poles.communes
     if (method[rows] == "membership").all():  # a union of communes: exact, no geometry
         at = np.unique(np.concatenate([shared[i] for i in rows]))
-        measure = poles.com_pop[at].sum() if weight == "population" else poles.com_area[at].sum()
+        measure = com.population[at].sum() if weight == "population" else com.area[at].sum()
         return float(min(measure / total, 1.0))
     parts = []
     for i in rows:
         if shared[i] is not None:
-            parts.extend(poles.com_geoms[shared[i]])
+            parts.extend(com.geoms[shared[i]])
         else:
             parts.append(geoms[i])
-    union = shapely.union_all(np.array(parts, dtype=object))
-    arr = np.array([union], dtype=object)
-    measure = _interpolated_population(arr, poles.communes)[0] if weight == "population" else area_m2(arr)[0]
+    arr = np.array([shapely.union_all(np.array(parts, dtype=object))], dtype=object)
+    measure = _interpolated(arr, com, com.population)[0] if weight == "population" else area_m2(arr)[0]
     return float(min(measure / total, 1.0))
 
 
-def _summary(poles: _Poles, table: pd.DataFrame, shared: list, geoms: list, options: Options) -> pd.DataFrame:
-    """One row per pole (each (pole, zone) pair is one row of ``table``)."""
+def _summary(poles: _Poles, cols: dict[str, np.ndarray], options: Options) -> dict[str, np.ndarray]:
+    """The summary's columns: one value per pole (each (pole, zone) pair is one row of ``cols``)."""
     n = len(poles.ids)
-    pos = pd.Index(poles.ids).get_indexer(table["pole_id"].to_numpy(dtype=object))
-    counted = table["counted"].to_numpy(dtype=bool)
-    relation = table["relation"].to_numpy(dtype=object)
-    out = {"pole_id": poles.ids,
-           "nom": poles.frame["nom"].to_numpy() if "nom" in poles.frame else poles.ids,
+    pos = cols["pole"]
+    counted = cols["counted"]
+    relation = cols["relation"]
+    out = {"pole_id": _objects(poles.ids, n),
+           "nom": _objects(poles.frame["nom"].to_numpy() if "nom" in poles.frame else poles.ids, n),
            "n_zones": np.bincount(pos[counted], minlength=n)}
     for r in RELATIONS:
         mask = relation == r if r == "touches" else (relation == r) & counted
@@ -508,17 +378,16 @@ def _summary(poles: _Poles, table: pd.DataFrame, shared: list, geoms: list, opti
     out["n_slivers"] = np.bincount(pos[~counted], minlength=n)
     codes: list[list[str]] = [[] for _ in range(n)]
     areal: list[list[int]] = [[] for _ in range(n)]
-    point = table["zone_type"].to_numpy(dtype=object) == "point"
+    point = cols["zone_type"] == "point"
     for i in np.flatnonzero(counted):
-        codes[pos[i]].append(str(table["zone_code"].iat[i]))
+        codes[pos[i]].append(str(cols["zone_code"][i]))
         if not point[i]:
             areal[pos[i]].append(i)
-    share = table["share_of_pole"].to_numpy(dtype=float)
-    method = table["method"].to_numpy(dtype=object)
-    out["covered_share"] = [_covered(poles, k, np.array(rows), share, method, shared, geoms, options.weight)
-                            if rows else 0.0 for k, rows in enumerate(areal)]
-    out["zones"] = ["; ".join(c) for c in codes]
-    return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+    out["covered_share"] = np.array([
+        _covered(poles, k, np.array(rows), cols["share_of_pole"], cols["method"], cols["_shared"], cols["_geom"],
+                 options.weight) if rows else 0.0 for k, rows in enumerate(areal)], dtype=float)
+    out["zones"] = _objects(["; ".join(c) for c in codes], n)
+    return out
 
 
 def overlap_zones(
@@ -555,62 +424,43 @@ def overlap_zones(
     perimeters = perimeters.reset_index(drop=True)
     layer_id, table = _zone_table(zones, catalogue)
     spec = catalogue.layers.get(layer_id) if isinstance(zones, str) else None
-    members = zone_members(layer_id, catalogue=catalogue) if spec is not None else None
-    need_communes = members is not None or options.weight == "population" or (
-        "definition" in perimeters and perimeters["definition"].eq("codes").any())
-    communes = load_layer("communes", catalogue=catalogue, shared=True) if need_communes else None  # read only
-    if options.weight == "population" and (communes is None or "population" not in communes):
-        raise InvalidInput("population weighting needs commune populations: the catalogue's communes layer "
-                           "has none; use area weighting.",
-                           fr="La pondération par la population demande les populations des communes.")
-    poles = _Poles(perimeters, communes, options.weight)
+    members = zone_members(layer_id, catalogue=catalogue) if spec is not None and spec.has_members else None
     types = shapely.get_type_id(table.geometry.to_numpy())
     polygonal, pointy = np.isin(types, _POLY_TYPES), np.isin(types, _POINT_TYPES)
+    # the overlay engine: shared communes for poles by codes × zones whose members are known,
+    # outlines otherwise (polygon zones only; points are counted below)
+    ov = overlay(perimeters, layer_id if spec is not None else table[polygonal].reset_index(drop=True),
+                 catalogue=catalogue, weight=options.weight, kind="zones")
+    communes = _layer_index(load_layer("communes", catalogue=catalogue, shared=True)) if (
+        members is not None or options.weight == "population" or ov.piece_communes is not None
+        and any(c is not None for c in ov.piece_communes)) else None
+    by_codes = ov.pole_method == "codes"
+    poles = _Poles(frame=perimeters, ids=ov.pole_ids, by_codes=by_codes, area=ov.pole_area,
+                   population=ov.pole_population, communes=communes)
     complete = (table["code"].isin(members.complete).to_numpy(dtype=bool) if members is not None
                 else np.zeros(len(table), bool))
-    code_poles, drawn = np.flatnonzero(poles.by_codes), np.flatnonzero(~poles.by_codes)
-    parts: list[tuple[pd.DataFrame, list, list]] = []
-    if members is not None and len(code_poles) and complete.any():
-        rows, shared = _membership_rows(poles, table, members, options)
-        parts.append((rows, shared, [None] * len(rows)))
+    parts = [_overlay_rows(ov, options)]  # by geometry the engine reads polygon zones only
+    code_poles, drawn = np.flatnonzero(by_codes), np.flatnonzero(~by_codes)
     for sel, zmask in ((drawn, np.ones(len(table), bool)), (code_poles, ~complete)):
-        rows, geoms = _polygon_rows(poles, sel, table, np.flatnonzero(polygonal & zmask), catalogue, options)
-        parts.append((rows, [None] * len(rows), geoms))
-        rows, geoms = _point_rows(poles, sel, table, np.flatnonzero(pointy & zmask))
-        parts.append((rows, [None] * len(rows), geoms))
-    parts = [p for p in parts if len(p[0])]
-    if parts:
-        out = pd.concat([p[0] for p in parts], ignore_index=True)
-        shared = [c for p in parts for c in p[1]]
-        geoms = [g for p in parts for g in p[2]]
-    else:
-        out, shared, geoms = pd.DataFrame(columns=OVERLAP_COLUMNS), [], []
-    for col in _FLOAT_COLUMNS:
-        out[col] = out[col].astype(float)
-    s, u = out["share_of_pole"].to_numpy(), out["share_of_zone"].to_numpy()
-    out["relation"] = _relation(s, u, options.tolerance) if len(out) else pd.Series(dtype=object)
-    out["counted"] = (out["relation"] != "touches").to_numpy() & ~((s < options.threshold) & (u < options.threshold))
-    order = {pid: i for i, pid in enumerate(perimeters["id"])}
-    out["_o"] = out["pole_id"].map(order)
-    out = out.sort_values(["_o", "share_of_pole", "share_of_zone", "zone_code"],
-                          ascending=[True, False, False, True], kind="stable")
-    perm = out.index.to_numpy()
-    out = out.drop(columns="_o").reset_index(drop=True)[OVERLAP_COLUMNS]
-    for col in ("pole_id", "zone_code", "zone_name", "relation", "method", "zone_type"):
-        out[col] = out[col].astype(object)
-    out["counted"] = out["counted"].astype(bool)
-    shared = [shared[i] for i in perm]
-    geoms = [geoms[i] for i in perm]
+        parts.append(_point_rows(poles, sel, table, np.flatnonzero(pointy & zmask)))
+    parts = [p for p in parts if p is not None]
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    s, u = cols["share_of_pole"], cols["share_of_zone"]
+    cols["relation"] = _objects(_relation(s, u, options.tolerance), len(s))
+    cols["counted"] = (cols["relation"] != "touches") & ~((s < options.threshold) & (u < options.threshold))
+    _, code_rank = np.unique(cols["zone_code"].astype(str), return_inverse=True) if len(s) else (None, np.empty(0, int))
+    order = np.lexsort((code_rank, -u, -s, cols["pole"]))  # by pole, largest share of the pole first
+    cols = {k: v[order] for k, v in cols.items()}
+    cols["pole_ids"] = _objects(poles.ids, len(poles.ids))
     unresolved = members.unresolved if members is not None else pd.DataFrame(columns=UNRESOLVED_COLUMNS)
     if len(unresolved):
         logger.info("layer %s: %d zone(s) with unresolved members are measured by their outline",
                     layer_id, unresolved["zone_code"].nunique())
     return ZoneOverlap(
-        layer=layer_id, table=out, summary=_summary(poles, out, shared, geoms, options),
-        zones=table, options=options, unresolved=unresolved,
+        layer=layer_id, zones=table, options=options, unresolved=unresolved,
         status=spec.status if spec else "en vigueur", period=spec.period if spec else "",
-        notice=spec.notice if spec else "",
-        _geoms=np.array(geoms + [None], dtype=object)[:-1], _shared=shared, _catalogue=catalogue,
+        notice=spec.notice if spec else "", _cols=cols, _summary_cols=_summary(poles, cols, options),
+        _catalogue=catalogue,
     )
 
 
@@ -662,23 +512,28 @@ def qpv_tables(res: ZoneOverlap) -> QpvTables:
     the pole's population in QPV, interpolated by area within each commune.
     """
     tolerance = res.options.tolerance
-    p = res.overlaps
-    inside = p["share_of_zone"].to_numpy() >= 1 - tolerance
-    zones = res.zones.set_index("code")
-    districts = pd.DataFrame({"pole_id": p["pole_id"], "qpv_code": p["zone_code"], "qpv_name": p["zone_name"]})
+    c = res._cols
+    counted = c["counted"]
+    codes = c["zone_code"][counted]
+    where = pd.Index(res.zones["code"].to_numpy(dtype=object)).get_indexer(codes)
+    share_in = c["share_of_zone"][counted]
+    inside = share_in >= 1 - tolerance
+    pole_ids = c["pole_ids"][c["pole"][counted]]
+    cols = {"pole_id": pole_ids, "qpv_code": codes, "qpv_name": c["zone_name"][counted]}
     for col in ("communes", "dep"):
-        if col in zones:
-            districts[col] = zones[col].reindex(p["zone_code"]).to_numpy()
-    districts["share_inside"] = p["share_of_zone"].to_numpy()
-    districts["share_of_pole"] = p["share_of_pole"].to_numpy()
-    districts["area_km2"] = p["overlap_km2"].to_numpy()
-    districts["qpv_area_km2"] = zones["area_m2"].reindex(p["zone_code"]).to_numpy() / 1e6
-    districts["wholly_inside"] = inside
-    counts = districts.groupby("pole_id")["wholly_inside"].sum()
-    poles = pd.DataFrame({"pole_id": res.summary["pole_id"], "nom": res.summary["nom"],
-                          "qpv_count": res.summary["n_zones"].to_numpy(),
-                          "qpv_inside": counts.reindex(res.summary["pole_id"]).fillna(0).astype(int).to_numpy(),
-                          "qpv_area_share": res.summary["covered_share"].to_numpy()})
+        if col in res.zones:
+            cols[col] = res.zones[col].to_numpy(dtype=object)[where]
+    cols.update(share_inside=share_in, share_of_pole=c["share_of_pole"][counted],
+                area_km2=c["overlap_km2"][counted],
+                qpv_area_km2=res.zones["area_m2"].to_numpy(dtype=float)[where] / 1e6, wholly_inside=inside)
+    districts = pd.DataFrame({k: (pd.Series(v, dtype=object) if v.dtype == object else v) for k, v in cols.items()})
+    sc = res._summary_cols
+    pos = c["pole"][counted]
+    poles = pd.DataFrame({"pole_id": pd.Series(sc["pole_id"], dtype=object),
+                          "nom": pd.Series(sc["nom"], dtype=object),
+                          "qpv_count": sc["n_zones"],
+                          "qpv_inside": np.bincount(pos[inside], minlength=len(sc["pole_id"])),
+                          "qpv_area_share": sc["covered_share"]})
     return QpvTables(poles=poles, districts=districts)
 
 
@@ -761,13 +616,13 @@ def _named(label: str, name: object) -> str:
     return name if name.casefold().startswith(label.casefold() + " ") else f"{label} {name}"
 
 
-def _segment(ov: ZoneOverlap, rows: pd.DataFrame, label: str, style: str, limit: int = 3) -> str:
-    """The text of one layer for one pole (its counted rows)."""
+def _segment(ov: ZoneOverlap, rows: dict[str, np.ndarray], label: str, style: str, limit: int = 3) -> str:
+    """The text of one layer for one pole (its counted rows, as columns)."""
     if style == "count":
-        n = int(rows["zone_code"].nunique())
+        n = len(set(rows["zone_code"]))
         return f"{n} {label}"
     if style == "communes":
-        member = rows["shared_communes"].to_numpy(dtype=float)
+        member = rows["shared_communes"].astype(float)
         n = int(np.where(np.isnan(member), 1, member).sum())  # a site seen as a point is one commune
         return f"{n} commune{'s' if n > 1 else ''} {label}"
     unit = " de la population" if ov.options.weight == "population" else ""
@@ -806,31 +661,41 @@ def programme_summary(perimeters: gpd.GeoDataFrame, overlaps: Mapping[str, ZoneO
     ids = [lid for lid in catalogue.ids(kind="zones") if lid in overlaps]
     ids += [lid for lid in overlaps if lid not in ids]
     pole_ids = perimeters["id"].to_numpy()
-    out = pd.DataFrame({"pole_id": pole_ids,
-                        "nom": perimeters["nom"].to_numpy() if "nom" in perimeters else pole_ids})
+    out: dict[str, object] = {}
     current: dict[str, list[tuple[int, str]]] = {pid: [] for pid in pole_ids}
     history: dict[str, list[tuple[int, str]]] = {pid: [] for pid in pole_ids}
+    where = {pid: k for k, pid in enumerate(pole_ids)}
     for lid in ids:
         ov = overlaps[lid]
         spec = catalogue.layers.get(lid)
         label = spec.programme_label if spec else lid
         style = spec.programme_style if spec else "named"
-        counted = ov.overlaps
-        groups = dict(tuple(counted.groupby("pole_id", sort=False))) if len(counted) else {}
-        summary = ov.summary.set_index("pole_id")
-        out[f"{lid}_n"] = [len(groups[p]) if p in groups else 0 for p in pole_ids]
-        out[f"{lid}_codes"] = ["; ".join(groups[p]["zone_code"].astype(str)) if p in groups else "" for p in pole_ids]
-        out[f"{lid}_covered_share"] = summary["covered_share"].reindex(pole_ids).fillna(0.0).to_numpy()
-        for pid, rows in groups.items():
-            if pid not in current:
-                continue
-            text = _segment(ov, rows, label, style)
-            rank = 0 if style == "named" else 1  # zones named with their share first, then the counts
+        c = ov._cols
+        counted = c["counted"]
+        cols = {k: c[k][counted] for k in ("zone_code", "zone_name", "share_of_pole", "shared_communes")}
+        cols["pole_id"] = c["pole_ids"][c["pole"][counted]]
+        pos = np.fromiter((where.get(p, -1) for p in cols["pole_id"]), dtype=np.int64, count=len(cols["pole_id"]))
+        n_rows = np.bincount(pos[pos >= 0], minlength=len(pole_ids))
+        out[f"{lid}_n"] = n_rows
+        codes = [[] for _ in pole_ids]
+        for k, code in zip(pos, cols["zone_code"]):
+            if k >= 0:
+                codes[k].append(str(code))
+        out[f"{lid}_codes"] = pd.Series(["; ".join(c) for c in codes], dtype=object)  # text as objects
+        covered = dict(zip(ov._summary_cols["pole_id"], ov._summary_cols["covered_share"]))
+        out[f"{lid}_covered_share"] = np.array([covered.get(p, 0.0) for p in pole_ids], dtype=float)
+        rank = 0 if style == "named" else 1  # zones named with their share first, then the counts
+        for k in np.flatnonzero(n_rows):
+            sel = pos == k
+            text = _segment(ov, {c: v[sel] for c, v in cols.items()}, label, style)
+            pid = pole_ids[k]
             if ov.historical:
                 history[pid].append((rank, f"{text} — {ov.period}" if ov.period else text))
             else:
                 current[pid].append((rank, text))
     ordered = lambda items: [t for _, t in sorted(items, key=lambda it: it[0])]  # noqa: E731 - stable by rank
-    out.insert(2, "programmes", [", ".join(ordered(current[p])) or "aucun" for p in pole_ids])
-    out.insert(3, "historique", [" ; ".join(ordered(history[p])) for p in pole_ids])
-    return out
+    front = {"pole_id": pd.Series(pole_ids, dtype=object),
+             "nom": pd.Series(perimeters["nom"].to_numpy() if "nom" in perimeters else pole_ids, dtype=object),
+             "programmes": pd.Series([", ".join(ordered(current[p])) or "aucun" for p in pole_ids], dtype=object),
+             "historique": pd.Series([" ; ".join(ordered(history[p])) for p in pole_ids], dtype=object)}
+    return pd.DataFrame({**front, **out})

@@ -222,3 +222,30 @@ def test_population_of_a_half_commune_is_interpolated_by_area(catalogue):
         tarnos["population"] * fraction, rel=1e-4)
     row = layer_scorecard(ov, weight="population").iloc[0]
     assert row["dominant_share"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_population_on_a_zones_table_is_interpolated_by_area_within_communes(catalogue):
+    """Any layer can be weighted by population: a piece holding the fraction f of a
+    commune's area holds f of its population (the expected value from geopandas.overlay
+    and pyproj's geodesic areas, not from the engine)."""
+    import geopandas as gpd
+
+    communes = load_layer("communes", catalogue=catalogue).set_index("code")
+    tarnos = communes.loc["40312"].geometry
+    x0, y0, x1, y1 = tarnos.bounds
+    zone = shapely.box(x0 - 0.05, y0 - 0.05, (x0 + x1) / 2, y1 + 0.05)  # half of Tarnos and neighbours
+    zones = gpd.GeoDataFrame({"code": ["Z"], "nom": ["zone"]}, geometry=[zone], crs=4326)
+    perims = read_perimeters(collection(feature("seignanx", epci=[SEIGNANX])), catalogue=catalogue)
+    ov = overlay(perims, zones, catalogue=catalogue, weight="population")
+    piece = ov.pieces.iloc[0]
+    cut = gpd.overlay(gpd.GeoDataFrame(geometry=[piece.geometry], crs=4326),
+                      communes.reset_index()[["code", "population", "geometry"]], how="intersection")
+    share = geodesic_area(cut.geometry.to_numpy()) / geodesic_area(
+        communes.loc[cut["code"]].geometry.to_numpy())
+    expected = float((cut["population"].to_numpy() * share).sum())
+    assert piece["population"] == pytest.approx(expected, rel=1e-4)
+    assert ov.poles.loc["seignanx", "population"] == communes[communes["epci"] == SEIGNANX]["population"].sum()
+    whole = gpd.overlay(zones[["geometry"]], communes.reset_index()[["code", "population", "geometry"]],
+                        how="intersection")
+    zshare = geodesic_area(whole.geometry.to_numpy()) / geodesic_area(communes.loc[whole["code"]].geometry.to_numpy())
+    assert piece["unit_population"] == pytest.approx(float((whole["population"].to_numpy() * zshare).sum()), rel=1e-4)

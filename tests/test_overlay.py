@@ -169,15 +169,6 @@ def test_kind_of_a_table_layer():
         overlay(p, frame(COLUMNS), weight="jobs")
 
 
-def test_population_weight_on_a_table_is_refused_before_loading_communes(monkeypatch):
-    def _no_load(*args, **kwargs):  # the national communes layer must not be read for nothing
-        raise AssertionError("load_layer called")
-
-    monkeypatch.setattr(overlay_module, "load_layer", _no_load)
-    with pytest.raises(InvalidInput, match="[Pp]opulation"):
-        overlay(perims([box(X0, Y0, X0 + 0.2, Y0 + 0.2)]), frame(COLUMNS), weight="population")
-
-
 def test_projected_inputs_are_converted_to_lonlat():
     """Perimeters (and a layer) given in EPSG:3035 give the same pieces as in lon/lat."""
     p = Polygon([(2.05, 47.0), (2.27, 47.05), (2.2, 47.2), (2.03, 47.12)])
