@@ -14,10 +14,11 @@
   byte at a time) is cut; the body may not exceed the catalogue's ``size`` (or
   ``max_bytes``, 1 GiB by default, when the catalogue gives none), checked while
   reading, also after a ``Content-Encoding`` is decoded;
-* **fast offline**: a name that cannot be resolved, a refused connection and an
-  unreachable network are not retried (they fail in milliseconds, and the message says
-  how to use a mirror); other transient failures (timeouts, cut bodies, HTTP 5xx and
-  429, checksum mismatches) are retried with exponential back-off;
+* **fast offline**: a name that cannot be resolved, a refused connection, an
+  unreachable network and a connection left unanswered for 10 s (a firewall dropping
+  packets) are not retried (the message says how to use a mirror); other transient
+  failures (read timeouts, cut bodies, stalls, HTTP 5xx and 429, checksum mismatches)
+  are retried with exponential back-off;
 * a sidecar ``<dest>.meta.json`` records where the file came from and its SHA-256, so a
   later call (or a process that waited on the lock) reuses a valid file as it is.
 
@@ -72,6 +73,8 @@ Progress = Callable[[int, int | None], None]
 
 CHUNK_SIZE = 1 << 14
 MAX_DELAY = 5.0  # seconds, cap of one back-off pause
+#: seconds to wait for a connection to open (a host that drops packets is not retried)
+CONNECT_TIMEOUT = 10.0
 #: seconds one fetch_file call may take in all, retries included
 DEFAULT_DEADLINE = 900.0
 #: the most a file of unknown size may weigh (the catalogue's size wins when it gives one)
@@ -303,8 +306,9 @@ def fetch_file(url: str, dest: Path, *, sha256: str | None = None, size: int | N
     backoff : float
         First pause in seconds; it doubles at each attempt, capped at a few seconds.
     timeout : float
-        Connect and read timeout in seconds; also the window of the stall rule (an
-        attempt receiving under 1 KiB in ``timeout`` seconds is cut).
+        Read timeout in seconds (the connection itself gets at most 10 s); also the
+        window of the stall rule (an attempt receiving under 1 KiB in ``timeout`` seconds
+        is cut).
     deadline : float
         Seconds the whole call may take, waiting for another writer and retries included.
     max_bytes : int
@@ -406,7 +410,7 @@ def _attempt(sess: requests.Session, url: str, dest: Path, sha256: str | None, s
     done, expected_len = 0, None
     watch.start_attempt()
     try:
-        with sess.get(url, stream=True, timeout=(timeout, timeout), allow_redirects=True,
+        with sess.get(url, stream=True, timeout=(min(timeout, CONNECT_TIMEOUT), timeout), allow_redirects=True,
                       headers={"Accept-Encoding": "identity"}) as resp:
             watch.add(getattr(getattr(resp.raw, "connection", None), "sock", None))
             status = resp.status_code
@@ -507,6 +511,8 @@ def _unreachable(exc: BaseException) -> bool:
 
 
 def _classify(exc: requests.exceptions.RequestException, expected_len: int | None) -> _Failure:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):  # a firewall dropping packets: no retry mends it
+        return _Failure("offline", f"no answer to the connection within {CONNECT_TIMEOUT:.0f} s", retry=False)
     if isinstance(exc, requests.exceptions.Timeout):
         return _Failure("offline", f"timed out ({_reason(exc)})")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):

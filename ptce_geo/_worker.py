@@ -148,6 +148,9 @@ def _limit_memory(extra: int | None) -> None:
 
 def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, env: dict[str, str | None]) -> None:
     """Body of the child process: apply the environment and the cap, run, send the outcome."""
+    import faulthandler
+
+    faulthandler.disable()  # a crash is reported by the parent, without the copied stack of the caller
     for name, value in env.items():
         if value is None:
             os.environ.pop(name, None)

@@ -379,11 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
-    from .settings import discover_data
-
-    logger.info("%s", discover_data(getattr(args, "catalogue", None)).describe())
     try:
-        code = args.fn(args)
+        with _data_settings(args):
+            code = args.fn(args)
         _flush_stdout()  # a full disk behind stdout is said here, not at exit
         return code
     except PtceGeoError as exc:
@@ -402,6 +400,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug and report it)\n")
         return 1
+
+
+@contextlib.contextmanager
+def _data_settings(args):
+    """The data settings of one command: a mirror beside the checkout when none is set (``-v`` says which).
+
+    The variables set are put back afterwards, so that ``main`` called twice in one
+    process (tests, notebooks) starts from the same environment.
+    """
+    from .settings import discover_data
+
+    names = ("PTCE_GEO_MIRROR", "PTCE_GEO_CATALOGUE")
+    before = {n: os.environ.get(n) for n in names}
+    try:
+        logger.info("%s", discover_data(getattr(args, "catalogue", None)).describe())
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _one_line(text: str) -> str:

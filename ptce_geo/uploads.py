@@ -97,10 +97,13 @@ def _isolated(fn, kwargs: dict, where: str, timeout: float, memory: int | None):
                       f"{where} : la lecture demandait trop de mémoire et a été arrêtée ; simplifiez les "
                       "géométries ou ne gardez que les zones utiles.") from None
     except WorkerCrashed as exc:
-        raise _reject(f"{where}: the reader crashed on this file ({str(exc).split('(')[1].split(')')[0]}): it "
-                      "is damaged or hostile; export it again from its source.",
-                      f"{where} : le lecteur a échoué sur ce fichier (endommagé ou malveillant) ; exportez-le "
-                      "de nouveau.") from None
+        signal_name = str(exc).split("(")[1].split(")")[0]
+        cap = f" of {memory // 2**20} MB" if memory else ""
+        raise _reject(f"{where}: the reader stopped on this file ({signal_name}), most likely out of its memory "
+                      f"cap{cap}, or the file is damaged: simplify the geometries, keep only the zones needed, or "
+                      "export it again from its source.",
+                      f"{where} : la lecture s'est arrêtée sur ce fichier, sans doute faute de mémoire, ou le "
+                      "fichier est endommagé : simplifiez les géométries ou exportez-le de nouveau.") from None
 
 
 def _refuse_views(path: Path, name: str, where: str) -> None:
