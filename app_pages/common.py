@@ -406,7 +406,7 @@ def sidebar_status() -> None:
         cat = catalogue()
         st.caption(f"Catalogue : {cat.name}")
     except PtceGeoError as exc:
-        st.warning(exc.fr)
+        st.warning(escape_markdown(exc.fr))
         return
     if env["miroir"] != "(aucun)":
         st.caption("Contours lus depuis le miroir configuré (PTCE_GEO_MIRROR).")
