@@ -128,28 +128,40 @@ def test_atomic_writes_leave_a_link_and_its_target_alone(tmp_path):
     assert link.is_symlink() and target.read_text() == "keep" and not (tmp_path / "a.txt").exists()
 
 
-@pytest.mark.parametrize("device", ["/dev/null", "/dev/full"])
-def test_cli_output_onto_a_device_is_refused_and_the_device_stays(device, capsys, tmp_path):
-    before = os.stat(device)
+def _private_device(folder: Path, minor: int) -> Path:
+    """A character device of our own: /dev/null (minor 3) or /dev/full (minor 7), in ``folder``."""
+    path = folder / f"dev-{minor}"
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    except (PermissionError, AttributeError):
+        pytest.skip("creating a device node needs root")
+    return path
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("minor", [3, 7], ids=["null", "full"])
+def test_cli_output_onto_a_device_is_refused_and_the_device_stays(minor, mirror_env, capsys, tmp_path):
+    # a device of our own, never the machine's /dev/null: the code before the fix replaced it
+    device = _private_device(tmp_path, minor)
     poles = tmp_path / "p.geojson"
     poles.write_text(json.dumps(_poles_doc("a")))
-    code = main(["analyze", "--layer", "epci", "--poles", str(poles), "--output", device,
-                 "--catalogue", str(REPO / "boundaries" / "mirror-2024.toml")])
+    code = main(["analyze", "--layer", "epci", "--poles", str(poles), "--output", str(device)])
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --output") and "device" in err and err.count("\n") == 1
-    after = os.stat(device)
-    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+    after = os.lstat(device)
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == os.makedev(1, minor)
 
 
-def test_cli_output_onto_its_own_poles_file_is_refused(capsys, tmp_path):
+@pytest.mark.realdata
+def test_cli_output_onto_its_own_poles_file_is_refused(mirror_env, capsys, tmp_path):
     poles = tmp_path / "p.geojson"
     text = json.dumps(_poles_doc("a"))
     poles.write_text(text)
     for argv in (["export", "--format", "csv", "--poles", str(poles), "--output", str(poles)],
                  ["analyze", "--layer", "epci", "--poles", str(poles), "--output", str(poles)],
                  ["scorecard", "--poles", str(poles), "-o", str(poles)]):
-        assert main(argv + ["--catalogue", str(REPO / "boundaries" / "mirror-2024.toml")]) == 2
+        assert main(argv) == 2
         assert "also an input" in capsys.readouterr().err
     assert poles.read_text() == text
 
