@@ -9,6 +9,7 @@ larger than the catalogue's size was read to the end. All against loopback serve
 from __future__ import annotations
 
 import gzip
+import json
 import socket
 import threading
 import time
@@ -204,9 +205,11 @@ def test_a_stalled_layer_download_never_blocks_a_loaded_layer(mirror_dir, server
     path_line = next(line for line in pnr.splitlines() if line.startswith("source"))
     pnr = pnr.replace(path_line, f'source = {{ url = "{server.url("/pnr.geojson")}", format = "geojson" }}')
     cat_file = tmp_path / "cat.toml"
+    # the folder as the base (a set PTCE_GEO_MIRROR would also redirect the pnr URL into it)
+    head = head.replace('base = "env:PTCE_GEO_MIRROR"', f"base = {json.dumps(str(mirror_dir))}")
     cat_file.write_text(head + "".join(keep) + pnr, encoding="utf-8")
     server.routes["/pnr.geojson"] = lambda h, n: _drip(h, length=10_000, every=0.5, stop=stop)
-    monkeypatch.setenv("PTCE_GEO_MIRROR", str(mirror_dir))
+    monkeypatch.delenv("PTCE_GEO_MIRROR", raising=False)
     monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path / "cache"))
     clear_memory_cache()
     cat = load_catalogue(cat_file)
@@ -214,7 +217,8 @@ def test_a_stalled_layer_download_never_blocks_a_loaded_layer(mirror_dir, server
     thread = threading.Thread(target=lambda: pytest.raises(DataUnavailable, load_layer, "pnr", catalogue=cat),
                               daemon=True)
     thread.start()
-    time.sleep(1.0)  # the pnr download is now dripping
+    time.sleep(1.5)
+    assert server.hits["/pnr.geojson"] == 1 and thread.is_alive()  # the pnr download is dripping
     start = time.monotonic()
     again = load_layer("regions", catalogue=cat)
     communes = load_layer("communes", catalogue=cat)
