@@ -32,6 +32,7 @@ from ptce_geo.perimeters import read_perimeters
 from ptce_geo.poles import pole_details, seat_points
 from ptce_geo.scorecard import Scorecard
 from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
+from ptce_geo.textsafe import escape_markdown
 
 from . import assets, compute
 from .present import raw_pole_geometries
@@ -164,9 +165,26 @@ def _layer(key: str, layer_id: str, vintage: int) -> gpd.GeoDataFrame:
 
 
 def layer(layer_id: str) -> gpd.GeoDataFrame:
-    """A boundary layer (read-only, shared)."""
+    """A boundary layer (read-only, shared); a layer that failed is not tried again in this session."""
     cat = catalogue()
-    return _layer(data_key(), layer_id, cat[layer_id].vintage)
+    return remembered(f"layer:{layer_id}", lambda: _layer(data_key(), layer_id, cat[layer_id].vintage))
+
+
+def remembered(name: str, load: Callable[[], object]):
+    """``load()``, unless it failed with missing data earlier in this session (then that error, at once).
+
+    Without network, every page would otherwise wait for the same failure again; the
+    failure is kept per session and per data settings (a new mirror is tried afresh).
+    """
+    failed = st.session_state.setdefault("ptce_failed_data", {})
+    key = (data_key(), name)
+    if key in failed:
+        raise failed[key]
+    try:
+        return load()
+    except DataUnavailable as exc:
+        failed[key] = exc
+        raise
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -214,7 +232,7 @@ def poles_file() -> Path:
 
 def poles() -> gpd.GeoDataFrame:
     """The poles (perimeters) of the poles file, or of the session's own (read-only, shared)."""
-    return _poles(data_key(), poles_key(), poles_source())
+    return remembered(f"poles:{poles_key()}", lambda: _poles(data_key(), poles_key(), poles_source()))
 
 
 @st.cache_resource(show_spinner="Calcul des découpages de tous les pôles…", max_entries=8)
@@ -228,7 +246,7 @@ def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
 
 def scorecard() -> Scorecard:
     """The Scorecard of every pole of the poles file, or of the session's own (read-only, shared)."""
-    return _scorecard(data_key(), poles_key(), poles_source())
+    return remembered(f"scorecard:{poles_key()}", lambda: _scorecard(data_key(), poles_key(), poles_source()))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -330,15 +348,20 @@ def data_attribution(layer_ids: list[str], *, limit: int = 160) -> str:
 
 # ---------------------------------------------------------------- guard and display
 def show_error(exc: PtceGeoError) -> None:
-    """A library error in French, with the way out when boundary data is missing."""
+    """A library error in French, with the way out when boundary data is missing.
+
+    The message may hold names from a user's file (zip members, fields, codes): it is
+    escaped so that Markdown never turns them into links, images or HTML.
+    """
+    text = escape_markdown(exc.fr)
     if isinstance(exc, DataUnavailable):
-        st.error("Les contours administratifs n'ont pas pu être chargés : " + exc.fr)
+        st.error("Les contours administratifs n'ont pas pu être chargés : " + text)
         st.info(MIRROR_HELP)
     elif isinstance(exc, CatalogueError):
-        st.error("Le catalogue des couches est inutilisable : " + exc.fr)
+        st.error("Le catalogue des couches est inutilisable : " + text)
         st.info(MIRROR_HELP)
     else:
-        st.error(exc.fr)
+        st.error(text)
 
 
 def run_page(page: Callable[[], None]) -> None:
@@ -383,7 +406,7 @@ def sidebar_status() -> None:
         cat = catalogue()
         st.caption(f"Catalogue : {cat.name}")
     except PtceGeoError as exc:
-        st.warning(exc.fr)
+        st.warning(escape_markdown(exc.fr))
         return
     if env["miroir"] != "(aucun)":
         st.caption("Contours lus depuis le miroir configuré (PTCE_GEO_MIRROR).")

@@ -144,7 +144,7 @@ def page() -> None:
         try:
             perims, b, note = _from_upload(dkey, common.digest(data), data, up.name)
         except PtceGeoError as exc:
-            st.error(f"Fichier refusé : {exc.fr}")
+            st.error(f"Fichier refusé : {md(exc.fr)}")
             return
         if note:
             st.caption(md(note))

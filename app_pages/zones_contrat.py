@@ -114,7 +114,7 @@ def _zones_source(options: Options) -> ZoneOverlap | None:
         res, info = _upload_overlap(common.data_key(), common.poles_key(), digest, data, up.name, code_field.strip(),
                                     name_field.strip(), options)
     except PtceGeoError as exc:
-        st.error(f"Fichier refusé : {exc.fr}")
+        st.error(f"Fichier refusé : {md(exc.fr)}")
         return None
     if info.get("note_fr"):
         st.caption(md(info["note_fr"]))

@@ -4,6 +4,12 @@ Formats: GeoJSON (plain or gzip), GeoPackage, zipped Shapefile, TopoJSON, GeoPar
 CSV (separator sniffed, BOM and Excel ``="…"`` wrappers removed), JSON arrays, and
 spreadsheets inside a zip (``xlsx.zip``). Every column is read as text so codes keep
 their leading zeros (``"01001"``, ``"2A004"``).
+
+Compressed files are inflated with a cap, counted on the bytes really produced (a header
+may lie): at most :data:`MAX_RATIO` times the compressed size (official GeoJSON files
+inflate 3 to 6 times), never less than 64 MiB, never more than :data:`MAX_INFLATED_BYTES`.
+A gzip file is inflated as a stream into a temporary file, so its size in memory is not
+its inflated size.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import gzip
 import io
 import json
 import logging
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -25,8 +32,63 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["read_source", "is_zip"]
 
-#: the most a zip member may inflate to when read here (catalogue files)
-MAX_MEMBER_BYTES = 2 * 1024**3
+#: the most a compressed file or zip member may inflate to when read here (catalogue files)
+MAX_INFLATED_BYTES = 2 * 1024**3
+MAX_MEMBER_BYTES = MAX_INFLATED_BYTES  # the former name
+#: the largest inflation ratio accepted above 64 MiB
+MAX_RATIO = 50
+_MIN_CAP = 64 * 1024**2
+_CHUNK = 1 << 20
+
+
+def inflation_cap(compressed: int) -> int:
+    """The most ``compressed`` bytes may inflate to (see the module docstring)."""
+    return int(min(MAX_INFLATED_BYTES, max(_MIN_CAP, MAX_RATIO * compressed)))
+
+
+def _too_big(where: str, path: Path, cap: int) -> DataUnavailable:
+    return DataUnavailable(
+        f"{where}: {path.name} inflates to more than {cap // 2**20} MB (over {MAX_RATIO} times its size, or "
+        f"{MAX_INFLATED_BYTES // 2**30} GiB): it is not the file the catalogue describes; delete it from the "
+        "cache, check the source address or the mirror copy.",
+        fr=f"{where} : {path.name} se décompresse au-delà de {cap // 2**20} Mo : ce n'est pas le fichier "
+        "attendu ; supprimez-le du cache et vérifiez la source ou le miroir.")
+
+
+def _copy_capped(src, dst, cap: int, where: str, path: Path) -> int:
+    """Copy a stream, refusing more than ``cap`` bytes; return the bytes copied."""
+    done = 0
+    while True:
+        block = src.read(_CHUNK)
+        if not block:
+            return done
+        done += len(block)
+        if done > cap:
+            raise _too_big(where, path, cap)
+        dst.write(block)
+
+
+def _gunzip_bytes(path: Path, where: str) -> bytes:
+    """A gzip file's content, inflated with a cap."""
+    buf = io.BytesIO()
+    with gzip.open(path, "rb") as src:
+        _copy_capped(src, buf, inflation_cap(path.stat().st_size), where, path)
+    return buf.getvalue()
+
+
+def _zip_member_bytes(zf: zipfile.ZipFile, member: str, compressed: int, where: str, path: Path) -> bytes:
+    """One zip member, inflated with a cap."""
+    buf = io.BytesIO()
+    with zf.open(member) as src:
+        _copy_capped(src, buf, inflation_cap(compressed), where, path)
+    return buf.getvalue()
+
+
+def _check_zip_sizes(zf: zipfile.ZipFile, path: Path, where: str) -> None:
+    """Refuse an archive whose members declare more than the cap (GDAL reads them as declared)."""
+    cap = inflation_cap(path.stat().st_size)
+    if sum(i.file_size for i in zf.infolist()) > cap:
+        raise _too_big(where, path, cap)
 
 
 def is_zip(path: Path) -> bool:
@@ -72,11 +134,14 @@ def _read_vector(path: Path, source: Source, where: str) -> gpd.GeoDataFrame:
     layer = None
     target: str | Path = path
     if fmt in ("geojson.gz",) or (fmt == "geojson" and _is_gzip(path)):
-        with gzip.open(path, "rb") as fh:
-            data = fh.read()
-        return gpd.read_file(io.BytesIO(data))
+        with tempfile.TemporaryDirectory(prefix="ptce_inflate_") as tmp:
+            plain = Path(tmp) / "source.geojson"
+            with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+                _copy_capped(src, dst, inflation_cap(path.stat().st_size), where, path)
+            return gpd.read_file(plain)
     if is_zip(path):
         with zipfile.ZipFile(path) as zf:
+            _check_zip_sizes(zf, path, where)
             suffixes = {
                 "geojson": (".geojson", ".json"),
                 "gpkg": (".gpkg",),
@@ -99,17 +164,13 @@ def _read_table(path: Path, source: Source, where: str) -> pd.DataFrame:
         else:
             with zipfile.ZipFile(path) as zf:
                 member = _pick_member(zf, source.member, (".xlsx", ".xls"), where)
-                if zf.getinfo(member).file_size > MAX_MEMBER_BYTES:
-                    raise DataUnavailable(f"{where}: {member} is too large to read.")
-                data = zf.read(member)
+                data = _zip_member_bytes(zf, member, path.stat().st_size, where, path)
         df = pd.read_excel(
             io.BytesIO(data), sheet_name=source.sheet or 0, skiprows=source.skiprows,
             dtype=str, engine="openpyxl",
         )
         return _strip_excel(df)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    raw = _gunzip_bytes(path, where) if _is_gzip(path) else path.read_bytes()
     if fmt == "json":
         records = json.loads(raw.decode("utf-8-sig"))
         if isinstance(records, dict):

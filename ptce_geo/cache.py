@@ -7,29 +7,45 @@ Layout under the cache folder (``PTCE_GEO_CACHE``, default ``boundaries/cache``)
     layers/<layer>-<vintage>-<fingerprint>.parquet      normalised layer (GeoParquet)
     layers/....parquet.meta.json                        its sha256, rows, build date
 
-Every cached file has a sidecar with its sha256. A file whose bytes no longer match is
-reported, deleted and rebuilt, never used.
+Every cached file has a sidecar with its sha256 (:mod:`ptce_geo._integrity`). A file
+whose bytes no longer match is reported, deleted and rebuilt, never used. A cache that
+cannot be written (a read-only or immutable folder, a full disk) never stops a layer
+from loading out of a mirror folder: the layer is built and used without being kept. A
+cache root that is a file, or an entry replaced by a folder, is reported in one line
+naming ``PTCE_GEO_CACHE``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
-import json
 import logging
 import os
+import stat
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
+from filelock import FileLock
 
-from ._http import atomic_write_bytes, file_sha256
+from ._integrity import atomic_write_bytes, file_sha256, read_sidecar, sidecar_path, write_sidecar
 from .catalogue import LayerSpec, Source
+from .errors import DataUnavailable, InvalidInput
 from .settings import cache_dir
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Cache"]
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 class Cache:
@@ -55,23 +71,75 @@ class Cache:
 
     @staticmethod
     def _meta_path(path: Path) -> Path:
-        return path.with_name(path.name + ".meta.json")
+        return sidecar_path(path)
+
+    def _error(self, what: Path, reason: str) -> DataUnavailable:
+        return DataUnavailable(
+            f"The cache folder {self.root} cannot be used ({what}: {reason}): set PTCE_GEO_CACHE to a folder "
+            "you can write to, or repair that path.",
+            fr=f"Le dossier de cache {self.root} est inutilisable ({what.name} : {reason}) : définissez "
+            "PTCE_GEO_CACHE vers un dossier accessible en écriture.")
+
+    def ensure_folder(self, folder: Path) -> Path:
+        """Create ``folder`` (under the cache root) when needed.
+
+        Raises
+        ------
+        DataUnavailable
+            When the cache root or a folder on the way is a file, or cannot be created.
+        """
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise self._error(folder, "a file stands where a folder should be") from None
+        except OSError as exc:
+            raise self._error(folder, exc.strerror or str(exc)) from None
+        return folder
+
+    @contextlib.contextmanager
+    def lock(self, path: Path) -> Iterator[bool]:
+        """Hold the lock of one cached file (``<path>.lock``) for a block; yield whether it is held.
+
+        When the lock file cannot be created (a read-only or immutable cache folder), the
+        block runs without it, after a warning: nothing will be written there anyway.
+        """
+        lock = FileLock(str(path) + ".lock")
+        try:
+            lock.acquire()
+        except OSError as exc:
+            logger.warning("cache folder %s cannot be written (%s): working without caching there. Set "
+                           "PTCE_GEO_CACHE to a writable folder to keep prepared layers.",
+                           Path(path).parent, exc.strerror or exc)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     def has_table(self, path: Path) -> bool:
         """True when a table and its sidecar exist (not checked byte by byte)."""
-        return path.exists() and self._meta_path(path).exists()
+        return _is_regular(path) and _is_regular(self._meta_path(path))
 
     def read_table(self, path: Path) -> gpd.GeoDataFrame | None:
         """Return the cached table, or ``None`` when absent or corrupted.
 
         A corrupted table (size or sha256 differing from its sidecar, or unreadable) is
-        logged and deleted so that the caller rebuilds it.
+        logged and deleted so that the caller rebuilds it. An entry that is not a regular
+        file (a folder, a device) is logged and left alone.
         """
         meta_path = self._meta_path(path)
-        if not path.exists() or not meta_path.exists():
+        if not os.path.lexists(path) or not os.path.lexists(meta_path):
+            return None
+        if not _is_regular(path) or not _is_regular(meta_path):
+            logger.warning("cache entry %s is not a regular file: ignored (delete it to cache the layer "
+                           "again)", path)
             return None
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = read_sidecar(path)
+            if meta is None:
+                raise ValueError("unreadable sidecar")
             data = path.read_bytes()
             if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
                 raise ValueError("checksum differs from its sidecar")
@@ -83,42 +151,55 @@ class Cache:
         return table
 
     def write_table(self, path: Path, table: gpd.GeoDataFrame, **meta: object) -> None:
-        """Write a table atomically with its sidecar (sha256, size, rows, date)."""
+        """Write a table atomically with its sidecar (sha256, size, rows, date).
+
+        Raises
+        ------
+        OSError
+            When the folder cannot be written or the entry is not a regular file.
+        """
         buf = io.BytesIO()
         table.to_parquet(buf, index=False, compression="zstd")
         data = buf.getvalue()
-        atomic_write_bytes(path, data)
-        record = {
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "rows": int(len(table)),
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **meta,
-        }
-        atomic_write_bytes(self._meta_path(path), json.dumps(record, indent=1, default=str).encode())
+        try:
+            atomic_write_bytes(path, data, what="cache entry")
+            record = {
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "rows": int(len(table)),
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                **meta,
+            }
+            write_sidecar(path, record)
+        except InvalidInput as exc:  # a folder, a device or a link where the entry goes
+            raise OSError(errno.EEXIST, str(exc), str(path)) from None
 
     def discard(self, path: Path) -> None:
-        """Delete a cached file and its sidecar, ignoring absent files."""
+        """Delete a cached file and its sidecar, ignoring absent files (and logging others)."""
         for p in (path, self._meta_path(path)):
             try:
                 p.unlink()
             except FileNotFoundError:
                 pass
+            except OSError as exc:
+                logger.warning("cannot delete the cache entry %s (%s)", p, exc.strerror or exc)
 
     def verify_download(self, path: Path, source: Source) -> bool:
         """True when a downloaded file exists and matches its sidecar and catalogue."""
         meta_path = self._meta_path(path)
-        if not path.exists() or not meta_path.exists():
+        if not _is_regular(path) or not _is_regular(meta_path):
+            return False
+        meta = read_sidecar(path)
+        if meta is None:
             return False
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            if path.stat().st_size != meta.get("size"):
+                return False
+            if source.size is not None and source.size != meta.get("size"):
+                return False
+            digest = file_sha256(path)
+        except OSError:
             return False
-        if path.stat().st_size != meta.get("size"):
-            return False
-        if source.size is not None and source.size != meta.get("size"):
-            return False
-        digest = file_sha256(path)
         if digest != meta.get("sha256"):
             return False
         return source.sha256 is None or source.sha256 == digest

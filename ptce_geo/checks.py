@@ -24,6 +24,7 @@ import shapely
 from pyproj import Transformer
 
 from .projection import ZONES
+from .textsafe import describe_characters, id_key, invisible_characters
 
 __all__ = ["Problem", "by_feature", "structure_problems", "coordinate_problem", "code_problems", "crs_problem",
            "seat_problem", "feature_label", "CODE_KEYS", "SEAT_KEYS", "QPV_KEY", "PERIMETER_KEYS", "qpv_problems"]
@@ -34,6 +35,9 @@ CODE_KEYS = {"communes": "commune", "epci": "EPCI", "departements": "départemen
 QPV_KEY = "qpv"
 #: every property that defines a perimeter: the commune-based code lists and the QPV list
 PERIMETER_KEYS = {**CODE_KEYS, QPV_KEY: "QPV"}
+#: the longest code list accepted per key (France has about 35 000 communes, 1 300 EPCI,
+#: 101 départements, 1 600 QPV): longer lists are mistakes or attacks, and cost time to check
+MAX_CODES = {"communes": 40_000, "epci": 1_500, "departements": 110, "qpv": 3_000}
 #: properties that may hold the INSEE code of the seat commune
 SEAT_KEYS = ("siege_insee", "seat_insee", "insee_siege", "code_insee_siege")
 #: property names people use for code lists, and the key to use instead
@@ -124,7 +128,7 @@ def structure_problems(data: object) -> list[Problem]:
     if not feats:
         return [Problem("file", "holds no feature", "add one Feature per perimeter")]
     out: list[Problem] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}
     for i, feat in enumerate(feats):
         if not isinstance(feat, dict) or feat.get("type") != "Feature":
             out.append(Problem(f"feature #{i + 1}", "is not a GeoJSON Feature object",
@@ -138,22 +142,39 @@ def structure_problems(data: object) -> list[Problem]:
             continue
         fid = props.get("id", feat.get("id"))
         label = feature_label(i, fid)
+        bad = invisible_characters(fid) if isinstance(fid, str) else []
         if fid is None or (isinstance(fid, str) and not fid.strip()):
             out.append(Problem(label, "has no 'id' property", "add a unique text property \"id\" (e.g. \"ptce30\")"))
         elif not isinstance(fid, str):
             out.append(Problem(label, f"its id {str(fid)[:40]} is not text", f'write it as a string: "{str(fid)[:40]}"'))
-        elif fid in seen:
-            out.append(Problem(label, f"its id {fid!r} is already used by feature #{seen[fid] + 1}",
-                               "give every feature its own id"))
+        elif bad:
+            out.append(Problem(f"feature #{i + 1}", f"its id holds control or invisible characters "
+                               f"({describe_characters(bad)})", "write the id with visible characters only "
+                               "(letters, digits, '-', '_')"))
+        elif id_key(fid) in seen:
+            first, other = seen[id_key(fid)]
+            same = "is already used" if other == fid else f"differs only by case, blanks or accents' encoding from {other!r}, used"
+            out.append(Problem(label, f"its id {fid!r} {same} by feature #{first + 1}",
+                               "give every feature its own id (ids are compared ignoring case, surrounding blanks "
+                               "and Unicode normalisation)"))
         else:
-            seen[fid] = i
+            seen[id_key(fid)] = (i, fid)
+        nom = props.get("nom")
+        bad_nom = [c for c in invisible_characters(nom) if c not in "\t"] if isinstance(nom, str) else []
+        if bad_nom:
+            out.append(Problem(label, f"its name holds control or invisible characters ({describe_characters(bad_nom)})",
+                               "write the name with visible characters only"))
         geom = feat.get("geometry")
         has_codes = any(props.get(k) not in (None, "", []) for k in PERIMETER_KEYS)
         for key in PERIMETER_KEYS:
             value = props.get(key)
             if value in (None, ""):
                 continue
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            if isinstance(value, list) and len(value) > MAX_CODES[key]:
+                out.append(Problem(label, f"'{key}' lists {len(value)} codes, more than the {MAX_CODES[key]} "
+                                   f"{PERIMETER_KEYS[key]}s France has", "list each code once; give 'departements' "
+                                   "or 'epci' instead of every commune"))
+            elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 out.append(Problem(label, f"'{key}' must be a list of text codes (got {str(value)[:60]})",
                                    _list_fix(key, value)))
         if geom is None and not has_codes:
@@ -191,6 +212,8 @@ def crs_problem(data: dict) -> Problem | None:
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
+    from pyproj.exceptions import ProjError
+
     member = data.get("crs")
     if member is None:
         return None
@@ -198,11 +221,13 @@ def crs_problem(data: dict) -> Problem | None:
     name = props.get("name") if isinstance(props, dict) else None
     try:
         if isinstance(name, str):
-            CRS.from_user_input(name)
+            crs = CRS.from_user_input(name)
+            # a CRS of another body (a sphere of radius 1, Mars) converts to nothing on Earth
+            Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
             return None
-    except CRSError:
+    except (CRSError, ProjError):
         pass
-    return Problem("file", f"its 'crs' member ({str(member)[:80]}) names no known coordinate system",
+    return Problem("file", f"its 'crs' member ({str(member)[:80]}) names no known coordinate system of the Earth",
                    'write it as {"type": "name", "properties": {"name": "EPSG:2154"}}, or reproject the file '
                    "to WGS84 longitude/latitude and remove 'crs'")
 

@@ -1,9 +1,12 @@
 """The ``ptce-geo`` command line.
 
 Every command honours ``--catalogue`` (or ``PTCE_GEO_CATALOGUE``), ``PTCE_GEO_MIRROR``
-and ``PTCE_GEO_CACHE``. Tables go to stdout as CSV (``--format json`` for JSON) or to
-``--output``. A bad input ends with a one-line message on stderr and exit code 2; no
-traceback is shown unless ``--debug`` is given.
+and ``PTCE_GEO_CACHE``; with none of them, a mirror beside the checkout is used when
+there is one (:func:`ptce_geo.settings.discover_data`; ``-v`` says which). Tables go to
+stdout as CSV (``--format json`` for JSON) or to ``--output``, which may be neither a
+device, a FIFO, a symbolic link nor an input of the command. A bad input ends with a
+one-line message on stderr and exit code 2; no traceback is shown unless ``--debug`` is
+given.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +41,20 @@ def _poles(args, catalogue):
     return read_perimeters(args.poles, catalogue=catalogue)
 
 
+def _inputs(args) -> list[str]:
+    """The files a command reads (an output may not be one of them)."""
+    names = ("poles", "catalogue", "zones", "file")
+    return [str(getattr(args, n)) for n in names if isinstance(getattr(args, n, None), str)]
+
+
+def _check_output(args) -> None:
+    """Refuse ``--output`` before any work when it is a device, a link or an input."""
+    if getattr(args, "output", None):
+        from ._integrity import check_output
+
+        check_output(Path(args.output), inputs=_inputs(args), what="--output")
+
+
 def write_table(df: pd.DataFrame, args) -> None:
     """Write a table as CSV or JSON to ``--output`` (atomically) or stdout."""
     if args.format == "json":
@@ -46,16 +64,23 @@ def write_table(df: pd.DataFrame, args) -> None:
 
         text = csv_safe(df).to_csv(index=False, lineterminator="\n")
     if args.output:
-        from ._http import atomic_write_bytes
+        from ._integrity import atomic_write_bytes
 
         try:
-            atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+            atomic_write_bytes(Path(args.output), text.encode("utf-8"), inputs=_inputs(args), what="--output")
         except OSError as exc:
             raise InvalidInput(f"cannot write {args.output} ({exc.strerror or exc}): free some space or "
                                "choose another --output; the previous file is unchanged.") from None
         logger.info("wrote %s", args.output)
     else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _silence_stdout()
+            raise InvalidInput(f"cannot write the output ({exc.strerror or exc}): free some space, or write to "
+                               "a file with --output.") from None
 
 
 def _progress_factory(stack: contextlib.ExitStack):
@@ -94,6 +119,7 @@ def _scorecard(args, *, levels=None):
     """The Scorecard of ``--poles`` with the command's options."""
     from .scorecard import Scorecard
 
+    _check_output(args)
     cat = _catalogue(args)
     return Scorecard(_poles(args, cat), options=_options(args), catalogue=cat, levels=levels)
 
@@ -146,7 +172,7 @@ def cmd_scorecard(args) -> int:
 def cmd_poles_check(args) -> int:
     from .perimeters import check_perimeters
 
-    problems = check_perimeters(args.file, catalogue=_catalogue(args))
+    problems = check_perimeters(args.file, catalogue=_catalogue(args), coverage=True)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
         sys.stdout.write(f"{p.severity}: {p}\n")
@@ -162,7 +188,7 @@ def cmd_poles_build(args) -> int:
 
     if args.from_csv:
         return _poles_build_from_csv(args)
-    out = build_file(args.poles, output=args.output, catalogue=_catalogue(args))
+    out = build_file(args.poles, output=args.output, catalogue=_catalogue(args), force=args.force)
     sys.stdout.write(f"wrote {out}\n")
     return 0
 
@@ -204,6 +230,7 @@ def _poles_build_from_csv(args) -> int:
 def cmd_overlap(args) -> int:
     from .zones import overlap_table
 
+    _check_output(args)
     cat = _catalogue(args)
     table, note, res = overlap_table(_poles(args, cat), args.zones, catalogue=cat, code_field=args.code_field,
                                      name_field=args.name_field, options=_options(args),
@@ -231,9 +258,23 @@ def cmd_export(args) -> int:
     from .export import export
 
     cat = _catalogue(args)
+    _check_output(args)
     path = export(_poles(args, cat), fmt=args.export_format, output=args.output, layers=args.layer or None,
-                  catalogue=cat, threshold=args.threshold, weight=args.weight)
+                  catalogue=cat, threshold=args.threshold, weight=args.weight, inputs=tuple(_inputs(args)))
     sys.stdout.write(f"wrote {path}\n")
+    return 0
+
+
+def cmd_mirror(args) -> int:
+    from .mirror import make_mirror
+
+    with contextlib.ExitStack() as stack:
+        report = make_mirror(args.folder, layers=args.layer or None, catalogue=_catalogue(args),
+                             progress=_progress_factory(stack))
+    folder = report.catalogue.parent
+    sys.stdout.write(f"wrote {len(report.files)} files ({report.total_bytes / 2**20:.1f} MB) for "
+                     f"{len(report.layers)} layers and {report.catalogue}\n"
+                     f"use it with: PTCE_GEO_MIRROR={folder} PTCE_GEO_CATALOGUE={report.catalogue} ptce-geo fetch\n")
     return 0
 
 
@@ -247,11 +288,26 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _layer_help(kind: str | None = None) -> str:
+    """The layer ids of the catalogue in use, for ``--help`` (never fails)."""
+    try:
+        from .catalogue import load_catalogue
+        from .settings import discover_data
+
+        ids = load_catalogue(discover_data(apply=False).catalogue).ids(kind=kind)
+        return "one of: " + ", ".join(ids) + " (see `ptce-geo layers`)"
+    except Exception:  # noqa: BLE001 - help text only
+        return "a layer id of the catalogue (see `ptce-geo layers`)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ptce-geo``."""
+    from . import __version__
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--catalogue", help="catalogue TOML file (default: PTCE_GEO_CATALOGUE or boundaries/catalogue.toml)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress to stderr, with the mirror and catalogue chosen")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--format", choices=("csv", "json"), default="csv", help="table format (default csv)")
@@ -262,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     poles.add_argument("--weight", choices=("area", "population"), default=None, help="measure of shares (default area)")
 
     parser = argparse.ArgumentParser(prog="ptce-geo", description="Map PTCE perimeters and measure how they cut across French boundaries.")
+    parser.add_argument("--version", action="version", version=f"ptce-geo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("layers", parents=[common], help="list the catalogue's layers, their vintage and status")
     p.add_argument("--format", choices=("csv", "json"), default=None, help="table format (default: a text table)")
@@ -273,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, helptext in (("analyze", cmd_analyze, "one scorecard row per pole for one layer"),
                                ("pieces", cmd_pieces, "one row per (pole, unit) for one layer")):
         p = sub.add_parser(name, parents=[common, out, poles], help=helptext)
-        p.add_argument("--layer", required=True)
+        p.add_argument("--layer", required=True, help=_layer_help("partition"))
         p.set_defaults(fn=fn)
     sub.add_parser("scorecard", parents=[common, out, poles], help="one row per pole across all levels").set_defaults(fn=cmd_scorecard)
     pp = sub.add_parser("poles", help="build or check a poles file")
@@ -286,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="write here instead of rewriting --poles")
     p.add_argument("--from-csv", metavar="LIST.csv", help="build a poles GeoJSON from a CSV list (id, nom, communes, "
                    "epci, departements, qpv as ';'-separated codes, other columns kept); default output LIST.geojson")
+    p.add_argument("--force", action="store_true",
+                   help="write even when a perimeter's area changes by more than 1 %% (a new COG vintage)")
     p.set_defaults(fn=cmd_poles_build)
     p = sub.add_parser("overlap", parents=[common, out, poles], help="overlap of poles with a zones layer or file")
     p.add_argument("--zones", required=True, help="a zones layer id or a file (GeoJSON, GeoPackage, zipped Shapefile)")
@@ -303,8 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[common, poles], help="export poles and results for QGIS or a report")
     p.add_argument("--format", dest="export_format", choices=("geojson", "gpkg", "csv"), required=True)
     p.add_argument("--output", "-o", required=True)
-    p.add_argument("--layer", action="append", help="add the pieces (partition) or overlaps (zones) of this layer; repeatable")
+    p.add_argument("--layer", action="append", help="add the pieces (partition) or overlaps (zones) of this layer; "
+                   "repeatable; " + _layer_help())
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("mirror", parents=[common], help="copy the layers' files and their catalogue into a folder "
+                       "mirror, for use without network")
+    p.add_argument("folder", help="the mirror folder (created)")
+    p.add_argument("layer", nargs="*", help="layers to copy (default: all); " + _layer_help())
+    p.set_defaults(fn=cmd_mirror)
     return parser
 
 
@@ -315,22 +380,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
-        return args.fn(args)
+        with _data_settings(args):
+            code = args.fn(args)
+        _flush_stdout()  # a full disk behind stdout is said here, not at exit
+        return code
     except PtceGeoError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
     except Exception as exc:  # a bug: say so in one line, traceback only with --debug
         if args.debug:
             raise
         sys.stderr.write(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug and report it)\n")
         return 1
+
+
+@contextlib.contextmanager
+def _data_settings(args):
+    """The data settings of one command: a mirror beside the checkout when none is set (``-v`` says which).
+
+    The variables set are put back afterwards, so that ``main`` called twice in one
+    process (tests, notebooks) starts from the same environment.
+    """
+    from .settings import discover_data
+
+    names = ("PTCE_GEO_MIRROR", "PTCE_GEO_CATALOGUE")
+    before = {n: os.environ.get(n) for n in names}
+    try:
+        logger.info("%s", discover_data(getattr(args, "catalogue", None)).describe())
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _one_line(text: str) -> str:
+    """A message on one line, its control characters shown as code points (never run by a terminal)."""
+    from .textsafe import describe_characters, invisible_characters
+
+    text = " ".join(text.split())
+    for ch in invisible_characters(text):
+        text = text.replace(ch, f"<{describe_characters([ch])}>")
+    return text
+
+
+def _flush_stdout() -> None:
+    """Flush stdout; a write error (a full disk) becomes a one-line refusal."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _silence_stdout()
+        raise InvalidInput(f"cannot write the output ({exc.strerror or exc}): free some space, or write to a "
+                           "file with --output.") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

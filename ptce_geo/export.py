@@ -27,13 +27,16 @@ Formats:
 ``csv``
     ``OUTPUT`` holds the poles' scorecard; each layer goes to ``<stem>-<layer>.csv``;
     the provenance to ``OUTPUT.provenance.json``. No geometry. A text cell starting
-    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``
-    (:func:`csv_safe`), so that a spreadsheet shows it as text and never runs it as a
-    formula (CSV injection); numbers are written as they are.
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``,
+    and so does every piece of a cell after a separator a spreadsheet may split on
+    (``,`` ``;`` tab ``|``) (:func:`csv_safe`), so that a spreadsheet shows it as text
+    and never runs it as a formula (CSV injection); numbers are written as they are.
 
 Every file is built in memory first, then all are written to temporary files beside
 their targets (flushed and fsynced) and only then renamed onto them: a failure while
-writing (a full disk, a crash) leaves every previous file as it was.
+writing (a full disk, a crash) leaves every previous file as it was. No target may be a
+symbolic link, a device, a FIFO or one of the command's own inputs
+(:func:`ptce_geo._integrity.check_output`).
 """
 
 from __future__ import annotations
@@ -54,13 +57,14 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ._http import atomic_write_files
+from ._integrity import atomic_write_files, check_output
 from .catalogue import Catalogue
 from .errors import InvalidInput
 from .geometry import orient_ccw, round_coords
 from .options import DEFAULT_THRESHOLD, Options
 from .projection import ZONES, equal_area_crs, zone_of
 from .scorecard import Scorecard
+from .textsafe import FORMULA_START, csv_neutralise
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +75,6 @@ FORMATS = ("geojson", "gpkg", "csv")
 MIME = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3", "csv": "text/csv",
         "zip": "application/zip", "json": "application/json"}
 PROVENANCE_SUFFIX = ".provenance.json"
-#: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _check(fmt: str, layers, catalogue: Catalogue) -> list[str]:
@@ -224,12 +226,12 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells cannot run as spreadsheet formulas.
 
     A text cell starting with one of :data:`FORMULA_START` (``=``, ``+``, ``-``, ``@``,
-    tab, carriage return) is prefixed with ``'``, which spreadsheets show as text; other
-    cells, numbers included, are unchanged. Column names are treated the same way.
+    tab, carriage return) is prefixed with ``'``, which spreadsheets show as text, and
+    so is every piece following a separator (``,`` ``;`` tab ``|``, a line break) in it
+    (:func:`ptce_geo.textsafe.csv_neutralise`); other cells, numbers included, are
+    unchanged. Column names are treated the same way.
     """
-    def safe(value):
-        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
+    safe = csv_neutralise
     out = df.copy()
     for col in out.columns:
         if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
@@ -319,9 +321,12 @@ def export_files(
 def export(
     perimeters: gpd.GeoDataFrame, *, fmt: str, output: str | os.PathLike, layers: list[str] | None = None,
     catalogue: Catalogue | None = None, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
-    tolerance: float = 0.01,
+    tolerance: float = 0.01, inputs: tuple = (),
 ) -> Path:
     """Write an export to ``output`` (and the files beside it; see the module docstring).
+
+    ``inputs`` names the files the export was made from (the poles file…): no file of
+    the export may be one of them.
 
     Returns
     -------
@@ -329,6 +334,7 @@ def export(
         ``output``.
     """
     output = Path(output).expanduser()
+    check_output(output, inputs=inputs, what="--output")  # before any computation
     stem = output.name[: -len(f".{fmt}")] if output.name.lower().endswith(f".{fmt}") else output.stem
     files = export_files(perimeters, fmt=fmt, stem=stem or "ptce-export", layers=layers, catalogue=catalogue,
                          threshold=threshold, weight=weight, tolerance=tolerance)
@@ -342,14 +348,14 @@ def export(
         else:  # a layer file
             target = output.with_name(name)
         targets.append((target, data))
-    _write_all(targets)
+    _write_all(targets, inputs=inputs)
     return output
 
 
-def _write_all(targets: list[tuple[Path, bytes]]) -> None:
-    """Write every file atomically as one step (see :func:`_http.atomic_write_files`)."""
+def _write_all(targets: list[tuple[Path, bytes]], *, inputs: tuple = ()) -> None:
+    """Write every file atomically as one step (see :func:`_integrity.atomic_write_files`)."""
     try:
-        atomic_write_files(targets)
+        atomic_write_files(targets, inputs=inputs, what="--output")
     except OSError as exc:
         name = exc.filename or (targets[0][0] if targets else "")
         raise InvalidInput(f"cannot write {name} ({exc.strerror or exc}): free some space or choose a folder you "

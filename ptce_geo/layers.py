@@ -21,7 +21,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from filelock import FileLock
 
 from ._http import fetch_file
 from ._readers import read_source
@@ -52,12 +51,15 @@ _NO_CODE = {"", "ZZZZZZZZZ", "ZZZZZ", "NR", "nan", "None", "<NA>"}
 _MEMO: dict[tuple, gpd.GeoDataFrame] = {}
 #: the tables of _MEMO by their token (see :func:`shared_key`)
 _BY_TOKEN: dict[str, gpd.GeoDataFrame] = {}
+#: guards _MEMO and _KEY_LOCKS only; never held while a layer is built or downloaded
 _MEMO_LOCK = threading.RLock()
 #: commune → unit rows of membership tables, by file and layer
 _MEMBERS: dict[tuple, pd.DataFrame] = {}
 #: the last membership file read, whole: one table (INSEE's table d'appartenance) feeds
 #: several layers, and it is read once for all of them
 _LAST_TABLE: dict[tuple, pd.DataFrame] = {}
+#: one lock per layer key: a layer being built (or downloaded) blocks only its own loads
+_KEY_LOCKS: dict[tuple, threading.RLock] = {}
 
 Progress = Callable[[int, "int | None"], None]
 ProgressFactory = Callable[[str], Progress]
@@ -94,11 +96,12 @@ def _obtain(
         )
     path = Path(location)
     if not path.is_file():
+        from .settings import mirror_hint
+
+        hint_en, hint_fr = mirror_hint()
         raise DataUnavailable(
-            f"Layer {spec.id!r}: file {path} not found. Set PTCE_GEO_MIRROR to the folder "
-            "(or http(s) base URL) that holds the boundary files, or check the catalogue path.",
-            fr=f"Couche « {spec.id} » : fichier {path} introuvable. Définissez PTCE_GEO_MIRROR "
-            "vers le dossier (ou l'URL) du miroir des contours.",
+            f"Layer {spec.id!r}: file {path} not found (catalogue {catalogue.path}). {hint_en}",
+            fr=f"Couche « {spec.id} » : fichier {path} introuvable (catalogue {catalogue.path.name}). {hint_fr}",
         )
     size = path.stat().st_size
     if source.size is not None and size != source.size:
@@ -684,9 +687,16 @@ def load_layer(
     with _MEMO_LOCK:
         if not refresh and key in _MEMO:
             return _MEMO[key] if shared else _MEMO[key].copy(deep=False)
-        path = cache.table_path(spec, fingerprint)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
+        key_lock = _KEY_LOCKS.setdefault(key, threading.RLock())
+    path = cache.table_path(spec, fingerprint)
+    if refresh or not cache.has_table(path):  # downloads happen here, before any lock is taken
+        _prefetch(spec, catalogue, cache, progress)
+    with key_lock:
+        with _MEMO_LOCK:
+            if not refresh and key in _MEMO:
+                return _MEMO[key] if shared else _MEMO[key].copy(deep=False)
+        cache.ensure_folder(path.parent)
+        with cache.lock(path):
             table = None if refresh else cache.read_table(path)
             if table is None:
                 logger.info("building layer %s from its sources", layer_id)
@@ -705,12 +715,31 @@ def load_layer(
             # identifies this loaded table (its indexes are cached per process under it)
             token=f"{layer_id}:{fingerprint}:{id(table):x}",
         )
-        old = _MEMO.get(key)
-        if old is not None:
-            _BY_TOKEN.pop(old.attrs.get("token"), None)
-        _MEMO[key] = table
-        _BY_TOKEN[table.attrs["token"]] = table
+        with _MEMO_LOCK:
+            old = _MEMO.get(key)
+            if old is not None:
+                _BY_TOKEN.pop(old.attrs.get("token"), None)
+            _MEMO[key] = table
+            _BY_TOKEN[table.attrs["token"]] = table
         return table if shared else table.copy(deep=False)
+
+
+def _prefetch(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress: ProgressFactory | None) -> None:
+    """Download the files a layer reads (and the communes' when it is built from them), lock-free.
+
+    Each download holds only the lock of its own file, so a stalled server never blocks
+    the loads of other layers; the build then finds the files in the cache.
+    """
+    specs = [spec]
+    if spec.id != "communes" and (spec.geometry == "dissolve" or spec.membership is not None) \
+            and "communes" in catalogue.layers:
+        specs.append(catalogue["communes"])
+    for item in specs:
+        if item is not spec and cache.has_table(cache.table_path(item, _fingerprint(item, catalogue))):
+            continue
+        for source in source_files(item):
+            if catalogue.resolve(source).startswith(("http://", "https://")):
+                _obtain(item, source, catalogue, cache, progress)
 
 
 def fetch_layers(

@@ -30,14 +30,16 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError
+from pyproj.exceptions import CRSError, ProjError
 
 from .catalogue import Catalogue, load_catalogue
 from .checks import (CODE_KEYS, PERIMETER_KEYS, QPV_KEY, SEAT_KEYS, Problem, by_feature, code_problems,
                      coordinate_problem, crs_problem, feature_label, qpv_problems, seat_problem, structure_problems)
 from .errors import InvalidPerimeter
+from ._integrity import read_regular_file
 from .geometry import polygonal_part, repair_polygonal
 from .layers import commune_membership, load_layer
+from .textsafe import normalise_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,34 +53,45 @@ MAX_FILE_BYTES = 64 * 1024**2
 def parse_json(source: str | os.PathLike | bytes | dict, *, where: str = "perimeter file") -> Any:
     """Load a GeoJSON document from a path, bytes or an already parsed dict.
 
+    A path must name a regular file of at most :data:`MAX_FILE_BYTES` bytes (checked
+    while reading: a device or a FIFO is refused). The document must be a JSON object
+    or array: a document that is a string, a number or ``null`` is refused here, so that
+    parsed data is never taken for a path or a size later.
+
     Raises
     ------
     InvalidPerimeter
-        When the file cannot be read or is not JSON.
+        When the file cannot be read, is not JSON, or is not an object or array.
     """
     if isinstance(source, (dict, list)):
         return source  # already parsed
-    if isinstance(source, (str, os.PathLike)) and not isinstance(source, bytes):
+    if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         where = str(path)
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise InvalidPerimeter(f"{where}: file larger than {MAX_FILE_BYTES // 2**20} MB: simplify it first.",
-                                       fr=f"{path.name} : fichier trop gros (plus de {MAX_FILE_BYTES // 2**20} Mo).")
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise InvalidPerimeter(f"{where}: cannot be read ({exc.strerror or exc}): check the path.",
-                                   fr=f"Impossible de lire {path.name} : vérifiez le chemin.") from None
-    else:
+        raw = read_regular_file(path, max_bytes=MAX_FILE_BYTES, what="", error=InvalidPerimeter)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         raw = bytes(source)
+        if len(raw) > MAX_FILE_BYTES:
+            raise InvalidPerimeter(f"{where}: larger than {MAX_FILE_BYTES // 2**20} MB: simplify it first.",
+                                   fr=f"Fichier trop gros (plus de {MAX_FILE_BYTES // 2**20} Mo).")
+    else:
+        raise InvalidPerimeter(f"{where}: a {type(source).__name__} is not a perimeter file: give a path, bytes "
+                               "or a parsed GeoJSON object.",
+                               fr="Ce n'est pas un fichier de périmètres : donnez un chemin ou un GeoJSON.")
     try:
-        return json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+        doc = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise InvalidPerimeter(f"{where}: is not UTF-8 text: save it as UTF-8 GeoJSON.",
                                fr="Le fichier n'est pas du texte UTF-8 : enregistrez-le en GeoJSON UTF-8.") from None
     except (ValueError, RecursionError) as exc:
         raise InvalidPerimeter(f"{where}: is not valid JSON ({str(exc)[:120]}): fix the syntax or re-export it.",
                                fr="Le fichier n'est pas un JSON valide : corrigez-le ou exportez-le de nouveau.") from None
+    if not isinstance(doc, (dict, list)):
+        kind = "null" if doc is None else {str: "a string", bool: "a boolean"}.get(type(doc), "a number")
+        raise InvalidPerimeter(f"{where}: the JSON document is {kind}, not a GeoJSON FeatureCollection: write "
+                               '{"type": "FeatureCollection", "features": [...]}.',
+                               fr="Le document JSON n'est pas une FeatureCollection GeoJSON.")
+    return doc
 
 
 def _reject_constant(name: str) -> float:
@@ -95,8 +108,9 @@ def _declared_crs(data: dict) -> CRS | None:
         return None
     try:
         crs = CRS.from_user_input(name)
-    except CRSError:
-        return None
+        Transformer.from_crs(crs, "EPSG:4326", always_xy=True)  # another body than the Earth: none
+    except (CRSError, ProjError):
+        return None  # crs_problem reports it
     return None if crs.equals("EPSG:4326") or crs.equals("OGC:CRS84") else crs
 
 
@@ -239,7 +253,7 @@ def _csv_collection(source: Any, catalogue: Catalogue | None, *, codes: bool = T
 
 def check_perimeters(
     source: str | os.PathLike | bytes | dict, *, catalogue: Catalogue | None = None, codes: bool = True,
-    compare_geometry: bool = True,
+    compare_geometry: bool = True, coverage: bool = False,
 ) -> list[Problem]:
     """List every problem of a perimeter file (structure, geometry, coordinates, codes).
 
@@ -253,6 +267,9 @@ def check_perimeters(
     compare_geometry : bool
         When a feature has both codes and a geometry, warn if the geometry is not the
         union of its communes (a stale file: ``ptce-geo poles build`` redraws it).
+    coverage : bool
+        Warn about a perimeter drawn where it touches no commune (outside France, at
+        sea): every figure of it would be zero (needs the communes layer).
     """
     from .polelist import is_csv_source
 
@@ -296,6 +313,14 @@ def check_perimeters(
                                         severity="warning"))
         has_codes = any(isinstance(props.get(k), list) and props.get(k) for k in PERIMETER_KEYS)
         has_seat = any(props.get(k) is not None for k in SEAT_KEYS)
+        if coverage and codes and shp is not None and not has_codes:
+            if communes is None:
+                cat = catalogue or load_catalogue()
+                communes = load_layer("communes", catalogue=cat)
+                epci = load_layer("epci", catalogue=cat)
+            problem = _touches_nothing(label, shp, communes)
+            if problem is not None:
+                problems.append(problem)
         if not codes or not (has_codes or has_seat):
             continue
         if communes is None:
@@ -331,6 +356,21 @@ def check_perimeters(
                 if problem is not None:
                     problems.append(problem)
     return by_feature(problems)
+
+
+def _touches_nothing(label: str, shp: Any, communes: gpd.GeoDataFrame) -> Problem | None:
+    """Warn when a drawn perimeter touches no commune: outside France, or at sea."""
+    try:
+        geom = shp if shp.is_valid else shapely.make_valid(shp)
+        if len(communes.sindex.query(geom, predicate="intersects")):
+            return None
+    except (shapely.errors.GEOSException, ValueError, TypeError):
+        return None
+    x, y = shapely.get_coordinates(geom).mean(axis=0)
+    vintage = communes.attrs.get("vintage", "")
+    return Problem(label, f"touches no commune of the communes layer {vintage}: it lies outside France or at sea "
+                   f"(around lon {x:.2f}, lat {y:.2f}), so every figure of it is zero",
+                   "check its coordinates (WGS84 longitude/latitude of a French territory)", severity="warning")
 
 
 def _geometry_vs_codes(label: str, shp: Any, props: dict, communes: gpd.GeoDataFrame,
@@ -397,7 +437,7 @@ def read_perimeters(
     rows = []
     for i, feat in enumerate(data["features"]):
         props = feat.get("properties") or {}
-        fid = props.get("id", feat.get("id"))
+        fid = normalise_id(props.get("id", feat.get("id")))  # NFC, no blanks around
         label = feature_label(i, fid)
         nom = props.get("nom") or props.get("name") or fid
         if props.get(QPV_KEY):  # QPV outlines: a geometric perimeter

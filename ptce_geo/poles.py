@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._http import atomic_write_bytes
+from ._integrity import atomic_write_bytes
 from .catalogue import Catalogue, load_catalogue
 from .checks import SEAT_KEYS, feature_label
 from .errors import InvalidInput, InvalidPerimeter
@@ -134,8 +134,65 @@ def dumps_geojson(fc: dict) -> str:
     return dump(head)[:-1] + ',"features":[\n' + body + ("\n" if lines else "") + "]}\n"
 
 
+#: the largest relative change of a perimeter's area that ``poles build`` writes without ``--force``
+AREA_TOLERANCE = 0.01
+
+
+def _ring_area(coords: object, transformer=None) -> float:
+    """Area (m²) enclosed by one GeoJSON ring, whatever the rest of the polygon is like."""
+    from .projection import area_m2
+
+    try:
+        ring = shapely.Polygon(coords)
+        if transformer is not None:
+            ring = shapely.transform(ring, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    except (TypeError, ValueError, shapely.errors.GEOSException):
+        return 0.0
+    return float(area_m2(np.array([ring], dtype=object))[0])
+
+
+def stated_area_m2(geometry: object, *, transformer=None) -> float | None:
+    """The area a GeoJSON (Multi)Polygon states: its shells minus its holes, ring by ring (m²).
+
+    Read from the rings as written, so that an invalid polygon (a hole outside its shell)
+    states the area its author meant, not the area a repair would give. ``transformer``
+    takes coordinates of a declared CRS to longitude/latitude.
+    """
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        return None
+    polys = [geometry.get("coordinates")] if geometry["type"] == "Polygon" else geometry.get("coordinates")
+    total = 0.0
+    for rings in polys or []:
+        if not isinstance(rings, list) or not rings:
+            continue
+        total += _ring_area(rings[0], transformer) - sum(_ring_area(r, transformer) for r in rings[1:])
+    return total
+
+
+def area_changes(before: dict, after: dict, *, tolerance: float = AREA_TOLERANCE) -> list[str]:
+    """The features whose area differs by more than ``tolerance`` between two collections."""
+    from pyproj import Transformer
+
+    from .perimeters import _declared_crs
+    from .projection import area_m2
+
+    crs = _declared_crs(before)
+    transformer = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if crs is not None else None
+    out = []
+    for i, (old, new) in enumerate(zip(before.get("features", []), after.get("features", []))):
+        stated = stated_area_m2(old.get("geometry"), transformer=transformer) if isinstance(old, dict) else None
+        if stated is None:
+            continue  # no geometry before: nothing to lose
+        geom = shapely.geometry.shape(new["geometry"])
+        built = float(area_m2(np.array([geom], dtype=object))[0])
+        if abs(built - stated) > tolerance * max(abs(stated), 1.0):
+            props = old.get("properties") if isinstance(old.get("properties"), dict) else {}
+            out.append(f"{feature_label(i, props.get('id'))}: {stated / 1e6:,.2f} km² -> {built / 1e6:,.2f} km²")
+    return out
+
+
 def build_file(path: str | os.PathLike, *, output: str | os.PathLike | None = None,
-               catalogue: Catalogue | None = None) -> Path:
+               catalogue: Catalogue | None = None, force: bool = False) -> Path:
     """Rebuild a poles file's geometries and write it (atomically).
 
     Parameters
@@ -145,6 +202,11 @@ def build_file(path: str | os.PathLike, *, output: str | os.PathLike | None = No
     output : path, optional
         Where to write; default: over ``path``.
     catalogue : Catalogue, optional
+    force : bool
+        Write even when a perimeter's area changes by more than :data:`AREA_TOLERANCE`
+        (1 %), as it may after a new COG vintage. Without it such a build is refused and
+        nothing is written: a geometry that grows or shrinks by itself (an invalid polygon
+        whose hole lies outside its shell becomes land when repaired) is a mistake to see.
 
     Returns
     -------
@@ -152,10 +214,20 @@ def build_file(path: str | os.PathLike, *, output: str | os.PathLike | None = No
         The file written.
     """
     data = parse_json(Path(path))
-    text = dumps_geojson(build_feature_collection(data, catalogue=catalogue))
+    built = build_feature_collection(data, catalogue=catalogue)
+    changed = area_changes(data, built)
+    if changed and not force:
+        listed = "; ".join(changed[:5]) + (f"; and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise InvalidInput(f"poles build would change the area of {len(changed)} perimeter(s) by more than "
+                           f"{AREA_TOLERANCE:.0%}: {listed}. Nothing was written: check those geometries (an invalid "
+                           "polygon, codes of another vintage), then give --force to write anyway, or --output to "
+                           "compare.",
+                           fr=f"La reconstruction changerait la surface de {len(changed)} périmètre(s) de plus de "
+                           f"{AREA_TOLERANCE:.0%} ; rien n'a été écrit.")
+    text = dumps_geojson(built)
     dest = Path(output) if output is not None else Path(path)
     try:
-        atomic_write_bytes(dest, text.encode("utf-8"))
+        atomic_write_bytes(dest, text.encode("utf-8"), what="--output")
     except OSError as exc:  # a full disk, a read-only folder: the previous file stays as it was
         raise InvalidInput(f"cannot write {dest} ({exc.strerror or exc}): free some space or give --output in a "
                            "folder you can write to; the previous file is unchanged.",

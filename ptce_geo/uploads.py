@@ -21,15 +21,30 @@ Lambert-93 most often — is refused with a message naming the fix (add the ``.p
 reproject to WGS84, or give ``assume_crs="EPSG:2154"``): guessing a projected CRS could
 misplace every zone silently.
 
-Every refusal is an :class:`~ptce_geo.errors.UploadRejected` (unsafe or too large) or
-:class:`~ptce_geo.errors.InvalidInput` (unreadable, wrong fields), with an English
-message and a French one (``fr``) for the app.
+Bounded in time and memory: :func:`read_upload`, :func:`read_zone_upload` and
+:func:`read_perimeter_upload` parse the file in a child process (:mod:`ptce_geo._worker`)
+stopped after :data:`UPLOAD_TIMEOUT` seconds or beyond :data:`UPLOAD_MEMORY` bytes of
+memory; a crash of the parser is an error of the upload, never the death of the app's
+server. Besides, a GeoPackage layer that is a view (a stored query, which could run
+for ever) is refused, and GeoJSON list properties are read as text (GDAL's string lists
+take quadratic time). ``isolated=False`` parses in the calling process (tests, callers
+that are themselves in a worker).
+
+Places: a zone file whose features span more than half the globe in longitude (a
+polygon crossing the antimeridian, the whole world) or that lies wholly outside France
+is refused; zones outside France are counted in the note. A perimeter file is refused
+when a perimeter lies outside France.
+
+Every refusal is an :class:`~ptce_geo.errors.UploadRejected` (unsafe, too large, too
+slow) or :class:`~ptce_geo.errors.InvalidInput` (unreadable, wrong fields), with an
+English message and a French one (``fr``) for the app.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import tempfile
 import warnings
 from pathlib import Path
@@ -51,10 +66,67 @@ from .geometry import polygonal_part, repair_polygonal
 logger = logging.getLogger(__name__)
 
 __all__ = ["MAX_UPLOAD_BYTES", "MAX_UNZIPPED_BYTES", "MAX_VERTICES", "MAX_RATIO", "MAX_MEMBERS",
-           "read_upload", "read_zone_upload", "read_perimeter_upload", "guess_fields"]
+           "UPLOAD_TIMEOUT", "UPLOAD_MEMORY", "read_upload", "read_zone_upload", "read_perimeter_upload",
+           "guess_fields"]
 
 MAX_UPLOAD_BYTES = 50 * 1024**2
 MAX_VERTICES = 2_000_000
+#: seconds a file may take to be read (the largest accepted files take a few seconds)
+UPLOAD_TIMEOUT = 60.0
+#: bytes of memory the reading of one file may use beyond the reader's own
+UPLOAD_MEMORY = 3 * 1024**3
+
+
+def _isolated(fn, kwargs: dict, where: str, timeout: float, memory: int | None):
+    """Run a reader in a worker process; its limits become refusals of the upload."""
+    from ._worker import WorkerCrashed, WorkerMemoryError, WorkerTimeout, run
+
+    try:
+        return run(fn, kwargs=kwargs, timeout=timeout, memory=memory,
+                   label=(f"reading {where}", f"la lecture de {where}"))
+    except WorkerTimeout:
+        raise _reject(f"{where}: reading it took longer than {timeout:.0f} s and was stopped: the file is too "
+                      "complex (a GeoPackage layer that runs a query, huge geometries); export the layer as plain "
+                      "features, simplify it, or split it.",
+                      f"{where} : la lecture a duré plus de {timeout:.0f} s et a été arrêtée : le fichier est trop "
+                      "complexe ; exportez la couche en entités simples, simplifiez-la ou découpez-la.") from None
+    except WorkerMemoryError:
+        cap = f"{memory // 2**20} MB" if memory else "the memory available"
+        raise _reject(f"{where}: reading it needed more than {cap} of memory and was stopped: simplify the "
+                      "geometries or keep only the zones needed.",
+                      f"{where} : la lecture demandait trop de mémoire et a été arrêtée ; simplifiez les "
+                      "géométries ou ne gardez que les zones utiles.") from None
+    except WorkerCrashed as exc:
+        signal_name = str(exc).split("(")[1].split(")")[0]
+        cap = f" of {memory // 2**20} MB" if memory else ""
+        raise _reject(f"{where}: the reader stopped on this file ({signal_name}), most likely out of its memory "
+                      f"cap{cap}, or the file is damaged: simplify the geometries, keep only the zones needed, or "
+                      "export it again from its source.",
+                      f"{where} : la lecture s'est arrêtée sur ce fichier, sans doute faute de mémoire, ou le "
+                      "fichier est endommagé : simplifiez les géométries ou exportez-le de nouveau.") from None
+
+
+def _refuse_views(path: Path, name: str, where: str) -> None:
+    """Refuse a GeoPackage layer that is a view: its query could run for ever."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # GDAL says what is wrong
+    try:
+        row = con.execute("SELECT type FROM sqlite_master WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        con.close()
+    if row is not None and str(row[0]).lower() == "view":
+        raise _reject(f"{where}: the GeoPackage layer {name!r} is a view (a stored query), not a table of "
+                      "features: views are not read (one could run for ever); in QGIS, save the layer as a new "
+                      "GeoPackage (Export > Save Features As) and upload that.",
+                      f"{where} : la couche « {name} » du GeoPackage est une vue (une requête enregistrée) et non "
+                      "une table : elle n'est pas lue ; dans QGIS, enregistrez la couche dans un nouveau "
+                      "GeoPackage (Exporter > Sauvegarder les entités sous) et déposez-le.")
+
+
 def _pick_layer(path: Path, kind: str, where: str, layer: str | None) -> str | None:
     if kind != "gpkg":
         return None
@@ -77,6 +149,39 @@ def _pick_layer(path: Path, kind: str, where: str, layer: str | None) -> str | N
                            fr=f"{where} : le GeoPackage contient {len(spatial)} couches géographiques ; "
                            "n'en gardez qu'une.")
     return spatial[0]
+
+
+def _extent_problem(gdf: gpd.GeoDataFrame, where: str) -> tuple[str, str] | None:
+    """A refusal when features span half the globe or all lie outside France, else None."""
+    bounds = gdf.geometry.bounds
+    wide = (bounds["maxx"] - bounds["minx"]) > 180
+    if wide.any():
+        first = int(np.flatnonzero(wide.to_numpy())[0]) + 1
+        return (f"{where}: feature #{first} spans more than half the globe in longitude (a polygon crossing "
+                "the antimeridian, or the whole world): give zones of France, split at the antimeridian.",
+                f"{where} : l'entité n° {first} couvre plus de la moitié du globe en longitude (polygone "
+                "traversant l'antiméridien, ou le monde entier) : donnez des zones de France.")
+    outside = _outside_france(gdf)
+    if outside.all():
+        x, y = shapely.get_coordinates(gdf.geometry.to_numpy()).mean(axis=0)
+        return (f"{where}: none of its {len(gdf)} feature(s) lies in France (they are around lon {x:.2f}, lat "
+                f"{y:.2f}): check the coordinates and the CRS the file declares.",
+                f"{where} : aucune des {len(gdf)} entités n'est en France (autour de lon {x:.2f}, lat {y:.2f}) : "
+                "vérifiez les coordonnées et le système de coordonnées déclaré.")
+    return None
+
+
+def _outside_france(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """True for features with no vertex in France (mainland, Corsica, DROM, with a margin)."""
+    from .checks import _in_france
+
+    geoms = gdf.geometry.to_numpy()
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    inside = np.zeros(len(geoms), dtype=bool)
+    if len(coords):
+        hit = _in_france(coords[:, 0], coords[:, 1])
+        inside[np.unique(index[hit])] = True
+    return ~inside
 
 
 def _looks_projected(gdf: gpd.GeoDataFrame) -> str | None:
@@ -136,9 +241,38 @@ def _set_crs(gdf: gpd.GeoDataFrame, where: str, kind: str, assume_crs: str | Non
 def read_upload(
     data: bytes, *, filename: str, layer: str | None = None, assume_crs: str | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
-    max_vertices: int = MAX_VERTICES,
+    max_vertices: int = MAX_VERTICES, isolated: bool = True, timeout: float = UPLOAD_TIMEOUT,
+    memory: int | None = UPLOAD_MEMORY,
 ) -> tuple[gpd.GeoDataFrame, dict]:
     """Read an uploaded vector file safely, as it is, in EPSG:4326.
+
+    The file is parsed in a worker process bounded by ``timeout`` seconds and ``memory``
+    bytes (``isolated=False``: in this process). Other parameters and the result: see
+    :func:`_read_upload`.
+    """
+    where = Path(filename).name or "upload"
+    _check_size(data, where, max_bytes)
+    kwargs = dict(data=data, filename=filename, layer=layer, assume_crs=assume_crs, max_bytes=max_bytes,
+                  max_unzipped_bytes=max_unzipped_bytes, max_vertices=max_vertices)
+    if not isolated:
+        return _read_upload(**kwargs)
+    return _isolated(_read_upload, kwargs, where, timeout, memory)
+
+
+def _check_size(data: bytes, where: str, max_bytes: int) -> None:
+    if len(data) > max_bytes:
+        raise _reject(f"{where}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit: simplify "
+                      "the geometries or keep only the zones needed.",
+                      f"{where} : fichier trop gros ({len(data) / 2**20:.1f} Mo, limite {max_bytes / 2**20:.0f} Mo) ; "
+                      "simplifiez les géométries.")
+
+
+def _read_upload(
+    data: bytes, *, filename: str, layer: str | None = None, assume_crs: str | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
+    max_vertices: int = MAX_VERTICES,
+) -> tuple[gpd.GeoDataFrame, dict]:
+    """Read an uploaded vector file, as it is, in EPSG:4326, in this process.
 
     Parameters
     ----------
@@ -160,11 +294,7 @@ def read_upload(
         "features"}``.
     """
     where = Path(filename).name or "upload"
-    if len(data) > max_bytes:
-        raise _reject(f"{where}: {len(data) / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB limit: simplify "
-                      "the geometries or keep only the zones needed.",
-                      f"{where} : fichier trop gros ({len(data) / 2**20:.1f} Mo, limite {max_bytes / 2**20:.0f} Mo) ; "
-                      "simplifiez les géométries.")
+    _check_size(data, where, max_bytes)
     kind = _kind(bytes(data[:64]))
     if kind == "shp":
         raise _reject(f"{where}: a .shp alone cannot be read: zip it with its .shx, .dbf and .prj files and "
@@ -185,11 +315,17 @@ def read_upload(
             path.write_bytes(data)
         if kind == "shp" and max_vertices and path.stat().st_size > 16 * max_vertices * 1.2 + 1e6:
             raise _too_many(where, int(path.stat().st_size // 16), max_vertices)
+        if kind == "gpkg" and layer is not None:
+            _refuse_views(path, layer, where)
         name = _pick_layer(path, kind, where, layer)
+        if kind == "gpkg" and name is not None:
+            _refuse_views(path, name, where)
+        # GDAL reads a GeoJSON list of strings in quadratic time: lists are read as text
+        options = {"ARRAY_AS_STRING": "YES"} if kind == "geojson" else {}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                gdf = pyogrio.read_dataframe(path, layer=name)
+                gdf = pyogrio.read_dataframe(path, layer=name, **options)
         except Exception as exc:  # GDAL parser errors
             label = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile"}[kind]
             detail = str(exc).replace(str(path), where).split("; It might help")[0][:160]
@@ -255,7 +391,8 @@ def _clean_geometries(gdf: gpd.GeoDataFrame, where: str, *, points: bool) -> tup
 def read_zone_upload(
     data: bytes, *, filename: str, code_field: str | None = None, name_field: str | None = None,
     layer: str | None = None, assume_crs: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES,
-    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES, max_vertices: int = MAX_VERTICES,
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES, max_vertices: int = MAX_VERTICES, isolated: bool = True,
+    timeout: float = UPLOAD_TIMEOUT, memory: int | None = UPLOAD_MEMORY,
 ) -> tuple[gpd.GeoDataFrame, dict]:
     """Read a user's zone file (polygons or points) for :func:`ptce_geo.zones.overlap_zones`.
 
@@ -266,7 +403,7 @@ def read_zone_upload(
     code_field, name_field : str, optional
         Fields holding each zone's code and name (matched without regard to case);
         guessed when absent (see :func:`guess_fields`).
-    layer, assume_crs, max_bytes, max_unzipped_bytes, max_vertices
+    layer, assume_crs, max_bytes, max_unzipped_bytes, max_vertices, isolated, timeout, memory
         See :func:`read_upload`.
 
     Returns
@@ -279,9 +416,25 @@ def read_zone_upload(
         ``features``, ``dropped`` (rows without a usable geometry or code), ``merged``,
         and ``note`` / ``note_fr``: one sentence saying which fields were used.
     """
-    raw, info = read_upload(data, filename=filename, layer=layer, assume_crs=assume_crs, max_bytes=max_bytes,
-                            max_unzipped_bytes=max_unzipped_bytes, max_vertices=max_vertices)
-    return _as_zones(raw, info, Path(filename).name or "upload", code_field=code_field, name_field=name_field)
+    where = Path(filename).name or "upload"
+    _check_size(data, where, max_bytes)
+    kwargs = dict(data=data, filename=filename, code_field=code_field, name_field=name_field, layer=layer,
+                  assume_crs=assume_crs, max_bytes=max_bytes, max_unzipped_bytes=max_unzipped_bytes,
+                  max_vertices=max_vertices)
+    if not isolated:
+        return _read_zone_upload(**kwargs)
+    return _isolated(_read_zone_upload, kwargs, where, timeout, memory)
+
+
+def _read_zone_upload(data: bytes, *, filename: str, code_field: str | None, name_field: str | None,
+                      **options) -> tuple[gpd.GeoDataFrame, dict]:
+    """:func:`read_zone_upload` in this process."""
+    where = Path(filename).name or "upload"
+    raw, info = _read_upload(data, filename=filename, **options)
+    problem = _extent_problem(raw, where)  # perimeters have their own check, feature by feature
+    if problem is not None:
+        raise InvalidInput(problem[0], fr=problem[1])
+    return _as_zones(raw, info, where, code_field=code_field, name_field=name_field)
 
 
 def _as_zones(raw: gpd.GeoDataFrame, info: dict, where: str, *, code_field: str | None, name_field: str | None,
@@ -315,6 +468,11 @@ def _as_zones(raw: gpd.GeoDataFrame, info: dict, where: str, *, code_field: str 
     zones = zones[["code", "nom"] + [c for c in zones.columns if c not in ("code", "nom", "geometry")] + ["geometry"]]
     zones.attrs["layer"] = "upload"
     note, note_fr = fields.notes(len(zones), dropped, merged, what="perimeter" if ids else "zone")
+    outside = int(_outside_france(zones).sum()) if len(zones) else 0
+    if outside:
+        note += f" {outside} {'perimeter' if ids else 'zone'}(s) lie outside France and overlap no pole."
+        note_fr += f" {outside} entité(s) hors de France ne recoupent aucun pôle."
+    info["outside_france"] = outside
     info.update(code_field=fields.code, name_field=fields.name, guessed=fields.guessed, features=len(zones),
                 dropped=dropped, merged=merged, note=note, note_fr=note_fr)
     return zones, info
@@ -330,14 +488,17 @@ def read_perimeter_upload(
     data: bytes, *, filename: str, id_field: str | None = None, name_field: str | None = None,
     catalogue: Catalogue | None = None, layer: str | None = None, assume_crs: str | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES, max_unzipped_bytes: int = MAX_UNZIPPED_BYTES,
-    max_vertices: int = MAX_VERTICES,
+    max_vertices: int = MAX_VERTICES, isolated: bool = True, timeout: float = UPLOAD_TIMEOUT,
+    memory: int | None = UPLOAD_MEMORY,
 ) -> gpd.GeoDataFrame:
     """Read an uploaded perimeter file (polygons, any CRS) in the perimeter format.
 
     A GeoJSON in the perimeter format that defines poles by codes (``communes``,
     ``epci``, ``departements``) is read by :func:`ptce_geo.perimeters.read_perimeters`
-    (with ``catalogue``). Any other file is read as polygons: each row is a perimeter;
-    rows sharing an id are merged.
+    (with ``catalogue``, in this process: its size and code lists are capped). Any other
+    file is read as polygons, in a worker process (see :func:`read_upload` for
+    ``isolated``, ``timeout`` and ``memory``): each row is a perimeter; rows sharing an
+    id are merged.
 
     Returns
     -------
@@ -363,8 +524,20 @@ def read_perimeter_upload(
             out = read_perimeters(doc, catalogue=catalogue)
             out.attrs["upload"] = {"format": "perimeters", "note": "", "note_fr": ""}
             return out
-    raw, info = read_upload(data, filename=filename, layer=layer, assume_crs=assume_crs, max_bytes=max_bytes,
-                            max_unzipped_bytes=max_unzipped_bytes, max_vertices=max_vertices)
+    _check_size(data, where, max_bytes)
+    kwargs = dict(data=data, filename=filename, id_field=id_field, name_field=name_field, layer=layer,
+                  assume_crs=assume_crs, max_bytes=max_bytes, max_unzipped_bytes=max_unzipped_bytes,
+                  max_vertices=max_vertices)
+    if not isolated:
+        return _read_perimeter_geometries(**kwargs)
+    return _isolated(_read_perimeter_geometries, kwargs, where, timeout, memory)
+
+
+def _read_perimeter_geometries(data: bytes, *, filename: str, id_field: str | None, name_field: str | None,
+                               **options) -> gpd.GeoDataFrame:
+    """A perimeter file read as polygons, in this process (see :func:`read_perimeter_upload`)."""
+    where = Path(filename).name or "upload"
+    raw, info = _read_upload(data, filename=filename, **options)
     zones, info = _as_zones(raw, info, where, code_field=id_field, name_field=name_field, ids=True)
     poly = np.isin(shapely.get_type_id(zones.geometry.to_numpy()), (3, 6))
     if not poly.all():
