@@ -50,7 +50,6 @@ from filelock import FileLock, Timeout as LockTimeout
 from requests.adapters import HTTPAdapter
 
 from ._integrity import (
-    META_SUFFIX,
     _part_path,
     atomic_write_bytes,
     atomic_write_files,

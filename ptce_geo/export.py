@@ -64,7 +64,7 @@ from .geometry import orient_ccw, round_coords
 from .options import DEFAULT_THRESHOLD, Options
 from .projection import ZONES, equal_area_crs, zone_of
 from .scorecard import Scorecard
-from .textsafe import FORMULA_START, csv_neutralise
+from .textsafe import csv_neutralise
 
 logger = logging.getLogger(__name__)
 
