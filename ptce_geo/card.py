@@ -82,7 +82,6 @@ def typo(text: object) -> str:
         p = re.sub(r"«[ \t]*", "«" + NBSP, p)
         p = re.sub(r"[ \t]*»", NBSP + "»", p)
         p = re.sub(r"(?<=\w)'(?=\w)", "\u2019", p)
-        p = re.sub(r'"([^"\n]{1,300})"', "«" + NBSP + r"\1" + NBSP + "»", p)
         parts[i] = p
     return "".join(parts)
 
