@@ -11,6 +11,7 @@ from the shared Scorecard: showing a page costs nothing. File names say what the
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -57,11 +58,19 @@ def _buttons(name: str, build: Callable[[], Dataset], *, key: str, label: str) -
                             help=help_text, on_click="ignore", width="stretch")
 
 
-def card_buttons(card: Scorecard, pole_id: str, *, key: str) -> None:
-    """The card of one pole (or drawn perimeter) as PDF and HTML."""
+def _card_in_worker(card: Scorecard, pole_id: str, fmt: str) -> bytes:
+    """A user's perimeter: its card is made in a worker process (deadline, memory cap; see compute.py)."""
+    from . import compute
+
+    return compute.slots().run(functools.partial(pole_card, fmt=fmt), card, pole_id, what="the perimeter's card")
+
+
+def card_buttons(card: Scorecard, pole_id: str, *, key: str, isolate: bool = False) -> None:
+    """The card of one pole (or of a user's perimeter, made in a worker when ``isolate``) as PDF and HTML."""
+    make = _card_in_worker if isolate else (lambda c, p, fmt: pole_card(c, p, fmt=fmt))
     c1, c2, _ = st.columns([1, 1, 2])
     for col, fmt, text in ((c1, "pdf", "Fiche PDF (A4)"), (c2, "html", "Fiche HTML")):
-        col.download_button(text, data=_deferred(lambda fmt=fmt: pole_card(card, pole_id, fmt=fmt), pole_id),
+        col.download_button(text, data=_deferred(lambda fmt=fmt: make(card, pole_id, fmt), pole_id),
                             file_name=card_filename(pole_id, fmt), mime=MIME[fmt], key=f"{key}_card_{fmt}",
                             on_click="ignore", width="stretch",
                             help="La fiche imprimable : carte, tableau de bord, programmes, sources et mentions.")
@@ -107,5 +116,5 @@ def overlaps(card: Scorecard, overlap, rows=None, *, key: str = "dl_zc") -> None
 
 
 def perimeter_card(card: Scorecard, pole_id: str, *, key: str = "dl_nouv") -> None:
-    """Nouveau périmètre: the card of the drawn or uploaded perimeter."""
-    card_buttons(card, pole_id, key=key)
+    """Nouveau périmètre: the card of the drawn or uploaded perimeter (made in a worker process)."""
+    card_buttons(card, pole_id, key=key, isolate=True)
