@@ -375,7 +375,8 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
               f"{fr_pct(t, 0)}, parts {weight}, catalogue « {card.catalogue.name} »")
     png = render_map(card, pole_id) if with_map else None
     caption = ("Périmètre du pôle (couleur de sa typologie), limites des départements (trait épais) et des EPCI "
-               "(trait fin), siège et principales communes. Nord en haut. Tracés simplifiés pour l'affichage. "
+               "(trait fin), siège et principales communes ; en gris, la mer ou l'étranger. Nord en haut. Tracés "
+               "simplifiés pour l'affichage. "
                "Contours : " + "; ".join(dict.fromkeys(card.catalogue[lid].attribution.split(" ; ")[0]
                                                           for lid in ("communes",) if lid in card.catalogue.layers)))
     return CardContent(
@@ -484,7 +485,7 @@ def render_map(card: Scorecard, pole_id: str, *, width_mm: float = 180, height_m
         ax.set_ylim(view[1], view[3])
         ax.set_aspect("equal")
         ax.set_axis_off()
-        fig.patch.set_facecolor("#E9ECEF")
+        fig.patch.set_facecolor("#E4E4E4")  # outside every département: sea or abroad, in neutral grey
         halo = [patheffects.withStroke(linewidth=2.4, foreground="white")]
 
         def draw(geoms, **kw):
@@ -519,6 +520,7 @@ def render_map(card: Scorecard, pole_id: str, *, width_mm: float = 180, height_m
         draw([pole_draw], facecolor=colour, alpha=0.42, edgecolor="none", zorder=4)
         draw([pole_draw], facecolor="none", edgecolor=_darker(colour), linewidth=1.3, zorder=6)
         seat_xy = _seat_xy(card, props, project)
+        taken: list[tuple[float, float, float, float]] = []  # boxes of the names drawn
         if deps is not None:
             draw(deps[1], facecolor="none", edgecolor="#3C3C3C", linewidth=1.1, zorder=5)
             inner = shapely.box(view[0] + 0.1 * w, view[1] + 0.1 * h, view[2] - 0.1 * w, view[3] - 0.1 * h)
@@ -529,9 +531,14 @@ def render_map(card: Scorecard, pole_id: str, *, width_mm: float = 180, height_m
                 p = _label_point(part, pg)
                 if seat_xy is not None and math.hypot(p.x - seat_xy[0], p.y - seat_xy[1]) < 0.15 * w:
                     continue
-                ax.text(p.x, p.y, str(name).upper(), fontsize=6.5, color="#6E6E6E", ha="center", va="center",
+                fx = (p.x - view[0]) / w
+                ha = "right" if fx > 0.7 else ("left" if fx < 0.3 else "center")
+                length = len(str(name)) * 0.0074 * w * 6.5 / 6.8
+                x0 = p.x - {"right": length, "left": 0, "center": length / 2}[ha]
+                taken.append((x0, p.y - 0.022 * h, x0 + length, p.y + 0.022 * h))
+                ax.text(p.x, p.y, str(name).upper(), fontsize=6.5, color="#6E6E6E", ha=ha, va="center",
                         style="italic", zorder=7, path_effects=halo, parse_math=False)
-        _place_labels(ax, card, pole_id, props, pg, view, project, lon_view, halo)
+        _place_labels(ax, card, props, pg, view, project, lon_view, halo, taken)
         _scale_bar(ax, view)
         _inset(fig, card, lon0, lat0)
         frame = fig.add_axes((0, 0, 1, 1), facecolor="none")
@@ -576,8 +583,10 @@ def _label_point(part, pole) -> shapely.Point:
     return target.point_on_surface()
 
 
-def _place_labels(ax, card: Scorecard, pole_id: str, props: dict, pole, view, project, lon_view, halo) -> None:
-    """The seat (a dot and its name in bold) and the most populous communes of the pole."""
+def _place_labels(ax, card: Scorecard, props: dict, pole, view, project, lon_view, halo,
+                  taken: list[tuple[float, float, float, float]]) -> None:
+    """The seat (a dot and its name in bold), the most populous communes of the pole, then a few
+    around it (grey, italic), each name where it overlaps no other, nor the inset or the scale."""
     from .layers import load_layer
 
     try:
@@ -591,38 +600,53 @@ def _place_labels(ax, card: Scorecard, pole_id: str, props: dict, pole, view, pr
     points = project(shapely.point_on_surface(sub.geometry.to_numpy()))
     inside = shapely.contains(pole, points)
     w, h = view[2] - view[0], view[3] - view[1]
-    placed: list[tuple[float, float]] = []
+    char = 0.0074 * w  # width of a character at 6.8 pt on a 180 mm map
+    boxes: list[tuple[float, float, float, float]] = [  # kept free: the inset map of France, the scale bar
+        (view[0] + 0.83 * w, view[1] + 0.57 * h, view[2], view[3]), (view[0], view[1], view[0] + 0.25 * w,
+                                                                     view[1] + 0.12 * h), *taken]
+
+    def free(box) -> bool:
+        inside_view = box[0] >= view[0] + 0.01 * w and box[2] <= view[2] - 0.01 * w and \
+            box[1] >= view[1] + 0.01 * h and box[3] <= view[3] - 0.01 * h
+        return inside_view and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                                       for b in boxes)
+
     seat = pole_details(props)["siege_insee"]
     codes = sub["code"].to_numpy()
+    names = sub["nom"].astype(str).to_numpy()
     if seat and seat in set(codes):
         i = int(np.flatnonzero(codes == seat)[0])
         x, y = points[i].x, points[i].y
         ax.plot([x], [y], marker="o", markersize=5.5, markerfacecolor="white", markeredgecolor="#222222",
                 markeredgewidth=1.1, zorder=9)
-        ax.text(x, y + w * 0.012, str(sub["nom"].iloc[i]), fontsize=8, fontweight="bold", ha="center",
+        ax.text(x, y + h * 0.025, names[i], fontsize=8, fontweight="bold", ha="center",
                 va="bottom", color="#111111", zorder=10, path_effects=halo, parse_math=False)
-        placed.append((x, y))
+        half = len(names[i]) * char * 0.62
+        boxes.append((x - half, y - 0.02 * h, x + half, y + 0.095 * h))
     if "population" not in sub:
         return
-    pop = sub["population"].to_numpy(dtype=float)
-    order = [i for i in np.argsort(-np.nan_to_num(pop, nan=-1)) if inside[i] and codes[i] != seat]
-    shown = 0
-    for i in order:
-        x, y = points[i].x, points[i].y
-        if any(math.hypot(x - px, y - py) < w * 0.11 for px, py in placed):
-            continue
-        fx, fy = (x - view[0]) / w, (y - view[1]) / h
-        if fx > 0.82 and fy > 0.57:  # under the inset map of France
-            continue
-        right = fx > 0.78  # near the right edge: the name goes to the left of its dot
-        ax.plot([x], [y], marker="o", markersize=2.6, color="#222222", zorder=8)
-        ax.text(x + (-1 if right else 1) * w * 0.006, y, str(sub["nom"].iloc[i]), fontsize=6.8,
-                ha="right" if right else "left", va="center", color="#222222", zorder=10, path_effects=halo,
-                parse_math=False)
-        placed.append((x, y))
-        shown += 1
-        if shown >= 6:
-            break
+    pop = np.nan_to_num(sub["population"].to_numpy(dtype=float), nan=-1)
+    order = np.argsort(-pop, kind="stable")
+    for within, limit, colour, size in ((True, 7, "#222222", 6.8), (False, 5, "#6A6A6A", 6.2)):
+        shown = 0
+        for i in order:
+            if bool(inside[i]) != within or codes[i] == seat:
+                continue
+            x, y = points[i].x, points[i].y
+            length = len(names[i]) * char * size / 6.8
+            for ha, box in (("left", (x - 0.004 * w, y - 0.022 * h, x + 0.008 * w + length, y + 0.022 * h)),
+                            ("right", (x - 0.008 * w - length, y - 0.022 * h, x + 0.004 * w, y + 0.022 * h))):
+                if free(box):
+                    break
+            else:
+                continue
+            ax.plot([x], [y], marker="o", markersize=2.6 if within else 2.0, color=colour, zorder=8)
+            ax.text(x + (0.007 if ha == "left" else -0.007) * w, y, names[i], fontsize=size, ha=ha, va="center",
+                    color=colour, zorder=10, path_effects=halo, parse_math=False, style="normal" if within else "italic")
+            boxes.append(box)
+            shown += 1
+            if shown >= limit:
+                break
 
 
 def _scale_bar(ax, view) -> None:
