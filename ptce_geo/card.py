@@ -701,6 +701,7 @@ def _inset(fig, card: Scorecard, lon0: float, lat0: float) -> None:
 
 # ---------------------------------------------------------------- PDF
 _FONTS_READY = threading.Lock()
+_PDF_LOCK = threading.Lock()
 _FONT = "PtceSans"
 
 
@@ -843,7 +844,8 @@ def _pdf(content: CardContent) -> tuple[bytes, int]:
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
                             bottomMargin=15 * mm, title=typo(content.title), author="ptce_geo",
                             subject="Fiche pôle PTCE", lang="fr-FR")
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=NumberedCanvas)
+    with _PDF_LOCK:  # ReportLab keeps some process-wide state (fonts, caches): one document at a time
+        doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=NumberedCanvas)
     return buf.getvalue(), pages["n"]
 
 
