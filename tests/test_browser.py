@@ -222,6 +222,8 @@ def test_a_pole_geojson_and_card_download_from_carte_des_poles(served_app, tmp_p
             page.get_by_role("heading", name=want["nom"]).wait_for(state="visible", timeout=120_000)
             button = page.get_by_role("button", name="GeoJSON")
             button.scroll_into_view_if_needed(timeout=60_000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app-telechargements.png"))
             with page.expect_download(timeout=120_000) as info:
                 button.click()
             download = info.value
