@@ -63,7 +63,9 @@ _MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao
 NBSP, NNBSP = "\u00a0", "\u202f"
 #: successive limits tried until the card fits on two pages: (items per list, characters of text)
 _LIMITS = ((14, 1600), (10, 1600), (8, 1200), (6, 1000), (4, 800), (3, 600), (2, 400))
-_MPL_LOCK = threading.Lock()  # pyplot-free figures, but font caches of matplotlib are shared
+_MPL_LOCK = threading.Lock()
+#: height of the card's map (its width is 180 mm, the text width of an A4 page)
+MAP_HEIGHT_MM = 84  # pyplot-free figures, but font caches of matplotlib are shared
 
 
 # ---------------------------------------------------------------- French typography
@@ -225,8 +227,9 @@ def _history(spec, today: date) -> tuple[bool, str]:
     return False, ""
 
 
-def _data_items(card: Scorecard, layer_ids: Sequence[str], today: date) -> list[tuple[str, str]]:
-    items = []
+def _data_section(card: Scorecard, layer_ids: Sequence[str], today: date) -> Section:
+    """Every layer read: title, vintage, status and licence; then each required mention once."""
+    items, mentions = [], []
     for lid in layer_ids:
         if lid not in card.catalogue.layers:
             continue
@@ -234,12 +237,21 @@ def _data_items(card: Scorecard, layer_ids: Sequence[str], today: date) -> list[
         loc = spec.source.location if spec.source else ""
         url = spec.url_info or (loc if loc.startswith(("http://", "https://")) else "")
         historical, period = _history(spec, today)
-        status = (" — historique" + (f" ({period})" if period and period not in spec.title else "")) \
+        status = (", historique" + (f" ({period})" if period and period not in spec.title else "")) \
             if historical else ""
-        text = (f"{spec.title} — millésime {spec.vintage}{status} — licence {spec.licence} — "
-                f"mention : {spec.attribution}")
-        items.append((text, url))
-    return items
+        items.append(f"{spec.title} (millésime {spec.vintage}{status} ; licence {spec.licence}"
+                     + (f" ; {url})" if url else ")"))
+        for part in re.split(r"\s;\s", spec.attribution):
+            part = part.strip().rstrip(".")
+            key = part.lower().replace("source : ", "")
+            if part and key not in {m.lower().replace("source : ", "") for m in mentions}:
+                mentions.append(part)
+    sec = Section("Données : millésimes, licences et mentions obligatoires", small=True)
+    if items:
+        sec.paragraphs.append("Couches lues : " + " ; ".join(items) + ".")
+    if mentions:
+        sec.paragraphs.append("Mentions obligatoires : " + " ; ".join(mentions) + ".")
+    return sec
 
 
 def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, limit: int = 14,
@@ -289,8 +301,9 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
               "Frontières traversées"]
     rows = []
     levels = card.pole_levels(pole_id)
-    for _, r in levels.iterrows():
-        rows.append([LEVEL_LABELS.get(r["layer"], str(r["layer"])), fr_number(r["n_units"], 0),
+    empty = [_level_label(lid) for lid, n in zip(levels["layer"], levels["n_units"]) if not n]
+    for _, r in levels[levels["n_units"] > 0].iterrows():
+        rows.append([_level_label(r["layer"]), fr_number(r["n_units"], 0),
                      str(r["dominant_name"] or "—"), fr_pct(r["dominant_share"]), fr_number(r["effective_units"], 2),
                      f"{fr_number(r['border_km'])}{NBSP}km"])
     t = card.options.threshold
@@ -299,7 +312,8 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
     note = (f"Unités touchées : celles qui portent au moins {fr_pct(t, 0)} du pôle ou s'y trouvent entièrement "
             f"({_slivers_text(slivers)}) ; parts {weight}. Nombre effectif : 1 quand une unité domine, "
             "n quand n unités se partagent le pôle à parts égales. Frontières traversées : longueur des limites "
-            "entre unités à l'intérieur du pôle.")
+            "entre unités à l'intérieur du pôle."
+            + (f" Aucune unité touchée : {', '.join(empty)}." if empty else ""))
     if typ:
         note = f"Typologie « {typ_label} » : " + _typology_reason(typ, s) + " " + note
 
@@ -367,8 +381,7 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
     if src.items or src.paragraphs:
         sections.append(src)
     used = list(card.levels) + qpv_layers + [lid for lid in card.catalogue.ids(kind="zones") if lid != "qpv"]
-    sections.append(Section("Données : millésimes, licences et mentions obligatoires",
-                            items=_data_items(card, used, when), small=True))
+    sections.append(_data_section(card, used, when))
 
     produced = _fr_date(when)
     footer = (f"Fiche produite le {produced} avec ptce_geo {__version__} — seuil des fragments "
@@ -385,6 +398,11 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
         typology=typ, colour=TYPOLOGY_COLOURS.get(typ, UNKNOWN_COLOUR) if typ else UNKNOWN_COLOUR,
         facts=facts, description=d["description"], levels_header=header, levels_rows=rows, levels_note=note,
         sections=sections, produced=produced, footer=footer, map_png=png, map_caption=caption)
+
+
+def _level_label(lid: str) -> str:
+    """A level's French name for the card's table (without the zoning's year)."""
+    return re.sub(r"\s+\d{4}$", "", LEVEL_LABELS.get(lid, str(lid)))
 
 
 def _slivers_text(n: int) -> str:
@@ -424,7 +442,7 @@ def _projector(lon0: float, lat0: float):
     return project, kx, ky
 
 
-def render_map(card: Scorecard, pole_id: str, *, width_mm: float = 180, height_mm: float = 92,
+def render_map(card: Scorecard, pole_id: str, *, width_mm: float = 180, height_mm: float = MAP_HEIGHT_MM,
                dpi: int = 200) -> bytes:
     """The pole's perimeter on a static map (PNG): départements, EPCI, seat and main communes.
 
@@ -755,7 +773,7 @@ def _pdf(content: CardContent) -> tuple[bytes, int]:
     subtitle = ParagraphStyle("subtitle", parent=base, fontSize=8.4, textColor=colors.HexColor("#555555"))
     h2 = ParagraphStyle("h2", parent=base, fontName=_FONT + "-Bold", fontSize=10, leading=13, spaceBefore=6,
                         spaceAfter=2, textColor=colors.HexColor("#1F3A5F"))
-    cell = ParagraphStyle("cell", parent=base, fontSize=7.8, leading=9.6)
+    cell = ParagraphStyle("cell", parent=base, fontSize=7.6, leading=9.2)
     cell_b = ParagraphStyle("cellb", parent=cell, fontName=_FONT + "-Bold")
     label = ParagraphStyle("label", parent=cell, textColor=colors.HexColor("#444444"), fontName=_FONT + "-Bold")
     width = A4[0] - 30 * mm
@@ -776,16 +794,17 @@ def _pdf(content: CardContent) -> tuple[bytes, int]:
                             ("LINEBELOW", (0, 0), (-1, -2), 0.25, colors.HexColor("#DDDDDD"))]))
     story += [ft, Spacer(1, 2.5 * mm)]
     if content.map_png:
-        img = Image(io.BytesIO(content.map_png), width=width, height=width * 92 / 180)
+        img = Image(io.BytesIO(content.map_png), width=width, height=width * MAP_HEIGHT_MM / 180)
         story += [KeepTogether([img, Paragraph(_x(content.map_caption), tiny)]), Spacer(1, 1.5 * mm)]
     head = [Paragraph(_x(h), cell_b) for h in content.levels_header]
     body = [[Paragraph(_x(c), cell) for c in r] for r in content.levels_rows]
-    lt = Table([head] + body, colWidths=[26 * mm, 20 * mm, width - 26 * mm - 20 * mm - 22 * mm - 22 * mm - 26 * mm,
-                                         22 * mm, 22 * mm, 26 * mm], repeatRows=1)
+    widths = [44 * mm, 18 * mm, 0, 18 * mm, 18 * mm, 22 * mm]
+    widths[2] = width - sum(widths)
+    lt = Table([head] + body, colWidths=widths, repeatRows=1)
     lt.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BACKGROUND", (0, 0), (-1, 0),
                                                                   colors.HexColor("#E8EDF3")),
                             ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#CCCCCC")),
-                            ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
+                            ("TOPPADDING", (0, 0), (-1, -1), 1.0), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.0)]))
     story += [KeepTogether([Paragraph("Le découpage du pôle, échelon par échelon", h2), lt, Spacer(1, 1 * mm),
                             Paragraph(_x(content.levels_note), small)])]
     for sec in content.sections:
