@@ -177,6 +177,7 @@ def _programme_lines(card: Scorecard, pole_id: str, limit: int, today: date) -> 
         row = programmes[programmes["pole_id"] == pole_id]
         if len(row):
             current = str(row["programmes"].iloc[0] or "")
+            current = "" if current.strip().lower() == "aucun" else current
             past = str(row["historique"].iloc[0] or "") if "historique" in row else ""
             return ([current] if current else []), ([past] if past else [])
     cat = card.catalogue
@@ -344,7 +345,7 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
         spec = card.catalogue["qpv"]
         qpv_layers.append("qpv")
         n, inside = int(s["qpv_count"]), int(s["qpv_inside"])
-        historical, _ = _history(spec, when)
+        historical, period = _history(spec, when)
         q = Section(f"Quartiers prioritaires (QPV, millésime {spec.vintage})")
         if n:
             q.paragraphs.append(f"{n}{NBSP}QPV touché{'s' if n > 1 else ''}, dont {inside} entièrement "
@@ -358,7 +359,9 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
         else:
             q.paragraphs.append("Aucun quartier prioritaire dans le périmètre.")
         if historical:
-            q.paragraphs.append(getattr(spec, "notice", "") or "Liste historique, remplacée depuis.")
+            notice = str(getattr(spec, "notice", "") or "liste remplacée depuis").strip()
+            q.paragraphs.append(f"Couche historique{f' ({period})' if period else ''} : " + notice[:1].upper()
+                                + notice[1:] + ("" if notice.endswith(".") else "."))
         sections.append(q)
     current, past = _programme_lines(card, pole_id, limit, when)
     prog = Section("Programmes contractuels")
@@ -369,8 +372,8 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
     if not prog.items:
         prog.paragraphs.append("Aucun programme contractuel du catalogue ne recouvre le pôle.")
     else:
-        prog.paragraphs.append(f"Zones dont au moins {fr_pct(t, 0)} du pôle fait partie, ou qui sont entièrement "
-                               "dans le pôle ; entre parenthèses, la part du pôle dans la zone.")
+        prog.paragraphs.append("Programmes dont une zone recouvre réellement le pôle ; entre parenthèses, la part du "
+                               "pôle dans la zone.")
     sections.append(prog)
     src = Section("Sources sur le pôle")
     for item in d["sources"][: max(limit, 3)]:

@@ -20,4 +20,5 @@ UNKNOWN_COLOUR = "#7F7F7F"
 UNIT_PALETTE = ("#4E79A7", "#F28E2B", "#59A14F", "#E15759", "#76B7B2", "#EDC948",
                 "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
 #: colour of each relation between a pole and a zone (the « Zones de contrat » map)
-RELATION_COLOURS = {"pole_inside_zone": "#1B9E77", "zone_inside_pole": "#7570B3", "straddles": "#D95F02"}
+RELATION_COLOURS = {"coincides": "#1B9E77", "pole_inside_zone": "#66A61E", "zone_inside_pole": "#7570B3",
+                    "straddles": "#D95F02", "touches": "#999999"}
