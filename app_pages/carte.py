@@ -13,7 +13,7 @@ from ptce_geo.fmt import LEVEL_LABELS, fr_number, fr_pct
 from ptce_geo.poles import pole_details
 from ptce_geo.scorecard import Scorecard
 
-from . import common
+from . import common, downloads
 from .present import FILTERS, filter_options, filtered_ids, level_table, md, national_summary, summary_table
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
@@ -261,3 +261,4 @@ def page() -> None:
         **{LEVEL_LABELS[k]: st.column_config.NumberColumn(help=f"{LEVEL_LABELS[k]} touché(e)s (hors fragments < 1 %)")
            for k in ("communes", "epci", "departements", "regions") if LEVEL_LABELS[k] in table},
     })
+    downloads.poles(b, pole)

@@ -8,7 +8,7 @@ import streamlit as st
 from ptce_geo import maps
 from ptce_geo.fmt import LEVEL_LABELS, fr_number
 
-from . import common
+from . import common, downloads
 from .present import md
 
 
@@ -72,3 +72,4 @@ def page() -> None:
         common.show_map(maps.finish(m), key="dec_map")
         st.caption("Couleurs : une par unité. En rouge : les frontières entre unités à l'intérieur du pôle "
                    "(tracé simplifié pour l'affichage ; la longueur est mesurée sur les contours complets).")
+    downloads.pieces(b, pole, level)

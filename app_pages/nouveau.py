@@ -15,7 +15,7 @@ from ptce_geo.export import export_bytes
 
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
-from . import common, compute
+from . import common, compute, downloads
 from .present import level_table, md, perimeter_from_codes, perimeter_from_drawings
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
@@ -123,6 +123,7 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
     data, filename, mime = _export(common.data_key(), key, b, fmt)
     st.download_button("Télécharger le tableau de bord", data=data, file_name=filename, mime=mime,
                        on_click="ignore", key="nouv_download")
+    downloads.perimeter_card(b, pid)
 
 
 def page() -> None:

@@ -12,7 +12,7 @@ from ptce_geo.fmt import fr_number, fr_pct
 from ptce_geo.projection import area_m2
 from ptce_geo.territory import search_units, territory_poles
 
-from . import common
+from . import common, downloads
 from .present import md
 
 #: échelon → layer id
@@ -81,3 +81,4 @@ def page() -> None:
         maps.typology_legend(m, present=set(table["typology"].dropna()) or None)
     maps.add_attribution(m, common.data_attribution([layer_id]))
     common.show_map(maps.finish(m), key="terr_map")
+    downloads.territory(b, layer_id, code)

@@ -15,7 +15,7 @@ from ptce_geo.options import Options
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 from ptce_geo.zones import ZoneOverlap, layer_notice, overlap_zones, programme_summary
 
-from . import common, compute
+from . import common, compute, downloads
 from .present import md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
@@ -281,3 +281,4 @@ def page() -> None:
     maps.add_legend(m, "Relation de la zone au pôle", [(RELATION_LABELS[r], RELATION_COLOURS[r]) for r in drawn])
     maps.add_attribution(m, common.data_attribution([res.layer] if res.layer in common.catalogue().layers else []))
     common.show_map(maps.finish(m), key="zc_map")
+    downloads.overlaps(b, res, sel.index)

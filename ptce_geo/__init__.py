@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 
+from .api import (export_overlaps, export_pieces, export_poles, export_territory, load_poles, overlaps, pieces,
+                  pole_card, scorecard_of)
 from .catalogue import Catalogue, LayerSpec, load_catalogue
 from .errors import (
     CatalogueError,
@@ -59,6 +61,15 @@ __all__ = [
     "layer_scorecard",
     "typology",
     "SCORECARD_COLUMNS",
+    "load_poles",
+    "scorecard_of",
+    "pieces",
+    "overlaps",
+    "pole_card",
+    "export_poles",
+    "export_pieces",
+    "export_overlaps",
+    "export_territory",
     "PtceGeoError",
     "CatalogueError",
     "DataUnavailable",

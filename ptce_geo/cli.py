@@ -55,19 +55,24 @@ def _check_output(args) -> None:
         check_output(Path(args.output), inputs=_inputs(args), what="--output")
 
 
-def write_table(df: pd.DataFrame, args) -> None:
-    """Write a table as CSV or JSON to ``--output`` (atomically) or stdout."""
-    if args.format == "json":
-        text = df.to_json(orient="records", force_ascii=False, indent=1, double_precision=10)
-    else:
-        from .export import csv_safe  # a spreadsheet must not run a name as a formula
+def write_table(df: pd.DataFrame, args, *, table: str = "") -> None:
+    """Write a table as CSV or JSON to ``--output`` (atomically) or stdout.
 
-        text = csv_safe(df).to_csv(index=False, lineterminator="\n")
+    ``--csv-dialect fr`` writes the French spreadsheet CSV (``;``, decimal comma, French
+    headers, BOM in a file); ``table`` picks the headers of names that differ by table.
+    """
+    if args.format == "json":
+        data = df.to_json(orient="records", force_ascii=False, indent=1, double_precision=10).encode("utf-8")
+    else:
+        from .export import csv_bytes  # formula-looking cells neutralised in both dialects
+
+        data = csv_bytes(df, dialect=getattr(args, "csv_dialect", None) or "machine", table=table)
+    text = data.decode("utf-8-sig")
     if args.output:
         from ._integrity import atomic_write_bytes
 
         try:
-            atomic_write_bytes(Path(args.output), text.encode("utf-8"), inputs=_inputs(args), what="--output")
+            atomic_write_bytes(Path(args.output), data, inputs=_inputs(args), what="--output")
         except OSError as exc:
             raise InvalidInput(f"cannot write {args.output} ({exc.strerror or exc}): free some space or "
                                "choose another --output; the previous file is unchanged.") from None
@@ -157,7 +162,7 @@ def pieces_table(card, layer: str) -> pd.DataFrame:
 
 
 def cmd_pieces(args) -> int:
-    write_table(pieces_table(_scorecard(args, levels=()), args.layer), args)
+    write_table(pieces_table(_scorecard(args, levels=()), args.layer), args, table="pieces")
     return 0
 
 
@@ -238,7 +243,7 @@ def cmd_overlap(args) -> int:
     if note:
         logger.warning("%s", note)
     _zone_warnings(res)
-    write_table(table, args)
+    write_table(table, args, table="overlaps")
     return 0
 
 
@@ -260,7 +265,8 @@ def cmd_export(args) -> int:
     cat = _catalogue(args)
     _check_output(args)
     path = export(_poles(args, cat), fmt=args.export_format, output=args.output, layers=args.layer or None,
-                  catalogue=cat, threshold=args.threshold, weight=args.weight, inputs=tuple(_inputs(args)))
+                  catalogue=cat, threshold=args.threshold, weight=args.weight, dialect=args.csv_dialect,
+                  inputs=tuple(_inputs(args)))
     sys.stdout.write(f"wrote {path}\n")
     return 0
 
@@ -275,6 +281,37 @@ def cmd_mirror(args) -> int:
     sys.stdout.write(f"wrote {len(report.files)} files ({report.total_bytes / 2**20:.1f} MB) for "
                      f"{len(report.layers)} layers and {report.catalogue}\n"
                      f"use it with: PTCE_GEO_MIRROR={folder} PTCE_GEO_CATALOGUE={report.catalogue} ptce-geo fetch\n")
+    return 0
+
+
+def cmd_card(args) -> int:
+    """The card of one pole (``--output`` a file) or of every pole (``--all``, ``--output`` a folder)."""
+    from .card import card_filename, write_card, write_cards
+    from .scorecard import Scorecard
+
+    if bool(args.pole) == bool(args.all):
+        raise InvalidInput("give one pole id (such as ptce05) or --all: `ptce-geo card ptce05 --output f.pdf`, "
+                           "`ptce-geo card --all --output cards/`.")
+    fmt = args.card_format
+    if fmt is None and args.output and not args.all and Path(args.output).suffix.lower() in (".pdf", ".html"):
+        fmt = Path(args.output).suffix.lower()[1:]
+    fmt = fmt or "pdf"
+    if not args.all:
+        _check_output(args)
+    cat = _catalogue(args)
+    perims = _poles(args, cat)
+    if args.pole:
+        if args.pole not in set(perims["id"]):
+            raise InvalidInput(f"no pole {args.pole!r} in {args.poles}: use one of "
+                               f"{', '.join(map(str, list(perims['id'])[:12]))}{'…' if len(perims) > 12 else ''}.")
+        perims = perims[perims["id"] == args.pole]  # one pole's figures do not depend on the others
+    card = Scorecard(perims, catalogue=cat, options=_options(args))
+    if args.all:
+        paths = write_cards(card, args.output or "fiches", fmt=fmt)
+        sys.stdout.write(f"wrote {len(paths)} cards in {Path(args.output or 'fiches')}\n")
+    else:
+        path = write_card(card, args.pole, args.output or card_filename(args.pole, fmt), fmt=fmt)
+        sys.stdout.write(f"wrote {path}\n")
     return 0
 
 
@@ -312,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--format", choices=("csv", "json"), default="csv", help="table format (default csv)")
     out.add_argument("--output", "-o", help="write to this file instead of stdout")
+    out.add_argument("--csv-dialect", choices=("machine", "fr"), default="machine",
+                     help="CSV for programs (UTF-8, comma, decimal point; default) or for French spreadsheets (fr: "
+                          "BOM, semicolon, decimal comma, French headers, shares in %%)")
     poles = argparse.ArgumentParser(add_help=False)
     poles.add_argument("--poles", default=str(DEFAULT_POLES), help="perimeter file, GeoJSON or CSV list of poles (default: the repository's poles.geojson)")
     poles.add_argument("--threshold", type=_threshold, default=0.01, help="sliver threshold t on share of the pole (default 0.01)")
@@ -364,12 +404,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--layer", action="append", help="add the pieces (partition) or overlaps (zones) of this layer; "
                    "repeatable; " + _layer_help())
+    p.add_argument("--csv-dialect", choices=("machine", "fr"), default="machine",
+                   help="with --format csv: for programs (default) or for French spreadsheets (fr)")
     p.set_defaults(fn=cmd_export)
     p = sub.add_parser("mirror", parents=[common], help="copy the layers' files and their catalogue into a folder "
                        "mirror, for use without network")
     p.add_argument("folder", help="the mirror folder (created)")
     p.add_argument("layer", nargs="*", help="layers to copy (default: all); " + _layer_help())
     p.set_defaults(fn=cmd_mirror)
+    p = sub.add_parser("card", parents=[common, poles], help="the printable card of a pole (PDF or HTML)")
+    p.add_argument("pole", nargs="?", help="the pole's id (such as ptce05)")
+    p.add_argument("--all", action="store_true", help="the card of every pole, into the folder --output")
+    p.add_argument("--format", dest="card_format", choices=("pdf", "html"), default=None,
+                   help="pdf (A4, one or two pages; default) or html (standalone page)")
+    p.add_argument("--output", "-o", help="the file (default <id>_fiche.pdf), or the folder with --all "
+                   "(default fiches/)")
+    p.set_defaults(fn=cmd_card)
     return parser
 
 

@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                       "`pip install 'ptce_geo[maps]'` (or folium itself).") from exc
 
 from .fmt import TYPOLOGY_LABELS
+from .palette import TYPOLOGY_COLOURS, UNIT_PALETTE, UNKNOWN_COLOUR
 
 __all__ = [
     "TYPOLOGY_COLOURS", "TYPOLOGY_LABELS", "UNKNOWN_COLOUR", "UNIT_PALETTE", "TileConfig",
@@ -39,21 +40,9 @@ __all__ = [
     "confidence_legend", "LOW_CONFIDENCE_STYLE", "LOW_CONFIDENCE_LABEL",
 ]
 
-#: colour of each typology (Okabe-Ito palette, readable by colour-blind people)
-TYPOLOGY_COLOURS = {
-    "commune": "#56B4E9",
-    "intra-EPCI": "#009E73",
-    "inter-EPCI": "#E69F00",
-    "inter-départemental": "#D55E00",
-    "inter-régional": "#CC79A7",
-}
-UNKNOWN_COLOUR = "#7F7F7F"
 #: how a perimeter of low confidence (``confiance`` = ``faible``) is drawn: dashed outline, pale fill
 LOW_CONFIDENCE_STYLE = {"dashArray": "6 4", "fillOpacity": 0.12}
 LOW_CONFIDENCE_LABEL = "Confiance faible : périmètre déduit ou non documenté (contour en tirets, remplissage pâle)"
-#: colours of units (pieces of a pole), cycled
-UNIT_PALETTE = ("#4E79A7", "#F28E2B", "#59A14F", "#E15759", "#76B7B2", "#EDC948",
-                "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")
 _CSS = """<style>
 .leaflet-container { background: #eef1f4; }
 .ptce-legend { background: rgba(255,255,255,.92); padding: 6px 9px; border-radius: 4px;

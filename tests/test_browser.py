@@ -231,3 +231,48 @@ def test_low_confidence_perimeters_are_dashed_and_the_legend_says_so(served_app)
             page.screenshot(path=str(ARTIFACTS / "app-confiance-faible.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_pole_geojson_and_card_download_from_carte_des_poles(served_app, tmp_path):
+    """Carte des pôles → « GeoJSON » of the selected pole: every attribute of the poles file is in it."""
+    from playwright.sync_api import sync_playwright
+
+    host = urlsplit(served_app).netloc
+    requests = []
+    want = POLES["features"][0]["properties"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            context = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="fr-FR",
+                                          accept_downloads=True)
+            context.on("request", lambda r: requests.append(r.url))
+            page = context.new_page()
+            page.goto(f"{served_app}/?page=carte&pole={want['id']}", wait_until="domcontentloaded")
+            page.get_by_role("heading", name=want["nom"]).wait_for(state="visible", timeout=120_000)
+            button = page.get_by_role("button", name="GeoJSON")
+            button.scroll_into_view_if_needed(timeout=60_000)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app-telechargements.png"))
+            with page.expect_download(timeout=120_000) as info:
+                button.click()
+            download = info.value
+            assert download.suggested_filename == f"{want['id']}_pole.geojson"
+            doc = json.loads(Path(download.path()).read_text("utf-8"))
+            with page.expect_download(timeout=120_000) as info:
+                page.get_by_role("button", name="Fiche PDF (A4)").click()
+            card = info.value
+            assert card.suggested_filename == f"{want['id']}_fiche.pdf"
+            pdf = Path(card.path()).read_bytes()
+        finally:
+            browser.close()
+    (feat,) = doc["features"]
+    for key, value in want.items():  # all the attributes of the poles file, as written there
+        assert feat["properties"][key] == value, key
+    for key in ("typology", "area_km2", "n_communes", "n_epci", "dominant_departements", "best_ze_name"):
+        assert key in feat["properties"], key
+    assert feat["properties"]["typology"] == "intra-EPCI" and feat["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert doc["ptce_geo_provenance"]["generator"] == "ptce_geo"
+    assert pdf[:5] == b"%PDF-"
+    outside = [u for u in requests if urlsplit(u).scheme in ("http", "https") and urlsplit(u).netloc != host]
+    assert not outside, outside

@@ -90,7 +90,7 @@ def test_provenance_sidecar(poles, catalogue, tmp_path):
     assert {"communes", "epci", "departements", "regions", "zones_emploi", "qpv"} <= set(layers)
     assert layers["qpv"]["vintage"] == 2015 and layers["qpv"]["licence"] == "Licence Ouverte"
     assert layers["communes"]["source"] == "communes/communes_2024.geojson.gz"
-    assert meta["files"] == {"poles": "t.csv", "qpv_overlaps": "t-qpv.csv"}
+    assert meta["files"] == {"poles": "t.csv", "overlaps_qpv": "t-qpv.csv"}
     table = pd.read_csv(out, dtype={"id": str})
     card = pole_scorecard(poles, catalogue=catalogue, threshold=0.05, weight="population").set_index("pole_id")
     assert table.set_index("id")["n_communes"].to_dict() == card["n_communes"].to_dict()
@@ -102,8 +102,8 @@ def test_geopackage_lists_its_layers_with_an_equal_area_copy_and_metadata(poles,
     out = export(poles, fmt="gpkg", output=tmp_path / "p.gpkg", layers=["epci", "petites_villes_de_demain"],
                  catalogue=catalogue)
     names = [str(n) for n, _ in pyogrio.list_layers(out)]
-    assert names == ["poles", "poles_epsg3035", "poles_laea_973", "epci_pieces", "petites_villes_de_demain_overlaps",
-                     "metadata"]
+    assert names == ["poles", "poles_epsg3035", "poles_laea_973", "seats", "pieces_epci",
+                     "overlaps_petites_villes_de_demain", "scorecard", "metadata", "layer_styles"]
     assert [p.name for p in tmp_path.iterdir()] == ["p.gpkg"]  # provenance inside, no part file left
     mainland = gpd.read_file(out, layer="poles_epsg3035")
     assert mainland.crs.equals("EPSG:3035") and set(mainland["id"]) == {"castres", "tls"}
@@ -115,7 +115,7 @@ def test_geopackage_lists_its_layers_with_an_equal_area_copy_and_metadata(poles,
     meta = pyogrio.read_dataframe(out, layer="metadata").set_index("key")["value"]
     assert json.loads(meta["version"]) == ptce_geo.__version__
     assert {layer["id"] for layer in json.loads(meta["layers"])} >= {"epci", "petites_villes_de_demain"}
-    sites = gpd.read_file(out, layer="petites_villes_de_demain_overlaps")
+    sites = gpd.read_file(out, layer="overlaps_petites_villes_de_demain")
     # poles given by codes meet the sites by their member communes: the pieces are those communes
     assert (sites.geometry.geom_type.isin(["Polygon", "MultiPolygon"])).all() and len(sites)
     assert (sites["method"] == "membership").all() and (sites["share_of_zone"] == 1.0).all()
@@ -173,7 +173,7 @@ def test_cli_export(poles, catalogue, tmp_path, capsys):
     out = tmp_path / "out" / "e.gpkg"
     assert main(["export", "--poles", str(path), "--format", "gpkg", "-o", str(out), "--layer", "qpv"]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {out}"
-    assert "qpv_overlaps" in [str(n) for n, _ in pyogrio.list_layers(out)]
+    assert "overlaps_qpv" in [str(n) for n, _ in pyogrio.list_layers(out)]
     assert main(["export", "--poles", str(path), "--format", "csv", "-o", str(out), "--layer", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Unknown layer 'nope'") and err.count("\n") == 1
@@ -185,6 +185,6 @@ def test_a_layer_without_overlaps_is_an_empty_spatial_layer(catalogue, tmp_path)
         catalogue=catalogue)  # the Sicoval has no QPV of the 2015 list
     out = export(sicoval, fmt="gpkg", output=tmp_path / "s.gpkg", layers=["qpv"], catalogue=catalogue)
     layers = {str(n): g for n, g in pyogrio.list_layers(out)}
-    assert layers["qpv_overlaps"] == "Unknown"
-    assert pyogrio.read_info(out, layer="qpv_overlaps")["features"] == 0
-    assert "relation" in list(pyogrio.read_info(out, layer="qpv_overlaps")["fields"])
+    assert layers["overlaps_qpv"] == "Unknown"
+    assert pyogrio.read_info(out, layer="overlaps_qpv")["features"] == 0
+    assert "relation" in list(pyogrio.read_info(out, layer="overlaps_qpv")["fields"])

@@ -29,7 +29,7 @@ import pytest
 import shapely
 
 from ptce_geo.cli import main
-from ptce_geo.errors import DataUnavailable, InvalidInput, InvalidPerimeter, UploadRejected
+from ptce_geo.errors import InvalidInput, InvalidPerimeter, UploadRejected
 from ptce_geo.perimeters import check_perimeters, read_perimeters
 from ptce_geo.textsafe import csv_neutralise, escape_markdown
 from ptce_geo.uploads import read_perimeter_upload, read_zone_upload

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 import shapely
 
 from ptce_geo.checks import Problem, code_problems, coordinate_problem

@@ -86,7 +86,7 @@ def hand(tmp_path, monkeypatch):
     _write(tmp_path / "vieux.geojson", gpd.GeoDataFrame(
         {"code": ["V1"], "nom": ["Ancien"]}, geometry=[box(0, 1.5)], crs=4326))
     common = 'vintage = 2024\nlicence = "test"\nattribution = "fait à la main"\n'
-    (tmp_path / "hand.toml").write_text(textwrap.dedent(f'''\
+    (tmp_path / "hand.toml").write_text(textwrap.dedent('''\
         [catalogue]
         name = "hand"
 
@@ -97,8 +97,8 @@ def hand(tmp_path, monkeypatch):
         code_field = "code"
         name_field = "nom"
         population_field = "population"
-        parents = {{ epci = "epci" }}
-        source = {{ path = "communes.geojson" }}
+        parents = { epci = "epci" }
+        source = { path = "communes.geojson" }
         ''') + common + textwrap.dedent('''
         [[layer]]
         id = "epci"

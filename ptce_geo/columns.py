@@ -1,0 +1,133 @@
+"""What the columns of exported tables hold, in French: headers and value kinds.
+
+The machine formats (CSV, GeoJSON, GeoPackage fields) keep the snake_case names and raw
+values. People read French headers: the « tableur » CSV dialect writes them and the
+GeoPackage styles give them to QGIS as field aliases. A column's *kind* says how a
+spreadsheet shows it: shares as percentages rounded to 0.1, areas and lengths to 0.1,
+counts as integers, typologies and relations as French words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .fmt import LEVEL_LABELS
+
+__all__ = ["KINDS", "column_kind", "french_header", "french_headers"]
+
+#: value kinds: how a French table shows a column
+KINDS = ("pct", "km2", "km", "ratio", "int", "typology", "relation", "bool", "text", "number")
+
+#: French header of a column, whatever the table
+_HEADERS = {
+    "id": "Identifiant", "pole_id": "Identifiant du pôle", "nom": "Nom", "pole_nom": "Pôle",
+    "definition": "Définition du périmètre", "communes_membres": "Communes du périmètre (codes INSEE, calculé)",
+    "confidence": "Confiance (tableau de bord)", "type_pole": "Type de pôle",
+    "area_km2": "Surface (km²)", "population": "Population", "typology": "Typologie",
+    "layer": "Échelon", "level": "Échelon", "n_units": "Unités touchées", "n_slivers": "Fragments écartés",
+    "dominant_code": "Unité dominante (code)", "dominant_name": "Unité dominante",
+    "dominant_share": "Part de l'unité dominante (%)", "effective_units": "Nombre effectif d'unités",
+    "entropy_norm": "Entropie normalisée", "best_iou_code": "Meilleur recouvrement (code)",
+    "best_iou": "Meilleur recouvrement (IoU)", "border_km": "Frontières traversées (km)",
+    "covered_share": "Part couverte (%)",
+    "unit_code": "Code de l'unité", "unit_name": "Unité", "unit_area_km2": "Surface de l'unité (km²)",
+    "share_of_pole": "Part du pôle (%)", "share_of_unit": "Part de l'unité (%)", "iou": "Recouvrement (IoU)",
+    "kept": "Retenue", "unit_population": "Population de l'unité",
+    "zone_code": "Code de la zone", "zone_name": "Zone", "share_of_zone": "Part de la zone (%)",
+    "relation": "Relation", "overlap_km2": "Surface commune (km²)", "zone_type": "Type de zone",
+    "qpv_count": "QPV touchés", "qpv_inside": "QPV entièrement inclus",
+    "qpv_area_share": "Part de la surface en QPV (%)",
+    "siege_insee": "Siège (code INSEE)", "siege_nom": "Siège", "siege_source": "Origine du point",
+    "lon": "Longitude", "lat": "Latitude",
+    # attributes of the poles file (docs/poles.md)
+    "nom_annexe": "Nom dans l'annexe", "structure_porteuse": "Structure porteuse",
+    "region_annexe": "Région (annexe)", "departement_annexe": "Département (annexe)",
+    "regions_cog": "Régions traversées (codes)", "departements_cog": "Départements traversés (codes)",
+    "note_siege": "Note sur le siège", "communes": "Communes du périmètre (saisie)",
+    "epci": "EPCI du périmètre (saisie, SIREN)", "departements": "Départements entiers du périmètre (saisie)",
+    "note_perimetre": "Note sur le périmètre", "confiance": "Confiance", "sources": "Sources",
+    "filieres": "Filières", "annee": "Année", "annee_detail": "Création", "description": "Description",
+    "cog": "Millésime du COG",
+}
+#: column-specific headers for tables where a name means something else
+_TABLE_HEADERS = {
+    "pieces": {"area_km2": "Surface du morceau (km²)", "population": "Population du morceau"},
+    "territory": {"share_of_unit": "Part du territoire couverte par le pôle (%)",
+                  "share_of_pole": "Part du pôle située dans le territoire (%)",
+                  "area_km2": "Surface en commun (km²)"},
+    "overlaps": {"share_of_pole": "Part du pôle dans la zone (%)", "share_of_zone": "Part de la zone dans le pôle (%)"},
+}
+_MATCHING = {"ze": "Zone d'emploi", "bv": "Bassin de vie", "aav": "Aire d'attraction"}
+_PCT = {"share_of_pole", "share_of_unit", "share_of_zone", "covered_share", "qpv_area_share", "dominant_share",
+        "share_inside"}
+_INT = {"population", "unit_population", "n_units", "n_slivers", "qpv_count", "qpv_inside", "cog", "annee"}
+_RATIO = {"iou", "best_iou", "effective_units", "entropy_norm"}
+
+
+def _level(lid: str) -> str:
+    return LEVEL_LABELS.get(lid, lid.replace("_", " ").capitalize())
+
+
+def french_header(column: str, *, table: str = "") -> str:
+    """The French header of ``column`` (the name itself when unknown).
+
+    Parameters
+    ----------
+    column : str
+        A machine column name (``share_of_pole``, ``n_epci``, ``best_ze_iou``…).
+    table : str
+        ``"pieces"``, ``"territory"``, ``"overlaps"`` or ``""``: a few names mean
+        something else in those tables (``area_km2`` is the piece's area in ``pieces``).
+    """
+    special = _TABLE_HEADERS.get(table, {})
+    if column in special:
+        return special[column]
+    if column in _HEADERS:
+        return _HEADERS[column]
+    m = re.fullmatch(r"n_(\w+)", column)
+    if m:
+        return f"{_level(m.group(1))} : unités touchées"
+    m = re.fullmatch(r"dominant_(\w+?)_share", column)
+    if m:
+        return f"{_level(m.group(1))} : part de l'unité dominante (%)"
+    m = re.fullmatch(r"dominant_(\w+)", column)
+    if m:
+        return f"{_level(m.group(1))} : unité dominante"
+    m = re.fullmatch(r"border_(\w+)_km", column)
+    if m:
+        return f"{_level(m.group(1))} : frontières traversées (km)"
+    m = re.fullmatch(r"best_(ze|bv|aav)_(code|name|iou)", column)
+    if m:
+        what = {"code": "code", "name": "nom", "iou": "recouvrement (IoU)"}[m.group(2)]
+        return f"{_MATCHING[m.group(1)]} la plus proche : {what}"
+    return column
+
+
+def french_headers(columns, *, table: str = "") -> list[str]:
+    """French headers of ``columns``, made unique (a repeated header gets its machine name)."""
+    heads = [french_header(c, table=table) for c in columns]
+    seen: dict[str, int] = {}
+    for h in heads:
+        seen[h] = seen.get(h, 0) + 1
+    return [f"{h} [{c}]" if seen[h] > 1 and h != c else h for h, c in zip(heads, columns)]
+
+
+def column_kind(column: str) -> str:
+    """How a French table shows ``column``: one of :data:`KINDS`."""
+    if column in _PCT or column.endswith("_share"):
+        return "pct"
+    if column.endswith("_km2"):
+        return "km2"
+    if column.endswith("_km"):
+        return "km"
+    if column in _RATIO or column.endswith("_iou"):
+        return "ratio"
+    if column in _INT or re.fullmatch(r"n_\w+", column):
+        return "int"
+    if column == "typology":
+        return "typology"
+    if column == "relation":
+        return "relation"
+    if column == "kept":
+        return "bool"
+    return "number"

@@ -1,0 +1,82 @@
+"""Every page offers what it shows for download (AppTest, real data): button labels and file names."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_app import app_env, no_failure, open_page, poles_file  # noqa: F401 - fixtures shared with test_app
+
+pytestmark = pytest.mark.realdata
+
+BUTTONS = ["GeoJSON", "GeoPackage (QGIS)", "Tableur (CSV)", "CSV (programmes)"]
+
+
+@pytest.fixture()
+def offered(app_env, monkeypatch):
+    """Every download button drawn: label → (file name, data), recorded as the page calls Streamlit."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    seen: dict[str, tuple[str, object]] = {}
+    original = DeltaGenerator.download_button
+
+    def record(self, label, data, file_name=None, *args, **kwargs):
+        seen[label] = (file_name, data)
+        return original(self, label, data, file_name, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    return seen
+
+
+def names(seen: dict) -> dict[str, str]:
+    return {label: name for label, (name, _) in seen.items()}
+
+
+def test_carte_des_poles_offers_the_pole_its_card_and_all_poles(offered):
+    at = open_page("Carte des pôles")
+    no_failure(at)
+    assert callable(offered["GeoJSON"][1])  # made on click only
+    assert names(offered) == dict(zip(BUTTONS, ["ptce_poles.geojson", "ptce_poles.gpkg", "ptce_poles_tableur.zip",
+                                               "ptce_poles_csv.zip"]))
+    at.selectbox(key="carte_pole").set_value("sud-aquitain").run()
+    no_failure(at)
+    assert names(offered) == {"Fiche PDF (A4)": "sud-aquitain_fiche.pdf", "Fiche HTML": "sud-aquitain_fiche.html",
+                             **dict(zip(BUTTONS, ["sud-aquitain_pole.geojson", "sud-aquitain_pole.gpkg",
+                                                  "sud-aquitain_pole_tableur.zip", "sud-aquitain_pole_csv.zip"]))}
+    pdf = offered["Fiche PDF (A4)"][1]()
+    assert pdf[:5] == b"%PDF-"
+    import json
+
+    (feat,) = json.loads(offered["GeoJSON"][1]())["features"]
+    assert feat["properties"]["structure_porteuse"] == "Association Sud Aquitain (test)"
+    offered.clear()
+    at.radio(key="dl_carte_what").set_value("all").run()
+    assert names(offered)["GeoPackage (QGIS)"] == "ptce_poles.gpkg"
+
+
+def test_decoupages_territoire_and_zones_offer_what_they_show(offered):
+    at = open_page("Découpages")
+    at.selectbox(key="dec_pole").set_value("dessine")
+    at.selectbox(key="dec_level").set_value("departements").run()
+    no_failure(at)
+    assert names(offered)["GeoPackage (QGIS)"] == "dessine_pieces_departements.gpkg"
+    offered.clear()
+    at = open_page("Mon territoire")
+    at.radio(key="terr_level").set_value("Département").run()
+    at.text_input(key="terr_query").input("40").run()
+    no_failure(at)
+    assert names(offered)["Tableur (CSV)"] == "territoire_departements_40_poles_tableur.zip"
+    offered.clear()
+    at = open_page("Zones de contrat")
+    no_failure(at)
+    assert names(offered)["GeoJSON"].startswith("ptce_overlaps_")
+
+
+def test_new_perimeter_offers_its_card(offered):
+    at = open_page("Nouveau périmètre")
+    at.multiselect(key="nouv_epci").set_value(["244000659"]).run()
+    no_failure(at)
+    shown = names(offered)
+    assert shown["Fiche PDF (A4)"] == "nouveau-perimetre_fiche.pdf"
+    assert shown["Fiche HTML"] == "nouveau-perimetre_fiche.html"
+    page = offered["Fiche HTML"][1]().decode("utf-8")
+    assert "<h1>Nouveau périmètre</h1>" in page and "Intra-EPCI" in page
