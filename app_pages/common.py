@@ -22,6 +22,7 @@ from ptce_geo import maps
 from ptce_geo.catalogue import Catalogue, load_catalogue
 from ptce_geo.errors import CatalogueError, DataUnavailable, InvalidPerimeter, PtceGeoError
 from ptce_geo.layers import load_layer
+from ptce_geo.options import Options
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.poles import pole_details, seat_points
 from ptce_geo.scorecard import Scorecard
@@ -139,6 +140,20 @@ def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
 def scorecard() -> Scorecard:
     """The Scorecard of every pole of the poles file (read-only, shared by all sessions)."""
     return _scorecard(data_key(), poles_key(), str(poles_file()))
+
+
+@st.cache_resource(show_spinner="Calcul des parts en population de tous les pôles…", max_entries=4)
+def _scorecard_population(dkey: str, pkey: str, path: str) -> Scorecard:
+    card = Scorecard(_poles(dkey, pkey, path), catalogue=_catalogue(dkey), options=Options(weight="population"))
+    card.summary  # once per process, shared by every session, as the area one
+    return card
+
+
+def scorecard_for(weight: str = "area") -> Scorecard:
+    """The poles' Scorecard with every share in ``weight`` (``"area"`` or ``"population"``)."""
+    if weight == "population":
+        return _scorecard_population(data_key(), poles_key(), str(poles_file()))
+    return scorecard()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -52,8 +52,8 @@ WEIGHT_LABELS = {"area": "surface", "population": "population"}
 METRIC_LABELS = {
     "n_units": "Unités touchées",
     "n_slivers": "Fragments écartés",
-    "dominant_name": "Unité principale",
-    "dominant_share": "Part de l'unité principale",
+    "dominant_name": "Unité dominante",
+    "dominant_share": "Part de l'unité dominante",
     "effective_units": "Nombre effectif d'unités",
     "border_km": "Frontières internes",
     "best_iou": "Indice de recouvrement",
@@ -66,7 +66,7 @@ METRIC_HELP = {
     "n_units": "Nombre d'unités qui contiennent au moins 1 % du pôle, ou qui sont entièrement dans le pôle.",
     "n_slivers": "Petits morceaux de moins de 1 % du pôle, dus au tracé des contours : signalés, pas comptés.",
     "dominant_name": "L'unité qui contient la plus grande part du pôle.",
-    "dominant_share": "La part du pôle située dans son unité principale (100 % : le pôle tient dans une seule unité).",
+    "dominant_share": "La part du pôle située dans son unité dominante (100 % : le pôle tient dans une seule unité).",
     "effective_units": "Combien d'unités de même taille donneraient la même dispersion : 1 si une unité domine, "
                        "2 si deux unités se partagent le pôle à parts égales.",
     "border_km": "Longueur des frontières entre unités situées à l'intérieur du pôle.",

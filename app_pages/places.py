@@ -1,0 +1,81 @@
+"""Place names on the app's maps, offline: communes labelled by importance and zoom.
+
+The label points (a point inside each commune), their order of importance (seats
+first when the communes layer has a ``statut``, then population) are computed once per
+process; the labels of one view are placed once per view (cached), so that no rerun
+redoes them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import streamlit as st
+
+from ptce_geo import maps
+
+from . import common
+
+#: at most this many candidate labels per view
+MAX_LABELS = 1500
+#: zoom levels labelled beyond the view's own
+ZOOM_AHEAD = 5
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _label_table(key: str) -> pd.DataFrame:
+    communes = common.layer("communes")
+    points = shapely.point_on_surface(communes.geometry.to_numpy())
+    pop = communes["population"].to_numpy(dtype=float) if "population" in communes else np.zeros(len(communes))
+    status = communes["statut"].to_numpy(dtype=object) if "statut" in communes else None
+    priority = maps.label_priority(pop, status)
+    major = (np.nan_to_num(pop) >= 100_000) | (priority < 2e9 - 9e8)  # large towns and préfectures
+    table = pd.DataFrame({"code": communes["code"].to_numpy(dtype=object), "nom": communes["nom"].astype(str).to_numpy(),
+                          "lon": shapely.get_x(points), "lat": shapely.get_y(points), "priority": priority,
+                          "major": major})
+    return table.sort_values("priority", kind="stable").reset_index(drop=True)
+
+
+def label_table() -> pd.DataFrame:
+    """Every commune's label point and importance (read-only, shared)."""
+    return _label_table(common.data_key())
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _view_labels(key: str, bounds: tuple[float, float, float, float], width_px: int, height_px: int) -> pd.DataFrame:
+    table = _label_table(key)
+    minx, miny, maxx, maxy = bounds
+    dx, dy = (maxx - minx) * 0.15 + 0.02, (maxy - miny) * 0.15 + 0.02
+    inside = table[(table["lon"] >= minx - dx) & (table["lon"] <= maxx + dx)
+                   & (table["lat"] >= miny - dy) & (table["lat"] <= maxy + dy)].head(MAX_LABELS)
+    z0 = math.floor(maps.view_zoom(bounds, width_px=width_px, height_px=height_px) * 4) / 4
+    zooms = [int(math.floor(z0)) + k for k in range(0, ZOOM_AHEAD + 1)]
+    first = maps.place_labels(inside["nom"].tolist(), inside["lon"], inside["lat"], inside["priority"],
+                              zooms=zooms, major=inside["major"].to_numpy())
+    out = inside.assign(minzoom=first)
+    return out[np.isfinite(first)].reset_index(drop=True)
+
+
+def view_labels(bounds, *, width_px: int = 780, height_px: int = common.MAP_HEIGHT) -> pd.DataFrame:
+    """The labels of a view of ``bounds``: ``nom``, ``lon``, ``lat``, ``major``, ``minzoom``."""
+    b = tuple(round(float(v), 4) for v in bounds)
+    return _view_labels(common.data_key(), b, int(width_px), int(height_px))
+
+
+def add_place_labels(m, bounds, *, width_px: int = 780, height_px: int = common.MAP_HEIGHT) -> int:
+    """Draw the communes' names of the view of ``bounds`` on ``m``; returns how many."""
+    try:
+        labels = view_labels(bounds, width_px=width_px, height_px=height_px)
+    except Exception:  # noqa: BLE001 - names are a help, never a reason for a page to fail
+        common.logger.exception("place labels failed")
+        return 0
+    return maps.add_labels(m, labels)
+
+
+def points_in(geoms: gpd.GeoSeries) -> np.ndarray:
+    """A point inside each geometry (for markers)."""
+    return shapely.point_on_surface(geoms.to_numpy())
