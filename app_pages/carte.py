@@ -16,7 +16,7 @@ from ptce_geo.poles import pole_details
 from ptce_geo.scorecard import Scorecard
 
 from . import common, places, state
-from .present import fr_table, level_summary, md, summary_table, typology_label
+from .present import CARD_LEVELS, fr_table, level_summary, md, summary_table, typology_label
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
 CONTEXT = {
@@ -165,7 +165,11 @@ def render_card(b: Scorecard, pole_id: str) -> None:
                 st.markdown(f"- {link}" + (f" ({md(src['date'])})" if src["date"] else ""))
     noun, _ = state.measure_words()
     st.markdown(f"**Découpage par échelon** (parts en {noun})")
-    st.table(level_summary(b, pole_id), hide_index=True)
+    st.table(level_summary(b, pole_id, CARD_LEVELS), hide_index=True)
+    others = [lid for lid in b.levels if lid not in CARD_LEVELS]
+    if others:
+        with st.expander("Autres découpages (" + ", ".join(LEVEL_LABELS.get(lid, lid) for lid in others) + ")"):
+            st.table(level_summary(b, pole_id, others), hide_index=True)
     if "dominant_zones_emploi" in s and isinstance(s["dominant_zones_emploi"], str):
         st.markdown(f"**Zone d'emploi dominante :** {md(s['dominant_zones_emploi'])} "
                     f"({fr_pct(s['dominant_zones_emploi_share'])} du pôle)")

@@ -175,3 +175,14 @@ def install() -> None:
     """Add the translating script and the CSS to the page (idempotent in the browser)."""
     st.html(CSS)
     st.html(f'<div class="ptce-fr"></div><script>{script()}</script>', unsafe_allow_javascript=True)
+
+
+def percent_choice(label: str, options, *, value: float, key: str, help: str | None = None) -> float:
+    """A slider over fixed percentages written the French way (« 0,5 % », « 10 % »), never « 1.00 ».
+
+    ``options`` and ``value`` are in percent; returns the chosen percent.
+    """
+    from ptce_geo.fmt import fr_number
+
+    return st.select_slider(label, options=list(options), value=value, key=key, help=help,
+                            format_func=lambda v: fr_number(v, 0 if float(v).is_integer() else 1) + "\u00a0%")

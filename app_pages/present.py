@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -77,6 +78,29 @@ def fr_table(df: pd.DataFrame, formats: Mapping[str, str]):
     return df.style.format(fmt, na_rep="—")
 
 
+#: how the zones page writes its overlap table, and column widths that fit 1400 px
+ZONE_FORMATS = {"Part du pôle dans la zone": "pct", "Part de la zone dans le pôle": "pct", "IoU": "num2",
+                "Surface commune (km²)": "num1"}
+
+
+def _zone_columns() -> dict:
+    import streamlit as st
+
+    col = st.column_config
+    return {
+        "Pôle": col.TextColumn(width=180), "Code de la zone": col.TextColumn("Code", width=80),
+        "Zone": col.TextColumn(width=150),
+        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=92, help=METRIC_HELP["share_of_pole"]),
+        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=112,
+                                                         help="La part de la zone située dans le pôle."),
+        "IoU": col.NumberColumn("Recouvrement", width=104, help=METRIC_HELP["best_iou"]),
+        "Relation": col.TextColumn(width=160), "Surface commune (km²)": col.NumberColumn("km² en commun", width=105),
+    }
+
+
+ZONE_COLUMNS = _zone_columns()
+
+
 def typology_label(value: object) -> str:
     """The French name of a typology (« Intra-EPCI »…), « — » when not computed."""
     return TYPOLOGY_LABELS.get(value, "—") if isinstance(value, str) else "—"
@@ -109,13 +133,22 @@ LEVEL_HELP = {
 }
 
 
-def level_summary(card: Scorecard, pole_id: str) -> pd.DataFrame:
+#: the levels of a pole's card, in this order (the others go below, folded)
+CARD_LEVELS = ("communes", "epci", "departements", "regions", "zones_emploi")
+
+
+def level_summary(card: Scorecard, pole_id: str, levels=None) -> pd.DataFrame:
     """A narrow version of :func:`level_table` for a pole's card: every cell a short French text.
 
     Columns « Échelon », « Unités », « Dominante » (name and share) and « Frontières » —
-    four columns that fit a card's width without scrolling sideways.
+    four columns that fit a card's width without scrolling sideways. ``levels``: only
+    these levels, in this order (default: every level of the Scorecard).
     """
     rows = card.pole_levels(pole_id)
+    if levels is not None:
+        order = {lid: i for i, lid in enumerate(levels)}
+        rows = rows[rows["layer"].isin(order)]
+        rows = rows.iloc[np.argsort([order[lid] for lid in rows["layer"]], kind="stable")]
     dominant = [f"{name} ({fr_pct(share, 0)})" if isinstance(name, str) else "—"
                 for name, share in zip(rows["dominant_name"], rows["dominant_share"])]
     return pd.DataFrame({

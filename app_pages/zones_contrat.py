@@ -7,14 +7,15 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.fmt import RELATION_LABELS, fr_number
+from ptce_geo.fmt import RELATION_LABELS, fr_count, fr_number
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.export import csv_safe
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 from ptce_geo.zones import ZoneOverlap, overlap_zones
 
 from . import common, compute
-from .present import md
+from .french import percent_choice
+from .present import ZONE_COLUMNS, ZONE_FORMATS, fr_table, md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
 RELATION_COLOURS = {"pole_inside_zone": "#1B9E77", "zone_inside_pole": "#7570B3", "straddles": "#D95F02"}
@@ -86,9 +87,10 @@ def page() -> None:
                "ville, CRTE, contrats de ruralité, QPV…) ou à vos propres zones : part du pôle dans chaque zone, part "
                "de la zone dans le pôle, et relation.")
     c1, c2 = st.columns([3, 1])
-    tolerance = c2.number_input("Tolérance des relations (%)", 0.0, 10.0, 1.0, 0.5, key="zc_tol",
-                                help="« Pôle inclus dans la zone » quand au moins 100 % − tolérance du pôle est "
-                                     "dans la zone ; de même pour « Zone incluse dans le pôle ».")
+    with c2:
+        tolerance = percent_choice("Tolérance des relations", [0, 0.5, 1, 2, 5, 10], value=1, key="zc_tol",
+                                   help="« Pôle inclus dans la zone » quand au moins 100 % − tolérance du pôle est "
+                                        "dans la zone ; de même pour « Zone incluse dans le pôle ».")
     with c1:
         res = _zones_source(tolerance / 100)
     if res is None:
@@ -104,30 +106,25 @@ def page() -> None:
                            format_func=lambda i: names.get(i, i), key="zc_poles", placeholder="Tous les pôles")
     relations = c2.multiselect("Relations", list(RELATION_LABELS), format_func=RELATION_LABELS.get,
                                key="zc_relations", placeholder="Toutes les relations")
-    minimum = c3.number_input("Part du pôle minimale (%)", 0.0, 100.0, 0.0, 1.0, key="zc_min")
+    with c3:
+        minimum = percent_choice("Part du pôle minimale", [0, 1, 5, 10, 25, 50, 75, 90], value=0, key="zc_min")
     sel = table
     if poles:
         sel = sel[sel["_pole"].isin(poles)]
     if relations:
         sel = sel[sel["_relation"].isin(relations)]
     sel = sel[sel["Part du pôle dans la zone"] >= minimum / 100]
-    st.markdown(f"**{len(sel)} recouvrement(s)** entre {sel['_pole'].nunique()} pôle(s) et "
-                f"{sel['Code de la zone'].nunique()} zone(s)")
+    st.markdown(f"**{fr_count(len(sel), 'recouvrement')}** entre {fr_count(sel['_pole'].nunique(), 'pôle')} et "
+                f"{fr_count(sel['Code de la zone'].nunique(), 'zone')}")
     matrix, synth = st.tabs(["Recouvrements", "Synthèse par pôle"])
-    matrix.dataframe(sel.drop(columns=["_pole", "_relation"]), hide_index=True, width="stretch", column_config={
-        "Part du pôle dans la zone": st.column_config.NumberColumn(format="percent"),
-        "Part de la zone dans le pôle": st.column_config.NumberColumn(format="percent"),
-        "IoU": st.column_config.NumberColumn(format="%.2f"),
-        "Surface commune (km²)": st.column_config.NumberColumn(format="%.2f"),
-    })
+    matrix.dataframe(fr_table(sel.drop(columns=["_pole", "_relation"]), ZONE_FORMATS), hide_index=True,
+                     width="stretch", column_config=ZONE_COLUMNS)
     s = res.summary
     synth.dataframe(pd.DataFrame({
         "Pôle": s["pole_id"].map(names).fillna(s["nom"]), "Zones touchées": s["n_zones"],
         "Pôle inclus dans une zone": s["n_pole_inside_zone"], "Zones incluses dans le pôle": s["n_zone_inside_pole"],
         "Chevauchements": s["n_straddles"], "Part du pôle couverte par les zones": s["covered_share"],
-    }), hide_index=True, width="stretch", column_config={
-        "Part du pôle couverte par les zones": st.column_config.ProgressColumn(format="percent", min_value=0.0,
-                                                                               max_value=1.0)})
+    }).pipe(fr_table, {"Part du pôle couverte par les zones": "pct"}), hide_index=True, width="stretch")
     csv = csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig")
     st.download_button("Télécharger le tableau (CSV)", csv, file_name=f"recouvrements-{res.layer}.csv",
                        mime="text/csv", on_click="ignore", key="zc_download")
@@ -138,7 +135,8 @@ def page() -> None:
     summary = res.summary.set_index("pole_id")
     if pole in summary.index:
         row = summary.loc[pole]
-        st.caption(f"{md(names.get(pole, pole))} : {int(row['n_zones'])} zone(s) touchée(s) ; part du pôle couverte "
+        st.caption(f"{md(names.get(pole, pole))} : {fr_count(row['n_zones'], 'zone touchée', 'zones touchées')} ; "
+                   "part du pôle couverte "
                    f"par l'ensemble des zones : {fr_number(100 * row['covered_share'])} %.")
     geom = b.perimeters.set_index("id").geometry.loc[pole]
     bounds = tuple(geom.bounds)
