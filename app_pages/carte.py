@@ -238,7 +238,7 @@ def page() -> None:
     cat = common.catalogue()
     choices = context_choices(cat)
     c1, c2, c3 = st.columns([2, 3, 1])
-    selected = c1.selectbox("Pôle", [NONE, *ids], key=POLE_KEY,
+    selected = c1.selectbox("Pôle", [NONE, *ids], key=POLE_KEY, filter_mode="contains",
                             format_func=lambda i: "— aucun (vue de la France entière) —" if i == NONE else names.get(i, i))
     default = [k for k in ("departements",) if k in choices]
     chosen = c2.multiselect("Couches de contexte", list(choices), default=default,

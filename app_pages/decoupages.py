@@ -48,9 +48,9 @@ def page() -> None:
     if LEVEL_KEY not in st.session_state and state.initial("echelon") in levels:
         st.session_state[LEVEL_KEY] = state.initial("echelon")
     c1, c2 = st.columns([2, 1])
-    pole = c1.selectbox("Pôle", ids, format_func=lambda i: names.get(i, i), key=POLE_KEY)
+    pole = c1.selectbox("Pôle", ids, format_func=lambda i: names.get(i, i), key=POLE_KEY, filter_mode="contains")
     level = c2.selectbox("Échelon", levels, index=levels.index("communes") if "communes" in levels else 0,
-                         format_func=lambda k: LEVEL_LABELS.get(k, k), key=LEVEL_KEY)
+                         format_func=lambda k: LEVEL_LABELS.get(k, k), key=LEVEL_KEY, filter_mode="contains")
     if pole is None:
         st.info("Aucun pôle dans le fichier des pôles.")
         return
@@ -77,7 +77,7 @@ def page() -> None:
                     f"parts en {noun})")
         st.dataframe(fr_table(table, {"Part du pôle": "pct", "Part de l'unité": "pct", "Surface (km²)": "num1"}),
                      hide_index=True, width="stretch", height=360 if len(table) > 9 else "auto", column_config={
-                         "Unité": st.column_config.TextColumn(width=168),
+                         "Unité": st.column_config.TextColumn(width=150),
                          "Part du pôle": st.column_config.NumberColumn(width=86, help=METRIC_HELP["share_of_pole"]),
                          "Part de l'unité": st.column_config.NumberColumn(width=96, help=METRIC_HELP["share_of_unit"]),
                          "Surface (km²)": st.column_config.NumberColumn(width=96),

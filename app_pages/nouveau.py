@@ -54,18 +54,21 @@ def _codes_mode() -> dict | None:
     deps = common.layer("departements")
     communes = common.layer("communes")
     e_names = dict(zip(epci["code"], epci["nom"]))
-    chosen_epci = st.multiselect("EPCI", list(epci["code"]), key="nouv_epci",
+    # « contains »: typing « Tarnos » offers Tarnos only (fuzzy matching also offers Saint-Laurent-de-Gosse),
+    # and no « select all matches » entry that Enter would pick
+    chosen_epci = st.multiselect("EPCI", list(epci["code"]), key="nouv_epci", filter_mode="contains", select_all=False,
                                  format_func=lambda c: f"{e_names.get(c, c)} ({c})",
                                  placeholder="Tapez un nom ou un SIREN d'EPCI")
     d_names = dict(zip(deps["code"], deps["nom"]))
     c1, c2 = st.columns([1, 2])
-    dep = c1.selectbox("Communes du département", sorted(deps["code"]), key="nouv_dep",
+    dep = c1.selectbox("Communes du département", sorted(deps["code"]), key="nouv_dep", filter_mode="contains",
                        format_func=lambda c: f"{d_names.get(c, c)} ({c})")
     in_dep = communes[communes["dep"] == dep].sort_values("nom")
     c_names = dict(zip(in_dep["code"], in_dep["nom"]))
     # widget states vanish when their département is not shown: keep the choices apart
     store = st.session_state.setdefault("_nouv_communes", {})
     c2.multiselect("Communes", list(in_dep["code"]), key=f"nouv_communes_{dep}", default=store.get(dep, []),
+                   filter_mode="contains", select_all=False,
                    format_func=lambda c: f"{c_names.get(c, c)} ({c})", placeholder="Tapez un nom ou un code INSEE",
                    on_change=_keep_communes, args=(dep,))
     chosen_communes = sorted({c for values in store.values() for c in values})

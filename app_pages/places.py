@@ -52,8 +52,10 @@ def _view_labels(key: str, bounds: tuple[float, float, float, float], width_px: 
     dx, dy = (maxx - minx) * 0.15 + 0.02, (maxy - miny) * 0.15 + 0.02
     inside = table[(table["lon"] >= minx - dx) & (table["lon"] <= maxx + dx)
                    & (table["lat"] >= miny - dy) & (table["lat"] <= maxy + dy)].head(MAX_LABELS)
-    z0 = math.floor(maps.view_zoom(bounds, width_px=width_px, height_px=height_px) * 4) / 4
-    zooms = [int(math.floor(z0)) + k for k in range(0, ZOOM_AHEAD + 1)]
+    # Leaflet fits the bounds with a padding and in quarter steps, and the map's width is
+    # only estimated: place from one level below, so that the first view has its names
+    z0 = maps.view_zoom(bounds, width_px=width_px - 24, height_px=height_px - 24)
+    zooms = [int(math.floor(z0)) - 1 + k for k in range(0, ZOOM_AHEAD + 2)]
     first = maps.place_labels(inside["nom"].tolist(), inside["lon"], inside["lat"], inside["priority"],
                               zooms=zooms, major=inside["major"].to_numpy())
     out = inside.assign(minzoom=first)

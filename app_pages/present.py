@@ -87,14 +87,14 @@ def _zone_columns() -> dict:
     import streamlit as st
 
     col = st.column_config
-    return {
-        "Pôle": col.TextColumn(width=180), "Code de la zone": col.TextColumn("Code", width=80),
-        "Zone": col.TextColumn(width=150),
-        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=92, help=METRIC_HELP["share_of_pole"]),
-        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=112,
+    return {  # 923 px in all: the 940 px of the main column at 1400 px, less a vertical scroll bar
+        "Pôle": col.TextColumn(width=165), "Code de la zone": col.TextColumn("Code", width=78),
+        "Zone": col.TextColumn(width=140),
+        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=90, help=METRIC_HELP["share_of_pole"]),
+        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=106,
                                                          help="La part de la zone située dans le pôle."),
-        "IoU": col.NumberColumn("Recouvrement", width=104, help=METRIC_HELP["best_iou"]),
-        "Relation": col.TextColumn(width=160), "Surface commune (km²)": col.NumberColumn("km² en commun", width=105),
+        "IoU": col.NumberColumn("Recouvrement", width=96, help=METRIC_HELP["best_iou"]),
+        "Relation": col.TextColumn(width=150), "Surface commune (km²)": col.NumberColumn("km² en commun", width=98),
     }
 
 

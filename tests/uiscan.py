@@ -322,7 +322,7 @@ def walk(page, base_url: str, titles: list[str], *, shots=None, extra=None) -> d
     """
     seen: dict[str, list[tuple[str, str]]] = {}
     page.goto(base_url + "/", wait_until="domcontentloaded")
-    wait_map(page)
+    wait_map(page, 400)  # the first load may prepare every layer
     wait_idle(page)
     for title in titles:
         page.locator('[data-testid="stSidebar"]').get_by_text(title, exact=True).first.click()
@@ -350,7 +350,10 @@ def screenshots(page, folder, title: str, *, limit: int = 4) -> list:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    slug = _re.sub(r"[^a-z0-9]+", "-", title.lower().encode("ascii", "ignore").decode()).strip("-")
+    import unicodedata
+
+    ascii_ = unicodedata.normalize("NFKD", title.lower()).encode("ascii", "ignore").decode()
+    slug = _re.sub(r"[^a-z0-9]+", "-", ascii_).strip("-")
     paths = []
     height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]'); "
                            "return m ? [m.scrollHeight, m.clientHeight] : [0, 0]; }")
