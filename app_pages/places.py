@@ -1,16 +1,15 @@
 """Place names on the app's maps, offline: communes labelled by importance and zoom.
 
-The label points (a point inside each commune), their order of importance (seats
-first when the communes layer has a ``statut``, then population) are computed once per
-process; the labels of one view are placed once per view (cached), so that no rerun
-redoes them.
+The communes' order of importance (seats first when the communes layer has a
+``statut``, then population) is computed once per process; the labels of one view (a
+point inside each candidate commune, the zoom from which each fits) are placed once per
+view and cached, so that no rerun redoes them.
 """
 
 from __future__ import annotations
 
 import math
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -22,26 +21,26 @@ from . import common
 
 #: at most this many candidate labels per view
 MAX_LABELS = 1500
-#: zoom levels labelled beyond the view's own
-ZOOM_AHEAD = 5
+#: zoom levels labelled beyond the view's own (further in, the map shows no new names)
+ZOOM_AHEAD = 4
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _label_table(key: str) -> pd.DataFrame:
     communes = common.layer("communes")
-    points = shapely.point_on_surface(communes.geometry.to_numpy())
     pop = communes["population"].to_numpy(dtype=float) if "population" in communes else np.zeros(len(communes))
     status = communes["statut"].to_numpy(dtype=object) if "statut" in communes else None
     priority = maps.label_priority(pop, status)
     major = (np.nan_to_num(pop) >= 100_000) | (priority < 2e9 - 9e8)  # large towns and préfectures
-    table = pd.DataFrame({"code": communes["code"].to_numpy(dtype=object), "nom": communes["nom"].astype(str).to_numpy(),
-                          "lon": shapely.get_x(points), "lat": shapely.get_y(points), "priority": priority,
+    b = shapely.bounds(communes.geometry.to_numpy())  # a rough position to select a view's candidates
+    table = pd.DataFrame({"row": np.arange(len(communes)), "nom": communes["nom"].astype(str).to_numpy(),
+                          "cx": (b[:, 0] + b[:, 2]) / 2, "cy": (b[:, 1] + b[:, 3]) / 2, "priority": priority,
                           "major": major})
     return table.sort_values("priority", kind="stable").reset_index(drop=True)
 
 
 def label_table() -> pd.DataFrame:
-    """Every commune's label point and importance (read-only, shared)."""
+    """Every commune's name, rough position and importance (read-only, shared)."""
     return _label_table(common.data_key())
 
 
@@ -50,8 +49,11 @@ def _view_labels(key: str, bounds: tuple[float, float, float, float], width_px: 
     table = _label_table(key)
     minx, miny, maxx, maxy = bounds
     dx, dy = (maxx - minx) * 0.15 + 0.02, (maxy - miny) * 0.15 + 0.02
-    inside = table[(table["lon"] >= minx - dx) & (table["lon"] <= maxx + dx)
-                   & (table["lat"] >= miny - dy) & (table["lat"] <= maxy + dy)].head(MAX_LABELS)
+    inside = table[(table["cx"] >= minx - dx) & (table["cx"] <= maxx + dx)
+                   & (table["cy"] >= miny - dy) & (table["cy"] <= maxy + dy)].head(MAX_LABELS)
+    # a point inside each commune, for the candidates only (a few hundred, not 35 000)
+    points = shapely.point_on_surface(common.layer("communes").geometry.to_numpy()[inside["row"].to_numpy()])
+    inside = inside.assign(lon=shapely.get_x(points), lat=shapely.get_y(points))
     # Leaflet fits the bounds with a padding and in quarter steps, and the map's width is
     # only estimated: place from one level below, so that the first view has its names
     z0 = maps.view_zoom(bounds, width_px=width_px - 24, height_px=height_px - 24)
@@ -76,8 +78,3 @@ def add_place_labels(m, bounds, *, width_px: int = 780, height_px: int = common.
         common.logger.exception("place labels failed")
         return 0
     return maps.add_labels(m, labels)
-
-
-def points_in(geoms: gpd.GeoSeries) -> np.ndarray:
-    """A point inside each geometry (for markers)."""
-    return shapely.point_on_surface(geoms.to_numpy())

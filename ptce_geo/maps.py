@@ -185,6 +185,27 @@ def new_map(*, bounds: Sequence[float] | None = None, tiles: TileConfig | None =
     return m
 
 
+class _GeoJson(folium.GeoJson):
+    """folium's GeoJson with its bounds given (folium would walk every coordinate in Python)."""
+
+    def __init__(self, data, *, bounds=None, **kwargs) -> None:
+        super().__init__(data, **kwargs)
+        self._ptce_bounds = bounds
+
+    def _get_self_bounds(self):
+        return self._ptce_bounds if self._ptce_bounds is not None else super()._get_self_bounds()
+
+
+def _folium_bounds(geoms) -> list | None:
+    """[[south, west], [north, east]] of lon/lat geometries (``None`` when empty)."""
+    arr = np.asarray(list(geoms) if not isinstance(geoms, np.ndarray) else geoms, dtype=object)
+    arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))] if len(arr) else arr
+    if not len(arr):
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(arr))
+    return [[miny, minx], [maxy, maxx]]
+
+
 def _collection(gdf: gpd.GeoDataFrame, props: Sequence[str], geoms: np.ndarray) -> dict:
     """A FeatureCollection with only ``props``, every string escaped."""
     feats = []
@@ -227,15 +248,16 @@ def add_poles(m: folium.Map, poles: gpd.GeoDataFrame, *, name: str = "Pôles", t
         extent = shapely.area(shapely.envelope(g.geometry.to_numpy()))
         g = g.iloc[np.argsort(-np.nan_to_num(extent), kind="stable")]
     props = ["id", "nom", "colour", "selected", "tooltip_html"] + (["popup_html"] if "popup_html" in g else [])
-    data = _collection(g, props, display_geometries(g.geometry.to_numpy(), tolerance=tolerance))
+    shown = display_geometries(g.geometry.to_numpy(), tolerance=tolerance)
+    data = _collection(g, props, shown)
 
     def style(feature):
         p = feature["properties"]
         return {"color": "#111111" if p["selected"] else p["colour"], "weight": 3.5 if p["selected"] else 1.5,
                 "fillColor": p["colour"], "fillOpacity": 0.55 if p["selected"] else 0.45}
 
-    layer = folium.GeoJson(
-        data, name=esc(name), style_function=style, show=show,
+    layer = _GeoJson(
+        data, bounds=_folium_bounds(shown), name=esc(name), style_function=style, show=show,
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.55},
         tooltip=_detail(["tooltip_html"], None, folium.GeoJsonTooltip),
         popup=_detail(["popup_html"], None, folium.GeoJsonPopup) if "popup_html" in g else None,
@@ -252,8 +274,8 @@ def add_seats(m: folium.Map, seats: gpd.GeoDataFrame, *, name: str = "Sièges de
     seat_names = g["siege_nom"] if "siege_nom" in g else g["nom"]
     g["tooltip_html"] = [f"<b>{esc(n)}</b><br>Siège : {esc(s)}" for n, s in zip(g["nom"], seat_names)]
     geoms = shapely.transform(g.geometry.to_numpy(), lambda xy: np.round(xy, 5))
-    folium.GeoJson(
-        _collection(g, ["id", "nom", "tooltip_html"], geoms), name=esc(name),
+    _GeoJson(
+        _collection(g, ["id", "nom", "tooltip_html"], geoms), bounds=_folium_bounds(geoms), name=esc(name),
         marker=folium.CircleMarker(radius=4, color="#222222", weight=1, fill=True, fill_color="#FFFFFF",
                                    fill_opacity=1),
         tooltip=_detail(["tooltip_html"], None, folium.GeoJsonTooltip),
@@ -268,11 +290,12 @@ def add_outlines(m: folium.Map, layer: gpd.GeoDataFrame, *, name: str, colour: s
         return
     g = layer.copy()
     g["tooltip_html"] = [f"{esc(label)} <b>{esc(n)}</b> ({esc(c)})" for n, c in zip(g["nom"], g["code"])]
-    data = _collection(g, ["code", "tooltip_html"], display_geometries(g.geometry.to_numpy(), tolerance=tolerance))
+    shown = display_geometries(g.geometry.to_numpy(), tolerance=tolerance)
+    data = _collection(g, ["code", "tooltip_html"], shown)
     style = {"color": colour, "weight": weight, "fillColor": colour, "fillOpacity": fill_opacity}
     if dash:
         style["dashArray"] = dash
-    folium.GeoJson(data, name=esc(name), show=show, style_function=lambda f: style,
+    _GeoJson(data, bounds=_folium_bounds(shown), name=esc(name), show=show, style_function=lambda f: style,
                    marker=folium.CircleMarker(radius=5, fill=True),  # point zones (programme sites)
                    tooltip=_detail(["tooltip_html"], None, folium.GeoJsonTooltip)).add_to(m)
 
@@ -290,9 +313,9 @@ def add_units(m: folium.Map, pieces: gpd.GeoDataFrame, *, name: str, tolerance: 
     g["colour"] = g["unit_code"].map(colours)
     g["tooltip_html"] = [f"<b>{esc(n)}</b> ({esc(c)})<br>{esc(fr_pct(s))} du pôle"
                          for n, c, s in zip(g["unit_name"], g["unit_code"], g["share_of_pole"])]
-    data = _collection(g, ["unit_code", "colour", "tooltip_html"],
-                       display_geometries(g.geometry.to_numpy(), tolerance=tolerance, coverage=True))
-    folium.GeoJson(data, name=esc(name),
+    shown = display_geometries(g.geometry.to_numpy(), tolerance=tolerance, coverage=True)
+    data = _collection(g, ["unit_code", "colour", "tooltip_html"], shown)
+    _GeoJson(data, bounds=_folium_bounds(shown), name=esc(name),
                    style_function=lambda f: {"color": "#ffffff", "weight": 0.6, "fillColor": f["properties"]["colour"],
                                              "fillOpacity": 0.65},
                    tooltip=_detail(["tooltip_html"], None, folium.GeoJsonTooltip)).add_to(m)
@@ -306,7 +329,7 @@ def add_lines(m: folium.Map, geom, *, name: str, colour: str = "#C00000", weight
         return
     data = {"type": "Feature", "properties": {"tooltip_html": esc(tooltip)},
             "geometry": json.loads(shapely.to_geojson(shapely.transform(geom, lambda xy: np.round(xy, 5))))}
-    folium.GeoJson(data, name=esc(name), style_function=lambda f: {"color": colour, "weight": weight},
+    _GeoJson(data, bounds=_folium_bounds([geom]), name=esc(name), style_function=lambda f: {"color": colour, "weight": weight},
                    tooltip=_detail(["tooltip_html"], None, folium.GeoJsonTooltip) if tooltip else None).add_to(m)
 
 
@@ -512,16 +535,19 @@ def place_labels(names: Sequence[str], lon: Sequence[float], lat: Sequence[float
                  height_px: float = 15.0) -> np.ndarray:
     """The zoom from which each label can be drawn without overlapping a more important one.
 
-    Labels are placed greedily, most important first (smallest ``priority``), zoom by
-    zoom: a label placed at zoom z stays at every larger zoom (distances only grow), and
-    a new one is placed where its box (text width estimated from its length) overlaps
-    no box already placed. Returns, per label, its first zoom, or ``inf`` when it never
-    fits within ``zooms``.
+    Labels are taken most important first (smallest ``priority``); each gets the first
+    zoom of ``zooms`` at which its box (text width estimated from its length) overlaps
+    none of the more important labels shown at that zoom. So at every zoom the labels
+    shown never overlap (distances only grow as one zooms in), and a label never gives
+    way to a less important one; a ``major`` label (a seat, a large town) also keeps its
+    place at the zooms where it does not fit yet. Returns, per label, its first zoom, or
+    ``inf`` when it never fits within ``zooms``.
     """
     names = list(names)
     n = len(names)
     first = np.full(n, np.inf)
-    if not n:
+    zooms = sorted(int(z) for z in zooms)
+    if not n or not zooms:
         return first
     lon = np.asarray(lon, dtype=float)
     lat = np.clip(np.asarray(lat, dtype=float), -85.0, 85.0)
@@ -530,31 +556,37 @@ def place_labels(names: Sequence[str], lon: Sequence[float], lat: Sequence[float
     big = np.asarray(major, dtype=bool) if major is not None else np.zeros(n, dtype=bool)
     half_w = (np.array([len(t) for t in names]) * font_px * np.where(big, 1.2, 1.0) + 6) / 2
     half_h = np.where(big, height_px * 1.15, height_px) / 2
-    order = np.argsort(np.asarray(priority, dtype=float), kind="stable")
     cell = 96.0
-    for z in sorted(zooms):
-        scale = 256.0 * 2.0 ** z
-        px, py = mx * scale, my * scale
-        grid: dict[tuple[int, int], list[int]] = {}
+    scales = {z: 256.0 * 2.0 ** z for z in zooms}
+    grids: dict[int, dict[tuple[int, int], list[int]]] = {z: {} for z in zooms}
 
-        def cells(i: int):
-            x0, x1 = int((px[i] - half_w[i]) // cell), int((px[i] + half_w[i]) // cell)
-            y0, y1 = int((py[i] - half_h[i]) // cell), int((py[i] + half_h[i]) // cell)
-            return [(cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1)]
+    def cells(i: int, z: int):
+        px, py = mx[i] * scales[z], my[i] * scales[z]
+        x0, x1 = int((px - half_w[i]) // cell), int((px + half_w[i]) // cell)
+        y0, y1 = int((py - half_h[i]) // cell), int((py + half_h[i]) // cell)
+        return [(cx, cy) for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1)]
 
-        def free(i: int) -> bool:
-            for c in cells(i):
-                for j in grid.get(c, ()):
-                    if abs(px[i] - px[j]) < half_w[i] + half_w[j] and abs(py[i] - py[j]) < half_h[i] + half_h[j]:
-                        return False
-            return True
+    def free(i: int, z: int) -> bool:
+        k = scales[z]
+        for c in cells(i, z):
+            for j in grids[z].get(c, ()):
+                if (abs(mx[i] - mx[j]) * k < half_w[i] + half_w[j]
+                        and abs(my[i] - my[j]) * k < half_h[i] + half_h[j]):
+                    return False
+        return True
 
-        for i in order:
-            if first[i] <= z or free(i):
-                if first[i] > z:
-                    first[i] = z
-                for c in cells(i):
-                    grid.setdefault(c, []).append(int(i))
+    for i in np.argsort(np.asarray(priority, dtype=float), kind="stable"):
+        for n_z, z in enumerate(zooms):
+            # free at this zoom and at every larger one, where more important names may appear
+            if all(free(i, zz) for zz in zooms[n_z:]):
+                first[i] = z
+                break
+        # a major name keeps its place at the zooms where it does not fit yet, so that no
+        # smaller town shows where it will appear (Contes before Nice)
+        for zz in zooms:
+            if zz >= first[i] or big[i]:
+                for c in cells(i, zz):
+                    grids[zz].setdefault(c, []).append(int(i))
     return first
 
 
@@ -620,7 +652,8 @@ def typology_legend(m: folium.Map, *, present: Iterable[str] | None = None, coll
     entries = [(TYPOLOGY_LABELS[t], c) for t, c in TYPOLOGY_COLOURS.items() if keep is None or t in keep]
     if keep is not None and any(t not in TYPOLOGY_COLOURS for t in keep):
         entries.append(("Typologie non calculée", UNKNOWN_COLOUR))
-    add_legend(m, "Typologie du périmètre", entries, collapsed=collapsed)
+    # bottom left: at the scale of France, the Atlantic and Spain; other legends go top right
+    add_legend(m, "Typologie du périmètre", entries, collapsed=collapsed, position="bottomleft")
 
 
 def add_attribution(m: folium.Map, text: str) -> None:

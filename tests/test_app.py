@@ -598,3 +598,59 @@ def test_display_geometries_and_internal_borders():
     (simple,) = maps.display_geometries([wiggly], tolerance=1e-3)
     assert len(shapely.get_coordinates(simple)) < 10 < len(shapely.get_coordinates(wiggly))
     assert maps.esc("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
+
+
+def test_place_labels_never_overlap_and_never_give_way_to_smaller_names():
+    from ptce_geo import maps
+
+    rng = np.random.default_rng(12)
+    n = 400
+    lon, lat = rng.uniform(1.0, 3.0, n), rng.uniform(45.0, 46.5, n)
+    names = ["".join(rng.choice(list("abcdefghij"), rng.integers(3, 18))) for _ in range(n)]
+    priority = rng.permutation(n).astype(float)
+    major = priority < 20
+    zooms = range(6, 12)
+    first = maps.place_labels(names, lon, lat, priority, zooms=zooms, major=major)
+    # boxes as drawn, measured independently in Web Mercator pixels
+    x = (lon + 180) / 360
+    y = (1 - np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) / np.pi) / 2
+    w = (np.array([len(t) for t in names]) * 6.6 * np.where(major, 1.2, 1.0) + 6) / 2
+    h = np.where(major, 15 * 1.15, 15) / 2
+    for z in zooms:
+        k = 256 * 2 ** z
+        shown = np.flatnonzero(first <= z)
+        for a_i, a in enumerate(shown):
+            b = shown[a_i + 1:]
+            clash = (np.abs(x[a] - x[b]) * k < w[a] + w[b]) & (np.abs(y[a] - y[b]) * k < h[a] + h[b])
+            assert not clash.any(), (z, names[a], [names[j] for j in b[clash]])
+    assert np.isfinite(first).sum() > n / 2
+    # the most important name is always shown from the first zoom
+    assert first[np.argmin(priority)] == 6
+    # two names at the same place: the more important one is shown first
+    both = maps.place_labels(["Nice", "Contes"], [7.25, 7.26], [43.70, 43.71], [1.0, 2.0], zooms=range(5, 14))
+    assert both[0] == 5 and both[1] > 5
+
+
+def test_map_json_is_inert_in_templates_and_scripts():
+    from ptce_geo import maps
+
+    value = [[1.5, "a{{ config }}b", "{% include x %}", "</script><b>&", {"k": "}}"}]]
+    text = maps._no_braces_json(value)
+    assert json.loads(text) == value
+    for bad in ("{{", "}}", "{%", "%}", "<", ">", "&"):
+        assert bad not in text, bad
+
+
+def test_maps_speak_french_and_use_a_metric_scale():
+    from ptce_geo import maps
+
+    m = maps.new_map(bounds=(-1.6, 43.4, -1.3, 43.6))
+    maps.add_draw(m)
+    maps.add_legend(m, "Légende", [("Territoire", "#000", "line")], collapsed=True)
+    maps.finish(m)
+    html = maps.map_html(m)
+    assert "zoomInTitle: 'Zoom avant'" in html and "imperial: false" in html
+    assert '"polygon":"Tracer un polygone"' in unescape_js(html)
+    assert "Couches affichées" in html and "<details>" in unescape_js(html)
+    for english in ("Draw a polygon", "Finish", "Delete last point", "Click to start drawing"):
+        assert english not in html  # Leaflet.draw's English strings are replaced before its toolbar exists

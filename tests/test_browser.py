@@ -150,15 +150,20 @@ def _new_page(browser, requests=None, sockets=None, dialogs=None):
     return page
 
 
-def _pick(page, widget_label: str, text: str) -> None:
-    """Choose ``text`` in the selectbox or multiselect labelled ``widget_label`` (typed, then Enter)."""
+def _pick(page, widget_label: str, text: str) -> float:
+    """Choose ``text`` in the selectbox or multiselect labelled ``widget_label`` (typed, then Enter).
+
+    Returns the moment the choice is made (Enter pressed): what a person waits for starts there.
+    """
     box = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
         has=page.get_by_text(widget_label, exact=True)).first
     box.click()
     page.keyboard.type(text)
     time.sleep(0.3)
+    chosen = time.monotonic()
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
+    return chosen
 
 
 def _answer(page, ready_js: str, timeout_s: float = 60.0) -> float:
@@ -179,11 +184,11 @@ def _answer(page, ready_js: str, timeout_s: float = 60.0) -> float:
     raise AssertionError(f"no answer within {timeout_s} s: {ready_js} (see tests/artifacts/no-answer.png)")
 
 
-def _map_has(page, text: str) -> str:
+def _map_has(text: str) -> str:
     """JavaScript: some map frame's layer list holds ``text``."""
     return ("() => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "
             "return d && d.querySelectorAll('svg path.leaflet-interactive').length > 0 && "
-            f"d.body.innerText.includes({json.dumps(text)}); }} catch (e) {{ return false; }} }})")
+            f"d.body.textContent.includes({json.dumps(text)}); }} catch (e) {{ return false; }} }})")
 
 
 def test_served_app_draws_offline_and_escapes(served_app):
@@ -414,8 +419,7 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
                           "document.body.innerText.includes('Tableau de bord calculé')", 400)  # workers start
             uiscan.wait_map(page)
             uiscan.wait_idle(page)
-            t0 = time.monotonic()
-            _pick(page, "Communes", "Ondres")
+            t0 = _pick(page, "Communes", "Ondres")
             _answer(page, "() => document.body.innerText.includes('2\u00a0communes choisies') && "
                           "document.body.innerText.includes('Tableau de bord calculé')")
             times["ajout d'une commune (Nouveau périmètre)"] = time.monotonic() - t0
@@ -426,8 +430,7 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
             _pick(page, "Échelon", "EPCI")
             _answer(page, _map_has("Morceaux — EPCI"))
             uiscan.wait_idle(page)
-            t0 = time.monotonic()
-            _pick(page, "Échelon", "Départements")
+            t0 = _pick(page, "Échelon", "Départements")
             _answer(page, _map_has("Morceaux — Départements"))
             times["changement d'échelon (Découpages)"] = time.monotonic() - t0
             # switching page (each page once to warm it, then timed)
