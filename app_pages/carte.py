@@ -168,7 +168,7 @@ def render_card(b: Scorecard, pole_id: str) -> None:
     st.table(level_summary(b, pole_id, CARD_LEVELS), hide_index=True)
     others = [lid for lid in b.levels if lid not in CARD_LEVELS]
     if others:
-        with st.expander("Autres découpages (" + ", ".join(LEVEL_LABELS.get(lid, lid) for lid in others) + ")"):
+        with st.expander(f"Autres découpages ({len(others)})"):
             st.table(level_summary(b, pole_id, others), hide_index=True)
     if "dominant_zones_emploi" in s and isinstance(s["dominant_zones_emploi"], str):
         st.markdown(f"**Zone d'emploi dominante :** {md(s['dominant_zones_emploi'])} "

@@ -17,7 +17,7 @@ from ptce_geo.export import export_bytes
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
 from . import common, compute, places, state
-from .present import (LEVEL_FORMATS, LEVEL_HELP, fr_table, level_table, md, perimeter_from_codes,
+from .present import (LEVEL_FORMATS, fr_table, level_columns, level_table, md, perimeter_from_codes,
                       perimeter_from_drawings, typology_label)
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
@@ -116,8 +116,8 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
     if "best_ze_name" in s and isinstance(s["best_ze_name"], str):
         c4.metric("Zone d'emploi la mieux ajustée", s["best_ze_name"],
                   help=f"Indice de recouvrement {fr_number(s['best_ze_iou'], 2)}. {METRIC_HELP['best_iou']}")
-    st.dataframe(fr_table(level_table(b, pid), LEVEL_FORMATS), hide_index=True, width="stretch", column_config={
-        col: st.column_config.Column(help=text) for col, text in LEVEL_HELP.items()})
+    st.dataframe(fr_table(level_table(b, pid), LEVEL_FORMATS), hide_index=True, width="stretch",
+                 column_config=level_columns())
     if "qpv_count" in s:
         st.caption(f"Quartiers prioritaires touchés : {fr_int(s['qpv_count'])} (dont {fr_int(s['qpv_inside'])} "
                    "entièrement inclus).")

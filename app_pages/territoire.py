@@ -187,12 +187,17 @@ def show_territory(index: TerritoryIndex, level: str, code: str) -> None:
                                      "Part du pôle située dans le territoire": "pct",
                                      "Surface en commun (km²)": "num1", "Habitants en commun": "int"}),
                      hide_index=True, width="stretch", column_config={
-                         "Pôle": st.column_config.TextColumn(width=260),
+                         "Pôle": st.column_config.TextColumn(width=300),
+                         "Typologie": st.column_config.TextColumn(width=140),
                          "Part du territoire couverte par le pôle": st.column_config.NumberColumn(
-                             help=f"La part {of_measure} du territoire située dans le pôle."),
+                             "Part du territoire", width=140,
+                             help=f"La part {of_measure} du territoire couverte par le pôle."),
                          "Part du pôle située dans le territoire": st.column_config.NumberColumn(
+                             "Part du pôle", width=120,
                              help=f"La part {of_measure} du pôle située dans le territoire (100 % : le pôle est "
                                   "entièrement dans le territoire)."),
+                         "Surface en commun (km²)": st.column_config.NumberColumn("km² en commun", width=120),
+                         "Habitants en commun": st.column_config.NumberColumn(width=140),
                      })
         st.caption(f"Parts mesurées en {noun}. Un pôle peut déborder du territoire (part du pôle inférieure à "
                    "100 %) ; plusieurs pôles peuvent se superposer.")

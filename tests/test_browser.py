@@ -268,6 +268,13 @@ def _page_actions(page, title: str, collect) -> None:
         time.sleep(1.0)
         collect("Bayonne")
         uiscan.screenshots(page, ARTIFACTS / "pages", "mon-territoire-bayonne")
+        field.fill("landes")  # a territory with poles: their table
+        field.press("Enter")
+        page.get_by_text("Pôles qui agissent ici").wait_for(timeout=60_000)
+        page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+        uiscan.wait_idle(page)
+        collect("Landes")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "mon-territoire-landes")
     elif title == "Découpages":
         frame = _leaflet_frame(page)
         pieces = frame.locator("svg path.leaflet-interactive")
@@ -275,6 +282,12 @@ def _page_actions(page, title: str, collect) -> None:
         time.sleep(0.3)
         collect("morceau survolé")
     elif title == "Nouveau périmètre":
+        _pick(page, "EPCI", "Seignanx")  # a perimeter by codes: its full scorecard
+        page.get_by_text("Tableau de bord calculé", exact=False).wait_for(timeout=300_000)
+        uiscan.wait_idle(page)
+        _leaflet_frame(page)
+        collect("tableau de bord")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "nouveau-perimetre-seignanx")
         page.get_by_text("Dessiner sur la carte").click()
         uiscan.wait_idle(page)
         frame = _leaflet_frame(page)
@@ -319,7 +332,12 @@ def test_every_page_in_french_with_french_figures_and_tables_that_fit(served_app
 
             def actions(page_, title, collect):
                 wide[title] = uiscan.wide_tables(page_)
-                _page_actions(page_, title, collect)
+
+                def collect_and_measure(step, _c=collect, _t=title):
+                    _c(step)
+                    wide[_t].extend(uiscan.wide_tables(page_))
+
+                _page_actions(page_, title, collect_and_measure)
                 wide[title] += uiscan.wide_tables(page_)
 
             seen = uiscan.walk(page, served_app, PAGES, shots=ARTIFACTS / "pages", extra=actions)
