@@ -5,16 +5,19 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
+import numpy as np
+import shapely
 import streamlit as st
 
 from ptce_geo import maps
 from ptce_geo.errors import CatalogueError, DataUnavailable
-from ptce_geo.fmt import LEVEL_LABELS, fr_number, fr_pct
+from ptce_geo.fmt import LEVEL_LABELS, METRIC_HELP, fr_count, fr_int, fr_km2, fr_number, fr_pct
 from ptce_geo.poles import pole_details
 from ptce_geo.scorecard import Scorecard
 
-from . import common, downloads
-from .present import FILTERS, filter_options, filtered_ids, level_table, md, national_summary, summary_table
+from . import common, downloads, places, state
+from .present import (CARD_LEVELS, FILTERS, filter_options, filtered_ids, fr_table, level_summary, md,
+                      national_summary, summary_table, typology_label)
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
 CONTEXT = {
@@ -28,22 +31,64 @@ CONTEXT = {
 _URL_SAFE = ":/?#@!$&'*+,;=%~-._"
 MAP_KEY = "carte_map"
 POLE_KEY = "carte_pole"
+HERE_KEY = "carte_here"
 NONE = "—"
+#: Île-de-France, where five poles sit side by side (minx, miny, maxx, maxy)
+IDF_BOUNDS = (1.45, 48.12, 3.56, 49.24)
+MAP_WIDTH_PX = 650
+#: the counts of the national table, in words
+TOUCHED = {"communes": "Communes touchées", "epci": "EPCI touchés", "departements": "Départements touchés",
+           "regions": "Régions touchées"}
+
+
+def _poles_at(lng: float, lat: float) -> list[str]:
+    """Ids of the poles whose perimeter holds the point, smallest first."""
+    p = common.scorecard().perimeters
+    geoms = p.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    hit = np.zeros(len(p), dtype=bool)
+    hit[ok] = shapely.contains_xy(geoms[ok], lng, lat)
+    if not hit.any():  # a click on a thin outline at national scale: a few hundred metres around
+        hit[ok] = shapely.dwithin(geoms[ok], shapely.Point(lng, lat), 0.005)
+    idx = np.flatnonzero(hit)
+    order = np.argsort(shapely.area(geoms[idx]), kind="stable")
+    return [str(i) for i in p["id"].to_numpy()[idx[order]]]
 
 
 def _on_click() -> None:
-    """A click on a pole (or its seat) selects it: read the id of the clicked feature."""
+    """A click on the map selects the pole under it; when several overlap, the others are listed."""
     value = st.session_state.get(MAP_KEY) or {}
+    ids = set(st.session_state.get("_carte_ids", ()))
     feature = value.get("last_active_drawing") or {}
     props = feature.get("properties") if isinstance(feature, dict) else None
     pid = props.get("id") if isinstance(props, dict) else None
     if isinstance(pid, str):
         pid = html.unescape(pid)  # the map carries ids escaped for HTML
-    if isinstance(pid, str) and pid in st.session_state.get("_carte_ids", ()):
-        st.session_state[POLE_KEY] = pid
+    clicked = pid if isinstance(pid, str) and pid in ids else None
+    here: list[str] = []
+    point = value.get("last_object_clicked")
+    if isinstance(point, dict) and isinstance(point.get("lat"), (int, float)) and isinstance(point.get("lng"), (int, float)):
+        try:
+            here = [p for p in _poles_at(float(point["lng"]), float(point["lat"])) if p in ids]
+        except Exception:  # noqa: BLE001 - the data is unavailable: keep the clicked feature only
+            here = []
+    if clicked is None and here:
+        clicked = here[0]
+    if clicked is not None:
+        st.session_state[POLE_KEY] = clicked
+        st.session_state[HERE_KEY] = [clicked] + [p for p in here if p != clicked]
 
 
-def context_choices(cat) -> dict[str, tuple[str, str, bool]]:
+def _select(pole_id: str) -> None:
+    st.session_state[POLE_KEY] = pole_id
+
+
+def _open_decoupages(pole_id: str) -> None:
+    st.session_state["page"] = "Découpages"
+    st.session_state["dec_pole"] = pole_id
+
+
+def context_choices(cat) -> dict[str, tuple[str, str, bool, str]]:
     """Context layers of the catalogue: the administrative ones, then the zones layers."""
     out = {k: v for k, v in CONTEXT.items() if k in cat.layers}
     for lid in cat.ids(kind="zones"):
@@ -52,9 +97,9 @@ def context_choices(cat) -> dict[str, tuple[str, str, bool]]:
     return out
 
 
-def add_context(m, chosen: list[str], choices: dict, bounds) -> list[str]:
-    """Draw the chosen context layers: nationally when light, else around ``bounds``."""
-    drawn = []
+def add_context(m, chosen: list[str], choices: dict, bounds, *, collapsed: bool = False) -> list[str]:
+    """Draw the chosen context layers (nationally when light, else around ``bounds``); legend them."""
+    drawn, legend = [], []
     for lid in chosen:
         label, colour, national, prefix = choices[lid]
         if bounds is None:
@@ -64,17 +109,32 @@ def add_context(m, chosen: list[str], choices: dict, bounds) -> list[str]:
             tol = 0.01
         else:
             sub = maps.clip_layer(common.layer(lid), bounds, margin=1.0)
-            tol = maps.tolerance_for(bounds)
+            tol = maps.tolerance_for(bounds, pixels=3000)
         zones = common.catalogue()[lid].kind == "zones"
         maps.add_outlines(m, sub, name=label, colour=colour, weight=1.6 if lid == "regions" else 0.8,
                           tolerance=tol, fill_opacity=0.15 if zones else 0.0, dash="4 3" if zones else None,
                           label=prefix)
         drawn.append(lid)
+        legend.append((label, colour, "dash" if zones else "line"))
+    if legend:
+        maps.add_legend(m, "Couches de contexte", legend, collapsed=collapsed)
     return drawn
 
 
+def _qpv_line(b: Scorecard, s) -> str:
+    cat = b.catalogue
+    vintage = cat["qpv"].vintage if "qpv" in cat.layers else None
+    what = f"Quartiers prioritaires (liste {vintage}" + (", remplacée en 2024 : historique)" if vintage and vintage < 2024
+                                                        else ")")
+    n, inside = int(s["qpv_count"]), int(s["qpv_inside"])
+    if not n:
+        return f"**{what} :** aucun quartier touché."
+    return (f"**{what} :** {fr_count(n, 'quartier touché', 'quartiers touchés')}, dont {fr_int(inside)} "
+            f"entièrement dans le pôle ; {fr_pct(s['qpv_area_share'], 2)} de la surface du pôle.")
+
+
 def render_card(b: Scorecard, pole_id: str) -> None:
-    """The card of one pole: description, sources and scorecard."""
+    """The card of one pole: description, sources and scorecard by level, all in French."""
     p = b.perimeters.set_index("id")
     if pole_id not in p.index:
         st.info("Ce pôle n'est plus dans le fichier des pôles.")
@@ -83,13 +143,14 @@ def render_card(b: Scorecard, pole_id: str) -> None:
     d = pole_details(row["properties"])
     s = b.summary.set_index("pole_id").loc[pole_id]
     st.subheader(md(row["nom"]))
-    typ = s.get("typology")
-    st.markdown(f"**Typologie :** {md(maps.TYPOLOGY_LABELS.get(typ, 'non calculée'))} — "
-                f"**Surface :** {fr_number(s['area_km2'])} km²")
+    facts = f"**Typologie :** {md(typology_label(s.get('typology')))} — **Surface :** {fr_km2(s['area_km2'])}"
+    if "population" in s and s["population"] == s["population"]:
+        facts += f" — **Population :** {fr_int(s['population'])} hab."
+    st.markdown(facts)
     if "n_interco" in s and s["n_interco"] != s.get("n_epci"):
-        st.caption(f"Dans la Métropole du Grand Paris, la typologie compte les établissements publics "
-                   f"territoriaux (EPT) comme intercommunalités : {int(s['n_interco'])} territoire(s) "
-                   "intercommunal(aux).")
+        st.caption("Dans la Métropole du Grand Paris, la typologie compte les établissements publics territoriaux "
+                   "(EPT) comme intercommunalités : "
+                   f"{fr_count(s['n_interco'], 'territoire intercommunal', 'territoires intercommunaux')}.")
     facts = [("Structure porteuse", d["structure_porteuse"]), ("Siège", d["siege_nom"]),
              ("Filières", ", ".join(d["filieres"])), ("Création", d["annee"]), ("Confiance", d["confiance"]),
              *_seed_facts(s, row["properties"]), ("Note sur le périmètre", d["note_perimetre"])]
@@ -104,27 +165,41 @@ def render_card(b: Scorecard, pole_id: str) -> None:
             for src in d["sources"]:
                 link = f"[{md(src['label'])}]({quote(src['url'], safe=_URL_SAFE)})" if src["url"] else md(src["label"])
                 st.markdown(f"- {link}" + (f" ({md(src['date'])})" if src["date"] else ""))
-    st.markdown("**Tableau de bord**")
-    st.dataframe(level_table(b, pole_id), hide_index=True, width="stretch", column_config={
-        "Part de l'unité dominante": st.column_config.NumberColumn(format="percent"),
-        "Nombre effectif d'unités": st.column_config.NumberColumn(format="%.2f"),
-        "Frontières internes (km)": st.column_config.NumberColumn(format="%.1f"),
-        "Meilleur recouvrement (IoU)": st.column_config.NumberColumn(format="%.2f"),
-    })
+    noun, _ = state.measure_words()
+    st.markdown(f"**Découpage par échelon** (parts en {noun})")
+    st.table(level_summary(b, pole_id, CARD_LEVELS), hide_index=True)
+    others = [lid for lid in b.levels if lid not in CARD_LEVELS]
+    if others:
+        with st.expander(f"Autres découpages ({len(others)})"):
+            st.table(level_summary(b, pole_id, others), hide_index=True)
+    if "dominant_zones_emploi" in s and isinstance(s["dominant_zones_emploi"], str):
+        st.markdown(f"**Zone d'emploi dominante :** {md(s['dominant_zones_emploi'])} "
+                    f"({fr_pct(s['dominant_zones_emploi_share'])} du pôle)")
     if "best_ze_name" in s and isinstance(s["best_ze_name"], str):
-        st.markdown(f"**Zone d'emploi la plus proche :** {md(s['best_ze_name'])} ({md(s['best_ze_code'])}), "
-                    f"recouvrement (IoU) {fr_number(s['best_ze_iou'], 2)}")
-    for prefix, label, none in (("bv", "Bassin de vie le plus proche", "aucun"),
-                                ("aav", "Aire d'attraction la plus proche", "aucune (communes hors attraction des villes)")):
+        st.markdown(f"**Zone d'emploi la mieux ajustée :** {md(s['best_ze_name'])} — indice de recouvrement "
+                    f"{fr_number(s['best_ze_iou'], 2)}",
+                    help=METRIC_HELP["best_iou"])
+    for prefix, label, none in (("bv", "Bassin de vie le mieux ajusté", "aucun"),
+                                ("aav", "Aire d'attraction la mieux ajustée",
+                                 "aucune (communes hors attraction des villes)")):
         if f"best_{prefix}_name" not in s:
             continue
         name = s[f"best_{prefix}_name"]
-        st.markdown(f"**{label} :** {md(name)} ({md(s[f'best_{prefix}_code'])}), recouvrement (IoU) "
-                    f"{fr_number(s[f'best_{prefix}_iou'], 2)}" if isinstance(name, str) else f"**{label} :** {none}")
+        st.markdown(f"**{label} :** {md(name)} — indice de recouvrement {fr_number(s[f'best_{prefix}_iou'], 2)}"
+                    if isinstance(name, str) else f"**{label} :** {none}", help=METRIC_HELP["best_iou"])
     if "qpv_count" in s:
-        st.markdown(f"**Quartiers prioritaires :** {int(s['qpv_count'])} touché(s), {int(s['qpv_inside'])} "
-                    f"entièrement inclus, {fr_pct(s['qpv_area_share'], 2)} de la surface du pôle"
-                    if s["qpv_count"] else "**Quartiers prioritaires :** aucun QPV touché.")
+        st.markdown(_qpv_line(b, s))
+    with st.expander("Que signifient ces chiffres ?"):
+        st.markdown("\n".join(f"- **{label}** : {md(text)}" for label, text in (
+            ("Unités", METRIC_HELP["n_units"]), ("Dominante", METRIC_HELP["dominant_name"]),
+            ("Part du pôle", METRIC_HELP["dominant_share"]), ("Frontières", METRIC_HELP["border_km"]),
+            ("Indice de recouvrement", METRIC_HELP["best_iou"]),
+            ("Zone d'emploi dominante", "La zone d'emploi qui contient la plus grande part du pôle."),
+            ("Zone d'emploi la mieux ajustée", "La zone d'emploi dont les contours ressemblent le plus à ceux du "
+                                               "pôle (le plus fort indice de recouvrement)."),
+        )))
+    st.button("Voir le détail par échelon", key="carte_to_dec", on_click=_open_decoupages, args=(pole_id,),
+              help="Ouvre la page « Découpages » sur ce pôle : les morceaux du pôle dans chaque unité.")
 
 
 def _seed_facts(s, props) -> list[tuple[str, str]]:
@@ -192,7 +267,7 @@ def page() -> None:
     st.caption("Chaque pôle territorial de coopération économique (PTCE) recensé, coloré selon l'étendue de son "
                "périmètre. Cliquez sur un pôle pour afficher sa fiche.")
     try:
-        b = common.scorecard()
+        b = common.scorecard_for(state.measure())
     except (DataUnavailable, CatalogueError) as exc:
         common.show_error(exc)
         _fallback_map()
@@ -201,52 +276,65 @@ def page() -> None:
     ids = list(b.summary["pole_id"])
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
     st.session_state["_carte_ids"] = tuple(ids)
-    if POLE_KEY not in st.session_state and st.query_params.get("pole") in ids:
-        st.session_state[POLE_KEY] = st.query_params["pole"]  # a link to one pole's card
+    if POLE_KEY not in st.session_state and state.initial("pole") in ids:
+        st.session_state[POLE_KEY] = state.initial("pole")  # a link to one pole's card
     if st.session_state.get(POLE_KEY) not in [NONE, *ids]:
         st.session_state[POLE_KEY] = NONE
     cat = common.catalogue()
     choices = context_choices(cat)
     c1, c2, c3 = st.columns([2, 3, 1])
-    selected = c1.selectbox("Pôle", [NONE, *ids], key=POLE_KEY,
-                            format_func=lambda i: "— aucun (vue nationale) —" if i == NONE else names.get(i, i))
+    selected = c1.selectbox("Pôle", [NONE, *ids], key=POLE_KEY, filter_mode="contains",
+                            format_func=lambda i: "— aucun (vue de la France entière) —" if i == NONE else names.get(i, i))
     default = [k for k in ("departements",) if k in choices]
     chosen = c2.multiselect("Couches de contexte", list(choices), default=default,
-                            format_func=lambda k: choices[k][0], key="carte_context",
+                            format_func=lambda k: choices[k][0], key="carte_context", placeholder="Aucune couche",
                             help="Les communes, EPCI, zones d'emploi, QPV et zones de contrat ne s'affichent "
-                                 "qu'autour du pôle sélectionné.")
-    show_seats = c3.checkbox("Sièges", value=True, key="carte_seats")
+                                 "qu'autour du pôle choisi.")
+    show_seats = c3.checkbox("Sièges", value=True, key="carte_seats", help="Un point à la commune siège de chaque pôle.")
     shown, counted, exclude_low = _filters(b.summary)
     disp = disp[disp["id"].isin(shown) | disp["id"].eq(selected)]
     pole = None if selected == NONE else selected
+    state.set_params("carte", pole=pole)
     bounds = None
     if pole is not None:
         geom = b.perimeters.set_index("id").geometry.loc[pole]
         bounds = tuple(geom.bounds)
     m = maps.new_map(bounds=bounds, tiles=common.tiles())
-    drawn = add_context(m, chosen, choices, bounds)
+    drawn = add_context(m, chosen, choices, bounds, collapsed=bounds is not None)
     if pole is not None:  # the selected pole at the precision of its own view
         disp = disp.copy()
         disp.loc[disp["id"] == pole, "geometry"] = maps.display_geometries(
-            [geom], tolerance=maps.tolerance_for(bounds), decimals=5)[0]
+            [geom], tolerance=maps.tolerance_for(bounds, pixels=3000), decimals=5)[0]
+    else:
+        maps.add_zoom_button(m, "Île-de-France", IDF_BOUNDS, title="Zoomer sur l'Île-de-France, où plusieurs "
+                                                                  "pôles sont voisins")
     maps.add_poles(m, disp, name="Pôles", selected=pole, tolerance=0.0)
     if show_seats:
         maps.add_seats(m, common.seats())
-    maps.typology_legend(m, present=set(disp["typology"].dropna()) or None)
+    places.add_place_labels(m, bounds or (-5.2, 41.3, 9.6, 51.1), width_px=MAP_WIDTH_PX)
+    maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None)
     if "confidence" in disp and disp["confidence"].eq("faible").any():
         maps.confidence_legend(m)
     maps.add_attribution(m, common.data_attribution(["communes", *drawn]))
     hidden = [choices[k][0] for k in chosen if not choices[k][2] and pole is None]
     col_map, col_card = st.columns([5, 3])
     with col_map:
-        common.show_map(maps.finish(m), key=MAP_KEY, returned=["last_active_drawing"], on_change=_on_click)
+        common.show_map(maps.finish(m), key=MAP_KEY, returned=["last_active_drawing", "last_object_clicked"],
+                        on_change=_on_click)
         if hidden:
             st.caption("Choisissez un pôle pour afficher : " + ", ".join(hidden) + ".")
     with col_card:
         if pole is None:
             st.info("Cliquez sur un pôle de la carte, ou choisissez-le dans la liste, pour afficher sa fiche : "
-                    "structure porteuse, filières, sources et tableau de bord du découpage.")
+                    "structure porteuse, filières, sources et découpage par échelon. En Île-de-France, le bouton "
+                    "« Île-de-France » de la carte rapproche la vue.")
         else:
+            here = [p for p in st.session_state.get(HERE_KEY, []) if p in names and p != pole]
+            if here and pole in st.session_state.get(HERE_KEY, []):
+                st.markdown(f"**{len(here) + 1} pôles à cet endroit.** Les autres :")
+                for other in here:
+                    st.button(names[other], key=f"carte_here_{other}", on_click=_select, args=(other,),
+                              width="stretch")
             render_card(b, pole)
     st.subheader(f"Tous les pôles ({len(counted)})" if len(counted) == len(ids) else
                  f"Pôles retenus : {len(counted)} sur {len(ids)}")
@@ -256,9 +344,18 @@ def page() -> None:
     st.dataframe(national_summary(b.summary[b.summary["pole_id"].isin(counted)]), hide_index=True)
     table = summary_table(b)
     table = table[table.index.isin(counted)]
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "IoU zone d'emploi": st.column_config.NumberColumn(format="%.2f"),
-        **{LEVEL_LABELS[k]: st.column_config.NumberColumn(help=f"{LEVEL_LABELS[k]} touché(e)s (hors fragments < 1 %)")
-           for k in ("communes", "epci", "departements", "regions") if LEVEL_LABELS[k] in table},
+    noun, _ = state.measure_words()
+    widths = {"Communes": 82, "EPCI": 50, "Départements": 104, "Régions": 68}
+    st.dataframe(fr_table(table, {"Surface (km²)": "num1"}), hide_index=True, width="stretch", column_config={
+        "Pôle": st.column_config.TextColumn(width=215),
+        "Typologie": st.column_config.TextColumn(width=128),
+        "Surface (km²)": st.column_config.NumberColumn(width=95),
+        "Zone d'emploi la mieux ajustée": st.column_config.TextColumn(
+            "ZE la mieux ajustée", width=140,
+            help="La zone d'emploi dont les contours ressemblent le plus à ceux du pôle. " + METRIC_HELP["best_iou"]),
+        "QPV": st.column_config.NumberColumn(width=45, help="Quartiers prioritaires touchés par le pôle."),
+        **{LEVEL_LABELS[k]: st.column_config.NumberColumn(
+            width=widths[LEVEL_LABELS[k]], help=f"{touched} : au moins 1 % du pôle (en {noun}), ou entièrement dans le pôle.")
+           for k, touched in TOUCHED.items() if LEVEL_LABELS[k] in table},
     })
     downloads.poles(b, pole)

@@ -28,6 +28,7 @@ from ptce_geo import maps
 from ptce_geo.catalogue import Catalogue, load_catalogue
 from ptce_geo.errors import CatalogueError, DataUnavailable, InvalidPerimeter, PtceGeoError
 from ptce_geo.layers import load_layer
+from ptce_geo.options import Options
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.poles import pole_details, seat_points
 from ptce_geo.scorecard import Scorecard
@@ -249,7 +250,21 @@ def scorecard() -> Scorecard:
     return remembered(f"scorecard:{poles_key()}", lambda: _scorecard(data_key(), poles_key(), poles_source()))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner="Calcul des parts en population de tous les pôles…", max_entries=4)
+def _scorecard_population(dkey: str, pkey: str, path: str) -> Scorecard:
+    card = Scorecard(_poles(dkey, pkey, path), catalogue=_catalogue(dkey), options=Options(weight="population"))
+    card.summary  # once per process, shared by every session, as the area one
+    return card
+
+
+def scorecard_for(weight: str = "area") -> Scorecard:
+    """The poles' Scorecard with every share in ``weight`` (``"area"`` or ``"population"``)."""
+    if weight == "population":
+        return _scorecard_population(data_key(), poles_key(), str(poles_file()))
+    return scorecard()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
     card = _scorecard(dkey, pkey, path)
     p = card.perimeters

@@ -6,58 +6,90 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import maps
-from ptce_geo.fmt import LEVEL_LABELS, fr_number
+from ptce_geo.fmt import LEVEL_LABELS, LEVEL_NOUNS, METRIC_HELP, fr_count, fr_int, fr_km, fr_number, fr_pct
 
-from . import common, downloads
-from .present import md
+from . import common, downloads, places, state
+from .present import fr_table, md
+
+POLE_KEY = "dec_pole"
+LEVEL_KEY = "dec_level"
+MAP_WIDTH_PX = 430
+
+
+def bar_chart_spec(labels: list[str], shares: list[float], texts: list[str]) -> dict:
+    """A horizontal bar chart of shares (0-100), axis and tooltips in French."""
+    return {
+        "data": {"values": [{"Unité": u, "part": round(100 * s, 3), "Part du pôle": t}
+                            for u, s, t in zip(labels, shares, texts)]},
+        "mark": {"type": "bar", "color": "#4E79A7"},
+        "height": {"step": 22},
+        "encoding": {
+            "y": {"field": "Unité", "type": "nominal", "sort": "-x", "title": None,
+                  "axis": {"labelLimit": 220, "labelOverlap": False}},
+            "x": {"field": "part", "type": "quantitative", "title": "Part du pôle (%)",
+                  "axis": {"format": "d", "tickMinStep": 1}},
+            "tooltip": [{"field": "Unité", "type": "nominal"}, {"field": "Part du pôle", "type": "nominal"}],
+        },
+    }
 
 
 def page() -> None:
     st.title("Découpages")
     st.caption("Pour un pôle et un échelon, les morceaux du pôle dans chaque unité : leur part du pôle, leur part "
                "de l'unité, et la longueur des frontières que le pôle traverse.")
-    b = common.scorecard()
+    measure = state.measure()
+    noun, of_measure = state.measure_words()
+    b = common.scorecard_for(measure)
     ids = list(b.summary["pole_id"])
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
     levels = list(b.levels)
+    if POLE_KEY not in st.session_state and state.initial("pole") in ids:
+        st.session_state[POLE_KEY] = state.initial("pole")
+    if LEVEL_KEY not in st.session_state and state.initial("echelon") in levels:
+        st.session_state[LEVEL_KEY] = state.initial("echelon")
     c1, c2 = st.columns([2, 1])
-    pole = c1.selectbox("Pôle", ids, format_func=lambda i: names.get(i, i), key="dec_pole")
+    pole = c1.selectbox("Pôle", ids, format_func=lambda i: names.get(i, i), key=POLE_KEY, filter_mode="contains")
     level = c2.selectbox("Échelon", levels, index=levels.index("communes") if "communes" in levels else 0,
-                         format_func=lambda k: LEVEL_LABELS.get(k, k), key="dec_level")
+                         format_func=lambda k: LEVEL_LABELS.get(k, k), key=LEVEL_KEY, filter_mode="contains")
     if pole is None:
         st.info("Aucun pôle dans le fichier des pôles.")
         return
+    state.set_params("decoupages", pole=pole, echelon=level)
     shares = b.shares(level)
     pieces = shares[shares["pole_id"] == pole].sort_values("share_of_pole", ascending=False).reset_index(drop=True)
     card = b.level_table(level).set_index("pole_id").loc[pole]
+    one, many = LEVEL_NOUNS.get(level, (level, level))
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Unités touchées", int(card["n_units"]),
-              help="Unités contenant au moins 1 % du pôle, ou entièrement incluses dans le pôle.")
-    m2.metric("Fragments écartés", int(card["n_slivers"]), help="Morceaux de moins de 1 % du pôle.")
-    m3.metric("Nombre effectif d'unités", fr_number(card["effective_units"], 2),
-              help="1 / Σ parts² : 1 quand une unité domine, n quand n unités se partagent le pôle à parts égales.")
-    m4.metric("Frontières internes traversées", f"{fr_number(card['border_km'])} km",
-              help="Longueur des frontières entre unités à l'intérieur du pôle.")
+    m1.metric("Unités touchées", fr_int(card["n_units"]), help=METRIC_HELP["n_units"])
+    m2.metric("Fragments écartés", fr_int(card["n_slivers"]), help=METRIC_HELP["n_slivers"])
+    m3.metric("Nombre effectif d'unités", fr_number(card["effective_units"], 1), help=METRIC_HELP["effective_units"])
+    m4.metric("Frontières internes traversées", fr_km(card["border_km"]), help=METRIC_HELP["border_km"])
     label = LEVEL_LABELS.get(level, level)
     table = pd.DataFrame({
-        "Unité": pieces["unit_name"], "Code": pieces["unit_code"], "Surface (km²)": pieces["area_m2"] / 1e6,
+        "Unité": [f"{n} ({c})" for n, c in zip(pieces["unit_name"], pieces["unit_code"])],
         "Part du pôle": pieces["share_of_pole"], "Part de l'unité": pieces["share_of_unit"],
-        "Statut": ["retenue" if k else "fragment (< 1 %)" for k in pieces["kept"]],
+        "Surface (km²)": pieces["area_m2"] / 1e6,
+        "Retenue": pieces["kept"].astype(bool),
     })
-    left, right = st.columns([1, 1])
+    left, right = st.columns([6, 5])
     with left:
-        st.markdown(f"**Morceaux du pôle — {md(label)}** ({len(table)})")
-        st.dataframe(table, hide_index=True, width="stretch", height=360 if len(table) > 9 else "auto", column_config={
-            "Surface (km²)": st.column_config.NumberColumn(format="%.2f"),
-            "Part du pôle": st.column_config.NumberColumn(format="percent"),
-            "Part de l'unité": st.column_config.NumberColumn(format="percent"),
-        })
-        top = table.head(25)
-        chart = pd.DataFrame({"Unité": [f"{n} ({c})" for n, c in zip(top["Unité"], top["Code"])],
-                              "Part du pôle (%)": (top["Part du pôle"] * 100).round(2)})
-        st.markdown("**Part du pôle dans chaque unité**" + (" (25 premières)" if len(table) > 25 else ""))
-        st.bar_chart(chart, x="Unité", y="Part du pôle (%)", horizontal=True, sort="-Part du pôle (%)",
-                     height=max(160, 28 * len(chart)))
+        st.markdown(f"**Morceaux du pôle — {md(label)}** ({fr_count(len(table), 'morceau', 'morceaux')} ; "
+                    f"parts en {noun})")
+        st.dataframe(fr_table(table, {"Part du pôle": "pct", "Part de l'unité": "pct", "Surface (km²)": "num1"}),
+                     hide_index=True, width="stretch", height=360 if len(table) > 9 else "auto", column_config={
+                         "Unité": st.column_config.TextColumn(width=150),
+                         "Part du pôle": st.column_config.NumberColumn(width=86, help=METRIC_HELP["share_of_pole"]),
+                         "Part de l'unité": st.column_config.NumberColumn(width=96, help=METRIC_HELP["share_of_unit"]),
+                         "Surface (km²)": st.column_config.NumberColumn(width=96),
+                         "Retenue": st.column_config.CheckboxColumn(
+                             width=66, help="Décochée : fragment de moins de 1 % du pôle, signalé mais pas compté."),
+                     })
+        top = pieces.head(25)
+        st.markdown("**Part du pôle dans chaque " + md(one) + "**" + (" (les 25 plus grandes parts)"
+                                                                      if len(pieces) > 25 else ""))
+        st.vega_lite_chart(bar_chart_spec([f"{n} ({c})" for n, c in zip(top["unit_name"], top["unit_code"])],
+                                          list(top["share_of_pole"]), [fr_pct(s) for s in top["share_of_pole"]]),
+                           width="stretch")
     with right:
         geom = b.perimeters.set_index("id").geometry.loc[pole]
         bounds = tuple(geom.bounds)
@@ -67,9 +99,11 @@ def page() -> None:
         shown = maps.display_geometries(pieces.geometry.to_numpy(), tolerance=tol, coverage=True)
         borders = maps.internal_borders(shown)
         maps.add_lines(m, borders, name="Frontières internes", tooltip="Frontière interne traversée par le pôle")
-        maps.add_legend(m, "Frontières", [("Frontière interne au pôle", "#C00000")])
+        places.add_place_labels(m, bounds, width_px=MAP_WIDTH_PX)
+        maps.add_legend(m, "Légende", [(f"Une couleur par {one}", "#4E79A7"),
+                                       ("Frontière interne au pôle", "#C00000", "line")])
         maps.add_attribution(m, common.data_attribution([level]))
         common.show_map(maps.finish(m), key="dec_map")
-        st.caption("Couleurs : une par unité. En rouge : les frontières entre unités à l'intérieur du pôle "
-                   "(tracé simplifié pour l'affichage ; la longueur est mesurée sur les contours complets).")
+        st.caption(f"Une couleur par {one}. En rouge : les frontières entre {many} à l'intérieur du pôle (tracé "
+                   "simplifié pour l'affichage ; la longueur est mesurée sur les contours complets).")
     downloads.pieces(b, pole, level)

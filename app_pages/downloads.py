@@ -100,11 +100,11 @@ def pieces(card: Scorecard, pole_id: str, level: str, *, key: str = "dl_dec") ->
              key=key, label="Télécharger les morceaux du pôle (avec leur géométrie)")
 
 
-def territory(card: Scorecard, layer_id: str, code: str, *, key: str = "dl_terr") -> None:
-    """Mon territoire: the poles of the territory with both shares."""
+def territory(card: Scorecard, layer_id: str, code: str, *, communes=None, key: str = "dl_terr") -> None:
+    """Mon territoire: the poles of the territory with both shares (``communes``: its members)."""
     st.divider()
     _buttons(f"territoire_{safe_name(layer_id)}_{safe_name(code)}_poles",
-             lambda: territory_dataset(card, layer_id, code), key=key,
+             lambda: territory_dataset(card, layer_id, code, communes=communes), key=key,
              label="Télécharger les pôles du territoire (avec les deux parts)")
 
 

@@ -9,14 +9,16 @@ import streamlit as st
 
 from ptce_geo import maps
 from ptce_geo.errors import PtceGeoError
-from ptce_geo.fmt import fr_number
+from ptce_geo.fmt import METRIC_HELP, fr_count, fr_int, fr_km2, fr_number, fr_pct
+from ptce_geo.options import Options
 from ptce_geo.scorecard import Scorecard
 from ptce_geo.export import export_bytes
 
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
-from . import common, compute, downloads
-from .present import level_table, md, perimeter_from_codes, perimeter_from_drawings
+from . import common, compute, downloads, places, state
+from .present import (LEVEL_FORMATS, fr_table, level_columns, level_table, md, perimeter_from_codes,
+                      perimeter_from_drawings, typology_label)
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
 FORMATS = {"geojson": "GeoJSON (zip avec provenance)", "gpkg": "GeoPackage (QGIS)", "csv": "CSV (zip avec provenance)"}
@@ -24,15 +26,18 @@ DRAW_KEY = "nouv_draw"
 
 
 @st.cache_data(show_spinner="Calcul du tableau de bord…", max_entries=32, ttl=3600)
-def _from_json(dkey: str, text: str) -> tuple[gpd.GeoDataFrame, Scorecard]:
+def _from_json(dkey: str, text: str, weight: str = "area") -> tuple[gpd.GeoDataFrame, Scorecard]:
     # drawn or chosen by the user: computed in a worker process (see app_pages/compute.py)
-    return compute.slots().run(compute.score_document, json.loads(text), what="the perimeter's scorecard")
+    return compute.slots().run(compute.score_document, json.loads(text), Options(weight=weight),
+                               what="the perimeter's scorecard")
 
 
 @st.cache_data(show_spinner="Lecture du fichier et calcul du tableau de bord…", max_entries=16, ttl=3600)
-def _from_upload(dkey: str, digest: str, _data: bytes, filename: str) -> tuple[gpd.GeoDataFrame, Scorecard, str]:
+def _from_upload(dkey: str, digest: str, _data: bytes, filename: str,
+                 weight: str = "area") -> tuple[gpd.GeoDataFrame, Scorecard, str]:
     # read and computed in a worker process: a hostile file can never take the server down
-    return compute.slots().run(compute.score_upload, _data, filename, what=f"reading {filename}")
+    return compute.slots().run(compute.score_upload, _data, filename, Options(weight=weight),
+                               what=f"reading {filename}")
 
 
 @st.cache_data(show_spinner="Préparation du fichier…", max_entries=16, ttl=3600)
@@ -49,23 +54,27 @@ def _codes_mode() -> dict | None:
     deps = common.layer("departements")
     communes = common.layer("communes")
     e_names = dict(zip(epci["code"], epci["nom"]))
-    chosen_epci = st.multiselect("EPCI", list(epci["code"]), key="nouv_epci",
+    # « contains »: typing « Tarnos » offers Tarnos only (fuzzy matching also offers Saint-Laurent-de-Gosse),
+    # and no « select all matches » entry that Enter would pick
+    chosen_epci = st.multiselect("EPCI", list(epci["code"]), key="nouv_epci", filter_mode="contains", select_all=False,
                                  format_func=lambda c: f"{e_names.get(c, c)} ({c})",
                                  placeholder="Tapez un nom ou un SIREN d'EPCI")
     d_names = dict(zip(deps["code"], deps["nom"]))
     c1, c2 = st.columns([1, 2])
-    dep = c1.selectbox("Communes du département", sorted(deps["code"]), key="nouv_dep",
+    dep = c1.selectbox("Communes du département", sorted(deps["code"]), key="nouv_dep", filter_mode="contains",
                        format_func=lambda c: f"{d_names.get(c, c)} ({c})")
     in_dep = communes[communes["dep"] == dep].sort_values("nom")
     c_names = dict(zip(in_dep["code"], in_dep["nom"]))
     # widget states vanish when their département is not shown: keep the choices apart
     store = st.session_state.setdefault("_nouv_communes", {})
     c2.multiselect("Communes", list(in_dep["code"]), key=f"nouv_communes_{dep}", default=store.get(dep, []),
+                   filter_mode="contains", select_all=False,
                    format_func=lambda c: f"{c_names.get(c, c)} ({c})", placeholder="Tapez un nom ou un code INSEE",
                    on_change=_keep_communes, args=(dep,))
     chosen_communes = sorted({c for values in store.values() for c in values})
     if chosen_communes:
-        st.caption(f"{len(chosen_communes)} commune(s) choisie(s) dans l'ensemble des départements.")
+        st.caption(f"{fr_count(len(chosen_communes), 'commune choisie', 'communes choisies')} dans l'ensemble des "
+                   "départements.")
     if not chosen_epci and not chosen_communes:
         st.info("Choisissez au moins un EPCI ou une commune.")
         return None
@@ -90,37 +99,41 @@ def _draw_mode() -> dict | None:
 
 
 def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
-    st.success(f"Tableau de bord calculé pour {len(perims)} périmètre(s).")
+    noun, _ = state.measure_words()
+    st.success(f"Tableau de bord calculé pour {fr_count(len(perims), 'périmètre')} (parts en {noun}).")
     ids = list(b.summary["pole_id"])
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
     pid = ids[0] if len(ids) == 1 else st.selectbox("Périmètre", ids, format_func=lambda i: names.get(i, i),
                                                     key="nouv_show")
     s = b.summary.set_index("pole_id").loc[pid]
     st.subheader(md(s["nom"]))
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Typologie", maps.TYPOLOGY_LABELS.get(s["typology"], "—"))
-    c2.metric("Surface", f"{fr_number(s['area_km2'])} km²")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Typologie", typology_label(s["typology"]))
+    c2.metric("Surface", fr_km2(s["area_km2"]))
+    if "dominant_zones_emploi" in s and isinstance(s["dominant_zones_emploi"], str):
+        c3.metric("Zone d'emploi dominante", s["dominant_zones_emploi"],
+                  help=f"Elle contient la plus grande part du périmètre : {fr_pct(s['dominant_zones_emploi_share'])}.")
     if "best_ze_name" in s and isinstance(s["best_ze_name"], str):
-        c3.metric("Zone d'emploi la plus proche", s["best_ze_name"], help=f"IoU {fr_number(s['best_ze_iou'], 2)}")
-    st.dataframe(level_table(b, pid), hide_index=True, width="stretch", column_config={
-        "Part de l'unité dominante": st.column_config.NumberColumn(format="percent"),
-        "Nombre effectif d'unités": st.column_config.NumberColumn(format="%.2f"),
-        "Frontières internes (km)": st.column_config.NumberColumn(format="%.1f"),
-        "Meilleur recouvrement (IoU)": st.column_config.NumberColumn(format="%.2f"),
-    })
+        c4.metric("Zone d'emploi la mieux ajustée", s["best_ze_name"],
+                  help=f"Indice de recouvrement {fr_number(s['best_ze_iou'], 2)}. {METRIC_HELP['best_iou']}")
+    st.dataframe(fr_table(level_table(b, pid), LEVEL_FORMATS), hide_index=True, width="stretch",
+                 column_config=level_columns())
     if "qpv_count" in s:
-        st.caption(f"Quartiers prioritaires touchés : {int(s['qpv_count'])} (dont {int(s['qpv_inside'])} entièrement "
-                   "inclus).")
+        st.caption(f"Quartiers prioritaires touchés : {fr_int(s['qpv_count'])} (dont {fr_int(s['qpv_inside'])} "
+                   "entièrement inclus).")
     geom = perims.set_index("id").geometry.loc[pid]
-    m = maps.new_map(bounds=tuple(geom.bounds), tiles=common.tiles())
+    bounds = tuple(geom.bounds)
+    m = maps.new_map(bounds=bounds, tiles=common.tiles())
     shown = gpd.GeoDataFrame({"id": [pid], "nom": [s["nom"]], "typology": [s["typology"]]}, geometry=[geom],
                              crs="EPSG:4326")
-    maps.add_poles(m, shown, name="Périmètre", tolerance=maps.tolerance_for(tuple(geom.bounds)))
+    maps.add_poles(m, shown, name="Périmètre", tolerance=maps.tolerance_for(bounds, pixels=3000))
+    places.add_place_labels(m, bounds, width_px=1000, height_px=400)
+    maps.typology_legend(m, present={s["typology"]} if isinstance(s["typology"], str) else None)
     maps.add_attribution(m, common.data_attribution(["communes"]))
     common.show_map(maps.finish(m), key="nouv_result_map", height=400)
     st.markdown("**Télécharger**")
     fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="nouv_fmt")
-    data, filename, mime = _export(common.data_key(), key, b, fmt)
+    data, filename, mime = _export(common.data_key(), key + state.measure(), b, fmt)
     st.download_button("Télécharger le tableau de bord", data=data, file_name=filename, mime=mime,
                        on_click="ignore", key="nouv_download")
     downloads.perimeter_card(b, pid)
@@ -129,8 +142,8 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
 def page() -> None:
     st.title("Nouveau périmètre")
     st.caption("Définissez un périmètre (un projet de pôle, un territoire d'action) et obtenez d'un coup son tableau "
-               "de bord : unités touchées à chaque échelon, unité dominante, nombre effectif, zone d'emploi la plus "
-               "proche, quartiers prioritaires.")
+               "de bord : unités touchées à chaque échelon, unité dominante, nombre effectif, zones d'emploi "
+               "dominante et la mieux ajustée, quartiers prioritaires.")
     mode = st.radio("Comment définir le périmètre ?", MODES, horizontal=True, key="nouv_mode")
     if mode != MODES[2]:
         st.text_input("Nom du périmètre", key="nouv_name", placeholder="Nouveau périmètre")
@@ -143,7 +156,7 @@ def page() -> None:
             return
         data = up.getvalue()
         try:
-            perims, b, note = _from_upload(dkey, common.digest(data), data, up.name)
+            perims, b, note = _from_upload(dkey, common.digest(data), data, up.name, state.measure())
         except PtceGeoError as exc:
             st.error(f"Fichier refusé : {md(exc.fr)}")
             return
@@ -155,5 +168,5 @@ def page() -> None:
     if doc is None:
         return
     text = json.dumps(doc, sort_keys=True)
-    perims, b = _from_json(dkey, text)
+    perims, b = _from_json(dkey, text, state.measure())
     _show_results(perims, b, common.digest(text.encode()))

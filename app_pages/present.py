@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from ptce_geo.errors import InvalidPerimeter
-from ptce_geo.fmt import LEVEL_LABELS
+from ptce_geo.fmt import (LEVEL_LABELS, METRIC_HELP, TYPOLOGY_LABELS, fr_int, fr_km, fr_km2, fr_number, fr_pct)
 from ptce_geo.poles import as_text
 from ptce_geo.scorecard import Scorecard
 
@@ -56,26 +58,133 @@ def raw_pole_geometries(path: str | os.PathLike) -> gpd.GeoDataFrame:
                             geometry="geometry", crs="EPSG:4326")
 
 
+#: how a column is written: a kind name or a number of decimals
+FORMATS: dict[str, Callable[[object], str]] = {
+    "pct": fr_pct, "pct0": lambda v: fr_pct(v, 0), "int": fr_int, "km": fr_km, "km2": fr_km2,
+    "num1": lambda v: fr_number(v, 1), "num2": lambda v: fr_number(v, 2),
+}
+
+
+def fr_table(df: pd.DataFrame, formats: Mapping[str, str]):
+    """``df`` with its figures written the French way for ``st.dataframe`` (a pandas Styler).
+
+    The values stay numbers (sorting a column sorts numbers); only the text drawn in
+    each cell is French: « 44,4 % », « 12 345 », « 152,2 km² ». Missing values show « — ».
+    """
+    fmt = {col: FORMATS[kind] for col, kind in formats.items() if col in df}
+    for col in df.columns:  # other numeric columns: whole numbers with thin spaces
+        if col not in fmt and pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+            fmt[col] = fr_int
+    return df.style.format(fmt, na_rep="—")
+
+
+#: how the zones page writes its overlap table, and column widths that fit 1400 px
+ZONE_FORMATS = {"Part du pôle dans la zone": "pct", "Part de la zone dans le pôle": "pct", "IoU": "num2",
+                "Surface commune (km²)": "num1"}
+
+
+def _zone_columns() -> dict:
+    import streamlit as st
+
+    col = st.column_config
+    return {  # 935 px in all: the 940 px of the main column at 1400 px, less a vertical scroll bar
+        "Pôle": col.TextColumn(width=150), "Code de la zone": col.TextColumn("Code", width=70),
+        "Zone": col.TextColumn(width=125),
+        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=90, help=METRIC_HELP["share_of_pole"]),
+        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=106,
+                                                         help="La part de la zone située dans le pôle."),
+        "IoU": col.NumberColumn("Recouvrement", width=96, help=METRIC_HELP["best_iou"]),
+        "Relation": col.TextColumn(width=130), "Surface commune (km²)": col.NumberColumn("km² en commun", width=98),
+        "Calcul": col.TextColumn(width=70, help="« communes » : pôle et zone comparés sur les communes qu'ils ont "
+                                                "en commun (parts exactes) ; « contours » : intersection des contours."),
+    }
+
+
+ZONE_COLUMNS = _zone_columns()
+
+
+def typology_label(value: object) -> str:
+    """The French name of a typology (« Intra-EPCI »…), « — » when not computed."""
+    return TYPOLOGY_LABELS.get(value, "—") if isinstance(value, str) else "—"
+
+
 def level_table(card: Scorecard, pole_id: str) -> pd.DataFrame:
-    """The scorecard of one perimeter, one row per level, French column names."""
+    """The scorecard of one perimeter, one row per level, French column names (numbers)."""
     rows = card.pole_levels(pole_id)
     return pd.DataFrame({
-        "Niveau": [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"]],
+        "Échelon": [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"]],
         "Unités touchées": rows["n_units"].to_numpy(),
-        "Fragments écartés (< 1 %)": rows["n_slivers"].to_numpy(),
+        "Fragments écartés": rows["n_slivers"].to_numpy(),
         "Unité dominante": rows["dominant_name"].to_numpy(),
         "Part de l'unité dominante": rows["dominant_share"].to_numpy(),
         "Nombre effectif d'unités": rows["effective_units"].to_numpy(),
         "Frontières internes (km)": rows["border_km"].to_numpy(),
-        "Meilleur recouvrement (IoU)": rows["best_iou"].to_numpy(),
+        "Indice de recouvrement": rows["best_iou"].to_numpy(),
+    })
+
+
+#: formats of :func:`level_table`
+LEVEL_FORMATS = {"Part de l'unité dominante": "pct", "Nombre effectif d'unités": "num1",
+                 "Frontières internes (km)": "num1", "Indice de recouvrement": "num2"}
+def level_columns():
+    """Column settings of :func:`level_table`: short headers, widths that fit 1400 px, a help line each."""
+    import streamlit as st
+
+    col = st.column_config
+    return {
+        "Échelon": col.TextColumn(width=190),
+        "Unités touchées": col.NumberColumn("Unités", width=62, help=LEVEL_HELP["Unités touchées"]),
+        "Fragments écartés": col.NumberColumn("Fragments", width=82, help=LEVEL_HELP["Fragments écartés"]),
+        "Unité dominante": col.TextColumn(width=190, help=LEVEL_HELP["Unité dominante"]),
+        "Part de l'unité dominante": col.NumberColumn("Part", width=62, help=LEVEL_HELP["Part de l'unité dominante"]),
+        "Nombre effectif d'unités": col.NumberColumn("Nombre effectif", width=120,
+                                                     help=LEVEL_HELP["Nombre effectif d'unités"]),
+        "Frontières internes (km)": col.NumberColumn("Frontières (km)", width=104,
+                                                     help=LEVEL_HELP["Frontières internes (km)"]),
+        "Indice de recouvrement": col.NumberColumn("Recouvrement", width=100, help=LEVEL_HELP["Indice de recouvrement"]),
+    }
+
+
+#: one-line explanations of :func:`level_table`'s columns
+LEVEL_HELP = {
+    "Unités touchées": METRIC_HELP["n_units"], "Fragments écartés": METRIC_HELP["n_slivers"],
+    "Unité dominante": METRIC_HELP["dominant_name"], "Part de l'unité dominante": METRIC_HELP["dominant_share"],
+    "Nombre effectif d'unités": METRIC_HELP["effective_units"], "Frontières internes (km)": METRIC_HELP["border_km"],
+    "Indice de recouvrement": METRIC_HELP["best_iou"],
+}
+
+
+#: the levels of a pole's card, in this order (the others go below, folded)
+CARD_LEVELS = ("communes", "epci", "departements", "regions", "zones_emploi")
+
+
+def level_summary(card: Scorecard, pole_id: str, levels=None) -> pd.DataFrame:
+    """A narrow version of :func:`level_table` for a pole's card: every cell a short French text.
+
+    Columns « Échelon », « Unités », « Dominante » (name and share) and « Frontières » —
+    four columns that fit a card's width without scrolling sideways. ``levels``: only
+    these levels, in this order (default: every level of the Scorecard).
+    """
+    rows = card.pole_levels(pole_id)
+    if levels is not None:
+        order = {lid: i for i, lid in enumerate(levels)}
+        rows = rows[rows["layer"].isin(order)]
+        rows = rows.iloc[np.argsort([order[lid] for lid in rows["layer"]], kind="stable")]
+    dominant = [f"{name} ({fr_pct(share, 0)})" if isinstance(name, str) else "—"
+                for name, share in zip(rows["dominant_name"], rows["dominant_share"])]
+    return pd.DataFrame({
+        "Échelon": [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"]],
+        "Unités": [fr_int(n) for n in rows["n_units"]],
+        "Dominante (part du pôle)": dominant,
+        "Frontières": [fr_km(km) for km in rows["border_km"]],
     })
 
 
 def summary_table(card: Scorecard) -> pd.DataFrame:
-    """One row per pole with French column names (for the national table)."""
+    """One row per pole with French column names (for the national table; numbers kept)."""
     s = card.summary
-    out = pd.DataFrame({"Pôle": s["nom"], "Typologie": s["typology"].fillna("—"),
-                        "Surface (km²)": s["area_km2"].round(1)})
+    out = pd.DataFrame({"Pôle": s["nom"], "Typologie": [typology_label(t) for t in s["typology"]],
+                        "Surface (km²)": s["area_km2"]})
     if "confidence" in s:
         out["Confiance"] = s["confidence"].fillna("non indiquée").to_numpy()
     if "type_pole" in s:
@@ -87,10 +196,9 @@ def summary_table(card: Scorecard) -> pd.DataFrame:
         if f"n_{lid}" in s:
             out[LEVEL_LABELS[lid]] = s[f"n_{lid}"]
     if "best_ze_name" in s:
-        out["Zone d'emploi la plus proche"] = s["best_ze_name"]
-        out["IoU zone d'emploi"] = s["best_ze_iou"]
+        out["Zone d'emploi la mieux ajustée"] = s["best_ze_name"]
     if "qpv_count" in s:
-        out["QPV touchés"] = s["qpv_count"]
+        out["QPV"] = s["qpv_count"]
     out.index = s["pole_id"].to_numpy()
     return out
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ptce_geo import __version__
+from ptce_geo.fmt import fr_count
 from ptce_geo.poles import pole_details
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.layers import layer_status
@@ -30,10 +31,10 @@ def page() -> None:
         status = pd.Series(dtype=object)
     rows = [{
         "Couche": spec.title, "Identifiant": spec.id, "Type": KINDS.get(spec.kind, spec.kind),
-        "Millésime": spec.vintage, "Licence": spec.licence, "Mention obligatoire": spec.attribution,
+        "Millésime": str(spec.vintage), "Licence": spec.licence, "Mention obligatoire": spec.attribution,
         "Préparée": "oui" if status.get(spec.id) == "yes" else "non",
     } for spec in cat]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.table(pd.DataFrame(rows), hide_index=True)  # long licences and mentions wrap: nothing is cut
     st.caption("« Préparée » : la couche est déjà dans le cache local ; sinon elle est lue (ou téléchargée) à la "
                "première utilisation. " + common.MIRROR_HELP)
     st.subheader("Pôles")
@@ -59,8 +60,9 @@ def page() -> None:
             common.show_error(exc)
         else:
             counts = pd.Series([pole_details(p)["confiance"] or "non indiquée" for p in perims["properties"]])
-            st.markdown(f"**{len(perims)} pôles.** Chaque fiche cite ses sources (page « Carte des pôles »).")
-            st.dataframe(counts.value_counts().rename_axis("Confiance").reset_index(name="Pôles"), hide_index=True)
+            st.markdown(f"**{fr_count(len(perims), 'pôle')}.** Chaque fiche cite ses sources (page « Carte des "
+                        "pôles »).")
+            st.table(counts.value_counts().rename_axis("Confiance").reset_index(name="Pôles"), hide_index=True)
     st.subheader("Logiciels et fonds de carte")
     tiles = common.tiles()
     st.markdown(
@@ -68,4 +70,6 @@ def page() -> None:
         "- Cartes : Leaflet (BSD-2-Clause) et folium (MIT), servis par l'application elle-même depuis le paquet "
         "folium-offline : aucune requête vers un CDN.\n"
         + (f"- Fond de carte : {md(tiles.attribution)}." if tiles else
-           "- Fond de carte : aucun (définissez `PTCE_GEO_TILES` et `PTCE_GEO_TILES_ATTRIBUTION` pour en ajouter un)."))
+           "- Fond de carte : aucun (définissez `PTCE_GEO_TILES` et `PTCE_GEO_TILES_ATTRIBUTION` pour en ajouter un)."
+           "\n- Noms de lieux : communes du millésime en usage, par ordre d'importance (préfectures, puis population), "
+           "affichés selon le niveau de zoom, sans connexion."))

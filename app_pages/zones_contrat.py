@@ -9,19 +9,22 @@ import streamlit as st
 from ptce_geo import maps
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.export import csv_safe
-from ptce_geo.fmt import RELATION_LABELS, fr_number
+from ptce_geo.fmt import RELATION_LABELS, fr_count, fr_pct
 from ptce_geo.layers import UNRESOLVED_REASONS
 from ptce_geo.options import Options
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 from ptce_geo.zones import ZoneOverlap, layer_notice, overlap_zones, programme_summary
 
 from . import common, compute, downloads
-from .present import md
+from .french import percent_choice
+from .present import ZONE_COLUMNS, ZONE_FORMATS, fr_table, md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
 RELATION_COLOURS = {"coincides": "#1B9E77", "pole_inside_zone": "#66A61E", "zone_inside_pole": "#7570B3",
                     "straddles": "#D95F02", "touches": "#999999"}
 WEIGHTS = {"area": "Surface", "population": "Population"}
+#: how a pair was measured, in the table's « Calcul » column
+METHODS = {"membership": "communes", "geometry": "contours"}
 VIEWS = ("Recouvrements", "Contacts en bordure et recouvrements marginaux", "Synthèse par pôle",
          "Programmes par pôle")
 
@@ -55,21 +58,16 @@ def _programmes(dkey: str, pkey: str, path: str, options: Options) -> tuple[pd.D
     return programme_summary(common.poles(), overlaps, catalogue=cat), missing
 
 
-def _fr_pct(value: float) -> str:
-    """« 0,5 % », « 1 % »: a widget's percentage the French way."""
-    return f"{value:g}".replace(".", ",") + "\u00a0%"
-
-
 def _options() -> Options | None:
     c1, c2, c3 = st.columns(3)
-    tolerance = c1.select_slider("Tolérance des relations", [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0], value=1.0,
-                                 format_func=_fr_pct, key="zc_tol",
-                                 help="« Confondus » quand au moins 100 % − tolérance du pôle et de la zone se "
+    with c1:
+        tolerance = percent_choice("Tolérance des relations", [0, 0.5, 1, 2, 3, 5, 10], value=1, key="zc_tol",
+                                   help="« Confondus » quand au moins 100 % − tolérance du pôle et de la zone se "
                                       "recouvrent ; « Pôle inclus dans la zone » ou « Zone incluse dans le pôle » de "
                                       "même ; « Contact en bordure » quand les deux parts sont sous la tolérance.")
-    threshold = c2.select_slider("Seuil des recouvrements marginaux", [0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0],
-                                 value=1.0, format_func=_fr_pct, key="zc_threshold",
-                                 help="Un recouvrement dont la part du pôle et la part de la zone sont toutes deux "
+    with c2:
+        threshold = percent_choice("Seuil des recouvrements marginaux", [0, 0.5, 1, 2, 5, 10, 20], value=1,
+                                   key="zc_threshold", help="Un recouvrement dont la part du pôle et la part de la zone sont toutes deux "
                                       "sous ce seuil est listé à part et n'est pas compté.")
     weight = c3.radio("Parts mesurées par", list(WEIGHTS), format_func=WEIGHTS.get, horizontal=True,
                       key="zc_weight", help="Population : part de la population du pôle qui habite dans la zone "
@@ -121,24 +119,21 @@ def _zones_source(options: Options) -> ZoneOverlap | None:
     return res
 
 
-def _table(t: pd.DataFrame, names: dict, weight: str) -> pd.DataFrame:
-    unit = " (population)" if weight == "population" else ""
+def _table(t: pd.DataFrame, names: dict) -> pd.DataFrame:
     return pd.DataFrame({
         "Pôle": t["pole_id"].map(names).fillna(t["pole_id"]), "Code de la zone": t["zone_code"],
-        "Zone": t["zone_name"], f"Part du pôle dans la zone{unit}": t["share_of_pole"],
-        f"Part de la zone dans le pôle{unit}": t["share_of_zone"], "IoU": t["iou"],
+        "Zone": t["zone_name"], "Part du pôle dans la zone": t["share_of_pole"],
+        "Part de la zone dans le pôle": t["share_of_zone"], "IoU": t["iou"],
         "Relation": t["relation"].map(RELATION_LABELS).fillna(t["relation"]),
         "Surface commune (km²)": t["overlap_km2"],
-        "Calcul": t["method"].map({"membership": "communes partagées", "geometry": "contours"}).fillna(t["method"]),
+        "Calcul": t["method"].map(METHODS).fillna(t["method"]),
         "_pole": t["pole_id"], "_relation": t["relation"],
     })
 
 
 def _show(df: pd.DataFrame, **kw) -> None:
-    share = {c: st.column_config.NumberColumn(format="percent") for c in df.columns if c.startswith("Part ")}
-    st.dataframe(df.drop(columns=[c for c in df.columns if c.startswith("_")]), hide_index=True, width="stretch",
-                 column_config={**share, "IoU": st.column_config.NumberColumn(format="%.2f"),
-                                "Surface commune (km²)": st.column_config.NumberColumn(format="%.2f")}, **kw)
+    st.dataframe(fr_table(df.drop(columns=[c for c in df.columns if c.startswith("_")]), ZONE_FORMATS),
+                 hide_index=True, width="stretch", column_config=ZONE_COLUMNS, **kw)
 
 
 def _unresolved(res: ZoneOverlap) -> None:
@@ -163,9 +158,7 @@ def _synthesis(res: ZoneOverlap, names: dict) -> None:
         "Confondus": s["n_coincides"], "Pôle inclus dans une zone": s["n_pole_inside_zone"],
         "Zones incluses dans le pôle": s["n_zone_inside_pole"], "Chevauchements": s["n_straddles"],
         "Contacts en bordure et marginaux": s["n_slivers"], "Part du pôle couverte par les zones": s["covered_share"],
-    }), hide_index=True, width="stretch", column_config={
-        "Part du pôle couverte par les zones": st.column_config.ProgressColumn(format="percent", min_value=0.0,
-                                                                               max_value=1.0)})
+    }).pipe(fr_table, {"Part du pôle couverte par les zones": "pct"}), hide_index=True, width="stretch")
 
 
 def _programme_view(options: Options, names: dict) -> None:
@@ -202,17 +195,20 @@ def page() -> None:
         st.warning(md(notice))
     b = common.scorecard()
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
-    full = _table(res.table, names, options.weight)
+    full = _table(res.table, names)
     if not len(full):
         st.info("Aucun pôle ne touche ces zones.")
         _unresolved(res)
         return
     counted = res.table["counted"].to_numpy(dtype=bool)
     real, slivers = full[counted], full[~counted]
-    st.markdown(f"**{len(real)} recouvrement(s)** entre {real['_pole'].nunique()} pôle(s) et "
-                f"{real['Code de la zone'].nunique()} zone(s)"
-                + (f" ; {len(slivers)} contact(s) en bordure ou recouvrement(s) marginal(aux) listé(s) à part"
-                   if len(slivers) else ""))
+    st.markdown(f"**{fr_count(len(real), 'recouvrement')}** entre {fr_count(real['_pole'].nunique(), 'pôle')} et "
+                f"{fr_count(real['Code de la zone'].nunique(), 'zone')}"
+                + (f" ; {fr_count(len(slivers), 'contact en bordure ou recouvrement marginal', 'contacts en bordure ou recouvrements marginaux')} "
+                   f"{'listé' if len(slivers) == 1 else 'listés'} à part" if len(slivers) else ""))
+    st.caption(f"Parts mesurées en {'population (populations municipales des communes)' if options.weight == 'population' else 'surface'}. "
+               "Calcul « communes » : zone et pôle comparés sur les communes qu'ils ont en commun, parts exactes ; "
+               "« contours » : intersection des contours.")
     _unresolved(res)
     view = st.radio("Vue", VIEWS, horizontal=True, key="zc_view", label_visibility="collapsed")
     if view == VIEWS[2]:
@@ -239,15 +235,14 @@ def page() -> None:
     choices = list(RELATION_LABELS) if show_slivers else [r for r in RELATION_LABELS if r != "touches"]
     relations = c2.multiselect("Relations", choices, format_func=RELATION_LABELS.get, key="zc_relations",
                                placeholder="Toutes les relations")
-    minimum = c3.select_slider("Part du pôle minimale", [0.0, 1.0, 5.0, 10.0, 25.0, 50.0, 90.0], value=0.0,
-                               format_func=_fr_pct, key="zc_min")
-    share_col = [c for c in table.columns if c.startswith("Part du pôle")][0]
+    with c3:
+        minimum = percent_choice("Part du pôle minimale", [0, 1, 5, 10, 25, 50, 75, 90], value=0, key="zc_min")
     sel = table
     if poles:
         sel = sel[sel["_pole"].isin(poles)]
     if relations:
         sel = sel[sel["_relation"].isin(relations)]
-    sel = sel[sel[share_col] >= minimum / 100]
+    sel = sel[sel["Part du pôle dans la zone"] >= minimum / 100]
     _show(sel)
     csv = csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig")
     st.download_button("Télécharger le tableau (CSV)", csv, file_name=f"recouvrements-{res.layer}.csv",
@@ -259,8 +254,9 @@ def page() -> None:
     summary = res.summary.set_index("pole_id")
     if pole in summary.index:
         row = summary.loc[pole]
-        st.caption(f"{md(names.get(pole, pole))} : {int(row['n_zones'])} zone(s) en recouvrement réel ; part du pôle "
-                   f"couverte par l'ensemble de ces zones : {fr_number(100 * row['covered_share'])} %.")
+        st.caption(f"{md(names.get(pole, pole))} : {fr_count(row['n_zones'], 'zone en recouvrement réel', 'zones en recouvrement réel')} ; "
+                   "part du pôle couverte "
+                   f"par l'ensemble de ces zones : {fr_pct(row['covered_share'])}.")
     geom = b.perimeters.set_index("id").geometry.loc[pole]
     bounds = tuple(geom.bounds)
     m = maps.new_map(bounds=bounds, tiles=common.tiles())

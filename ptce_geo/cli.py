@@ -315,6 +315,37 @@ def cmd_card(args) -> int:
     return 0
 
 
+def cmd_territory(args) -> int:
+    from .options import Options
+    from .scorecard import Scorecard
+    from .territory import TerritoryIndex, territory_report
+
+    cat = _catalogue(args)
+    index = TerritoryIndex.from_catalogue(cat)
+    levels = [args.level] if args.level else None
+    if args.level and args.level not in index.levels:
+        raise InvalidInput(f"--level {args.level!r} is not in the catalogue: use one of {', '.join(index.levels)}.")
+    if not len(index.search(args.query, levels=levels, limit=1)):
+        raise InvalidInput(f"no territory matches {args.query!r}: give a name (accents and hyphens optional), "
+                           "an INSEE code, a SIREN or a département number.")
+    card = Scorecard(_poles(args, cat), options=Options(threshold=args.threshold, weight=args.weight or "area"),
+                     catalogue=cat, levels=())
+    report, matches = territory_report(card, index, args.query, levels=levels, n_nearest=args.nearest)
+    others = matches[~matches["code"].isin(report["code"])].head(8)
+    if len(others):
+        logger.warning("other matches: %s", "; ".join(f"{r.label} [{r.level} {r.code}]" for r in others.itertuples()))
+    write_table(report, args)
+    return 0
+
+
+def _territory_level(text: str) -> str:
+    aliases = {"region": "regions", "departement": "departements", "dep": "departements", "commune": "communes"}
+    from .fmt import fold
+
+    value = fold(text)
+    return aliases.get(value, value)
+
+
 def _threshold(text: str) -> float:
     try:
         value = float(text)
@@ -399,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zones", action="append", help="a zones layer id (repeatable; default: every zones layer)")
     p.add_argument("--tolerance", type=_threshold, default=0.01, help="relation tolerance (default 0.01)")
     p.set_defaults(fn=cmd_programmes)
+    p = sub.add_parser("territory", parents=[common, out, poles],
+                       help="the poles acting in a territory found by name or code (or the nearest ones)")
+    p.add_argument("query", help="a name (accents, case and hyphens optional), an INSEE code, a SIREN or a "
+                                 "département number")
+    p.add_argument("--level", type=_territory_level, help="search only this level: regions, departements, epci, "
+                                                          "ept (when the catalogue has it) or communes")
+    p.add_argument("--nearest", type=int, default=3, help="nearest poles listed when none acts there (default 3)")
+    p.set_defaults(fn=cmd_territory)
     p = sub.add_parser("export", parents=[common, poles], help="export poles and results for QGIS or a report")
     p.add_argument("--format", dest="export_format", choices=("geojson", "gpkg", "csv"), required=True)
     p.add_argument("--output", "-o", required=True)

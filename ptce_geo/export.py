@@ -282,17 +282,21 @@ def _with_pole_names(table: gpd.GeoDataFrame, names: pd.Series, pole_ids, card: 
     return table
 
 
-def territory_table(card: Scorecard, layer_id: str, code: str) -> gpd.GeoDataFrame:
+def territory_table(card: Scorecard, layer_id: str, code: str, *,
+                    communes: Sequence[str] | None = None) -> gpd.GeoDataFrame:
     """The poles acting in one unit of a level, with both shares and their perimeters.
 
     Columns ``unit_code``, ``unit_name`` (the territory), ``pole_id``, ``nom``,
     ``typology``, ``share_of_unit`` (share of the territory the pole covers),
     ``share_of_pole`` (share of the pole inside the territory), ``area_km2`` (area in
-    common) and the pole's perimeter as geometry.
+    common) and the pole's perimeter as geometry. ``communes`` (the territory's member
+    communes) is needed for a level that is not a partition layer of the catalogue
+    (see :func:`ptce_geo.territory.territory_poles`).
     """
     from .territory import territory_poles
 
-    t = territory_poles(card, layer_id, code)
+    t = territory_poles(card, layer_id, code, communes=communes)
+    t.insert(2, "typology", card.summary.set_index("pole_id")["typology"].reindex(t["pole_id"]).to_numpy())
     shares = card.shares(layer_id) if layer_id in card.levels else None
     name = None
     if shares is not None:
@@ -681,10 +685,11 @@ def overlaps_dataset(card: Scorecard, layer, pole_ids: Sequence[str] | str | Non
                    tolerance=getattr(overlap, "tolerance", None))
 
 
-def territory_dataset(card: Scorecard, layer_id: str, code: str) -> Dataset:
+def territory_dataset(card: Scorecard, layer_id: str, code: str, *,
+                      communes: Sequence[str] | None = None) -> Dataset:
     """The poles acting in one unit, with both shares (``territoire_<layer>_<code>_poles``)."""
     _check("gpkg", [layer_id], card.catalogue)
-    table = territory_table(card, layer_id, code)
+    table = territory_table(card, layer_id, code, communes=communes)
     return Dataset(name=f"territoire_{safe_name(layer_id)}_{safe_name(code)}_poles", layers={"poles": table},
                    card=card, layer_ids=[layer_id],
                    contents={"poles": f"poles acting in {layer_id} {code}: share of the territory each covers "

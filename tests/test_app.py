@@ -2,9 +2,11 @@
 
 Every page runs against the boundary mirror (fixture ``mirror_env``) and a small poles
 file written here: the Sud Aquitain pole (CC du Seignanx, Landes), a pole over two
-départements, a pole with a hostile name, and one given by its drawn geometry. Expected
-figures come from the boundary layers themselves or from geopandas/shapely/pyproj
-directly, not from the overlay engine.
+départements, a pole with a hostile name, one given by its drawn geometry, and a pole
+of one commune (Tarnos) lying inside the Sud Aquitain one. Expected figures come from
+the boundary layers themselves or from geopandas/shapely/pyproj directly, not from the
+overlay engine. Every figure a table shows is checked to be written the French way
+(the strings the browser draws, decoded from the element sent to it).
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ POLES = [
     {"id": "hostile", "nom": HOSTILE, "communes": ["81004"], "structure_porteuse": "<img src=x onerror=alert(2)>",
      "filieres": ["**gras**"], "sources": ["javascript:alert(3)"], "siege_insee": "81004"},
     {"id": "dessine", "nom": "Pôle dessiné Mâconnais-Bresse"},
+    {"id": "tarnos", "nom": "Pôle de Tarnos", "communes": ["40312"]},
 ]
 PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Mes pôles",
          "Sources"]
 
 
 def write_poles(path: Path) -> Path:
-    """The test poles file (four features: three by codes, one by geometry)."""
+    """The test poles file (five features: four by codes, one by geometry)."""
     feats = []
     for props in POLES:
         geom = {"type": "Polygon", "coordinates": [SQUARE]} if props["id"] == "dessine" else None
@@ -77,6 +80,31 @@ def open_page(title: str, **query):
 def no_failure(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+    for df in at.dataframe:  # every figure drawn in a table is French: no decimal point, thin spaces
+        for col, shown, raw in displayed(df):
+            for text, value in zip(shown, raw):
+                assert not re.search(r"\d\.\d", text), (col, text)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+                        and abs(value) >= 10_000:
+                    assert "\u202f" in text, (col, text)
+
+
+def displayed(df) -> list[tuple[str, list[str], list]]:
+    """(column, strings drawn, values) of a table element: the Styler's strings, or the raw values."""
+    import pyarrow as pa
+
+    values = df.value
+    shown = None
+    if df.proto.arrow_data.styler.display_values:
+        shown = pa.ipc.open_stream(df.proto.arrow_data.styler.display_values).read_all().to_pandas()
+    out = []
+    for col in values.columns:
+        raw = list(values[col])
+        if shown is not None and col in shown:
+            out.append((col, [str(v) for v in shown[col]], raw))
+        else:  # no French formatting: what the grid would draw
+            out.append((col, [repr(v) if isinstance(v, float) else str(v) for v in raw], raw))
+    return out
 
 
 def maps_of(at) -> list[dict]:
@@ -106,10 +134,91 @@ def test_every_page_runs_in_french_without_error(app_env, title):
     no_failure(at)
     assert not at.warning, [w.value for w in at.warning]
     assert at.title[0].value in {title, "Sources et licences"}
-    assert [r.label for r in at.sidebar.radio] == ["Page"]
+    assert [r.label for r in at.sidebar.radio] == ["Page", "Parts mesurées en"]
     assert at.sidebar.radio[0].options == PAGES
+    assert at.sidebar.text_input(key="side_query").label == "Chercher un territoire"
     for md in at.markdown:
         assert not md.proto.allow_html, md.value  # no raw HTML anywhere
+    texts = [e.value for kind in ("markdown", "caption", "info", "success", "warning") for e in at.get(kind)]
+    texts += [f"{m.label} {m.value}" for m in at.metric]
+    for text in texts:
+        assert "(s)" not in text and "(e)" not in text, text  # plurals agree with their count
+        assert not re.search(r"\d\.\d", text.replace("\\.", "")), text  # French numbers
+
+
+# ------------------------------------------------------------------ links, measure, search
+def test_links_restore_page_pole_territory_and_level(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    def opened(**query):
+        at = AppTest.from_file(str(APP), default_timeout=240)
+        at.query_params.update(query)
+        at.run()
+        no_failure(at)
+        return at
+
+    at = opened(page="carte", pole="sud-aquitain")
+    assert at.sidebar.radio[0].value == "Carte des pôles"
+    assert at.selectbox(key="carte_pole").value == "sud-aquitain" and at.subheader[0].value == "PTCE Sud Aquitain"
+    at = opened(page="territoire", territoire="communes:40312")
+    assert at.sidebar.radio[0].value == "Mon territoire"
+    assert at.radio(key="terr_choice").value == "communes:40312"
+    assert at.subheader[0].value.replace("\\", "").startswith("Tarnos (40)")
+    at = opened(page="decoupages", pole="dessine", echelon="departements")
+    assert (at.selectbox(key="dec_pole").value, at.selectbox(key="dec_level").value) == ("dessine", "departements")
+    # what a page shows goes into the URL, and only that
+    at.selectbox(key="dec_level").set_value("regions").run()
+    assert dict(at.query_params) == {"page": "decoupages", "pole": "dessine", "echelon": "regions"}
+    at.sidebar.radio[0].set_value("Mon territoire").run()
+    at.text_input(key="terr_query").input("64").run()
+    assert dict(at.query_params) == {"page": "territoire", "territoire": "departements:64"}
+    at.sidebar.radio(key="mesure").set_value("population").run()
+    assert dict(at.query_params)["mesure"] == "population"
+    at = opened(page="territoire", territoire="departements:64", mesure="population")
+    assert at.sidebar.radio(key="mesure").value == "population"
+    # a link to something that does not exist opens the page without it
+    at = opened(page="carte", pole="absent")
+    assert at.selectbox(key="carte_pole").value == "—"
+
+
+def test_population_measure_weights_every_share(app_env):
+    """Parts « en population »: the territory's and the pole's shares are shares of inhabitants."""
+    at = open_page("Mon territoire")
+    at.sidebar.radio(key="mesure").set_value("population").run()
+    at.text_input(key="terr_query").input("40").run()
+    no_failure(at)
+    table = at.dataframe[0].value.set_index("Pôle")
+    communes = layer("communes").set_index("code")
+    pop = communes["population"]
+    landes = pop[communes["dep"] == "40"].sum()
+    seignanx = pop[communes["epci"] == "244000659"].sum()
+    row = table.loc["PTCE Sud Aquitain"]
+    assert row["Part du territoire couverte par le pôle"] == pytest.approx(seignanx / landes, rel=1e-9)
+    assert row["Part du pôle située dans le territoire"] == pytest.approx(1.0)
+    assert row["Habitants en commun"] == pytest.approx(seignanx)
+    assert table.loc["Pôle de Tarnos", "Part du territoire couverte par le pôle"] == pytest.approx(
+        pop.loc["40312"] / landes, rel=1e-9)
+    assert "Part de la population couverte par au moins un pôle" in [m.label for m in at.metric]
+    # the same on the Découpages page: shares of the pole's inhabitants
+    at.sidebar.radio[0].set_value("Découpages").run()
+    at.selectbox(key="dec_pole").set_value("sud-aquitain").run()
+    no_failure(at)
+    pieces = at.dataframe[0].value
+    members = pop[communes["epci"] == "244000659"]
+    expected = {f"{communes.loc[c, 'nom']} ({c})": members.loc[c] / members.sum() for c in members.index}
+    assert len(pieces) == len(expected)
+    for unit, share in zip(pieces["Unité"], pieces["Part du pôle"]):
+        assert share == pytest.approx(expected[unit], rel=1e-9)
+
+
+def test_sidebar_search_opens_mon_territoire(app_env):
+    at = open_page("Carte des pôles")
+    at.sidebar.text_input(key="side_query").input("st denis").run()
+    no_failure(at)
+    assert at.sidebar.radio[0].value == "Mon territoire"
+    options = at.radio(key="terr_choice").options
+    assert "Saint-Denis (93) — commune, 115\u202f237 hab." in options
+    assert options[0].startswith("Saint-Denis (974)")  # exact name, then population
 
 
 def test_national_map_typologies_table_and_local_assets(app_env):
@@ -117,26 +226,31 @@ def test_national_map_typologies_table_and_local_assets(app_env):
     no_failure(at)
     table = at.dataframe[-1].value.set_index("Pôle")
     communes = layer("communes")
-    assert table.loc["PTCE Sud Aquitain", "Typologie"] == "intra-EPCI"
+    assert table.loc["PTCE Sud Aquitain", "Typologie"] == "Intra-EPCI"
     assert table.loc["PTCE Sud Aquitain", "Communes"] == int((communes["epci"] == "244000659").sum()) == 8
-    assert table.loc["Pôle Adour Basque", "Typologie"] == "inter-départemental"
-    assert table.loc[HOSTILE, "Typologie"] == "commune"  # shown as text in the table
+    assert table.loc["Pôle Adour Basque", "Typologie"] == "Inter-départemental"
+    assert table.loc[HOSTILE, "Typologie"] == "Une seule commune"  # shown as text in the table
     # the square straddles the Saône: Saône-et-Loire (Bourgogne-Franche-Comté) and Ain (Auvergne-Rhône-Alpes)
     deps = layer("departements")
     touched = deps[deps.intersects(shapely.Polygon(SQUARE))]
     assert set(touched["reg"]) == {"27", "84"}
-    assert table.loc["Pôle dessiné Mâconnais-Bresse", "Typologie"] == "inter-régional"
+    assert table.loc["Pôle dessiné Mâconnais-Bresse", "Typologie"] == "Inter-régional"
     (args,) = maps_of(at)
-    assert args["returned_objects"] == ["last_active_drawing"]
+    assert args["returned_objects"] == ["last_active_drawing", "last_object_clicked"]
     links = args["js_links"] + args["css_links"]
     assert links and all(u.startswith("/app/static/vendor/") for u in links)
     vendor = APP.parent / "static" / "vendor"
     assert all((vendor / u.rsplit("/", 1)[1]).stat().st_size > 10_000 for u in links)
     script = unescape_js(args["script"])
-    assert '"selected": true' not in script and script.count('"selected": false') == 4
-    for pid in ("sud-aquitain", "adour-basque", "hostile", "dessine"):
+    assert '"selected": true' not in script and script.count('"selected": false') == 5
+    for pid in ("sud-aquitain", "adour-basque", "hostile", "dessine", "tarnos"):
         assert f'"id": "{pid}"' in script
+    assert script.index('"id": "tarnos"') > script.index('"id": "sud-aquitain"')  # the small pole on top
     assert "http://" not in args["header"] and "https://" not in args["header"]
+    # French map: zoom titles, metric scale only, a button for Île-de-France, names of places
+    assert "zoomInTitle: 'Zoom avant'" in script and "imperial: false" in script
+    assert "Île-de-France" in script and "ptceLabels" in script
+    assert '"Paris"' in script and '"Lyon"' in script  # préfectures labelled on the national map
 
 
 def test_hostile_name_is_escaped_in_popups_tooltips_card_and_table(app_env):
@@ -160,15 +274,24 @@ def test_pole_card_scorecard(app_env):
     at = open_page("Carte des pôles")
     at.selectbox(key="carte_pole").set_value("sud-aquitain").run()
     no_failure(at)
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
     for expected in ("Structure porteuse", "Association Sud Aquitain", "Tarnos", "Filières", "Confiance",
-                     "Zone d'emploi la plus proche", "Quartiers prioritaires", "Tableau de bord"):
-        assert expected in text.replace("\\", "")
-    levels = at.dataframe[0].value.set_index("Niveau")
-    assert levels.loc["Communes", "Unités touchées"] == 8
-    assert levels.loc["EPCI", "Unités touchées"] == 1 and levels.loc["EPCI", "Part de l'unité dominante"] == pytest.approx(1)
-    assert levels.loc["Départements", "Unité dominante"] == "Landes"
-    assert levels.loc["EPCI", "Nombre effectif d'unités"] == pytest.approx(1.0)
+                     "Zone d'emploi dominante", "Zone d'emploi la mieux ajustée", "indice de recouvrement",
+                     "Quartiers prioritaires", "Découpage par échelon"):
+        assert expected in text, expected
+    assert "IoU" not in text and "(s)" not in text
+    # levels in rows, four short columns: nothing cut at 1400 px
+    levels = at.table[0].value.set_index("Échelon")
+    assert list(levels.index) == ["Communes", "EPCI", "Départements", "Régions", "Zones d'emploi"]
+    assert list(levels.columns) == ["Unités", "Dominante (part du pôle)", "Frontières"]
+    assert levels.loc["Communes", "Unités"] == "8"
+    assert levels.loc["EPCI", "Dominante (part du pôle)"] == "CC du Seignanx (100\u00a0%)"
+    assert levels.loc["Départements", "Dominante (part du pôle)"] == "Landes (100\u00a0%)"
+    # the dominant zone d'emploi (largest share) and the best-fitting one (IoU) are shown apart
+    communes = layer("communes")
+    ze = communes.loc[communes["epci"] == "244000659", "ze"].unique()
+    ze_names = layer("zones_emploi").set_index("code")["nom"]
+    assert len(ze) == 1 and f"Zone d'emploi dominante :** {ze_names.loc[ze[0]]} (100,0\u00a0% du pôle)" in text
     # with a pole selected, the context layers are clipped around it
     at.multiselect(key="carte_context").set_value(["departements", "communes", "qpv"]).run()
     no_failure(at)
@@ -201,15 +324,39 @@ def test_map_click_selects_the_clicked_pole(app_env, monkeypatch):
     assert state[carte.POLE_KEY] == "hostile"
 
 
+def test_a_click_where_poles_overlap_lists_them_all(app_env, monkeypatch):
+    """Tarnos lies in the Sud Aquitain pole: a click there selects the smaller pole and lists the other."""
+    from app_pages import carte
+
+    open_page("Carte des pôles")  # the poles' Scorecard, cached for the callback
+    tarnos = layer("communes").set_index("code").geometry.loc["40312"].representative_point()
+    state = {"_carte_ids": tuple(p["id"] for p in POLES), carte.POLE_KEY: carte.NONE,
+             carte.MAP_KEY: {"last_object_clicked": {"lat": tarnos.y, "lng": tarnos.x}}}
+    with monkeypatch.context() as patched:  # only this patch is undone (the mirror settings stay)
+        patched.setattr(carte.st, "session_state", state)
+        carte._on_click()
+    assert state[carte.POLE_KEY] == "tarnos"
+    assert state[carte.HERE_KEY] == ["tarnos", "sud-aquitain"]
+    at = open_page("Carte des pôles", pole="tarnos")
+    at.session_state[carte.HERE_KEY] = ["tarnos", "sud-aquitain"]
+    at.run()
+    no_failure(at)
+    assert at.subheader[0].value == "Pôle de Tarnos"
+    assert "PTCE Sud Aquitain" in [b.label for b in at.button]  # the other pole, one click away
+    at.button(key="carte_here_sud-aquitain").click().run()
+    assert at.selectbox(key="carte_pole").value == "sud-aquitain"
+
+
 # ------------------------------------------------------------------ Mon territoire
 def test_mon_territoire_departement_40_lists_sud_aquitain(app_env):
     at = open_page("Mon territoire")
-    at.radio(key="terr_level").set_value("Département").run()
     at.text_input(key="terr_query").input("40").run()
     no_failure(at)
-    assert at.selectbox(key="terr_choice_departements").value == "40"
+    assert at.radio(key="terr_choice").value == "departements:40"
+    assert at.radio(key="terr_choice").options[0] == "Landes (40) — département, 428\u202f427 hab."
     table = at.dataframe[0].value.set_index("Pôle")
-    assert list(table.index) == ["Pôle Adour Basque", "PTCE Sud Aquitain"]  # largest share of the territory first
+    # largest share of the territory first
+    assert list(table.index) == ["Pôle Adour Basque", "PTCE Sud Aquitain", "Pôle de Tarnos"]
     epci = layer("epci").set_index("code")
     landes = layer("departements").set_index("code").geometry.loc["40"]
     seignanx, macs, basque = (epci.geometry.loc[c] for c in ("244000659", "244000865", "200067106"))
@@ -226,14 +373,37 @@ def test_mon_territoire_departement_40_lists_sud_aquitain(app_env):
 
 def test_mon_territoire_search_by_name_and_no_match(app_env):
     at = open_page("Mon territoire")
-    at.radio(key="terr_level").set_value("Commune").run()
-    at.text_input(key="terr_query").input("tarnos").run()
+    at.text_input(key="terr_query").input("TARNOS").run()
     no_failure(at)
-    assert at.selectbox(key="terr_choice_communes").value == "40312"
-    assert list(at.dataframe[0].value["Pôle"]) == ["PTCE Sud Aquitain"]
+    assert at.radio(key="terr_choice").value == "communes:40312"
+    assert at.radio(key="terr_choice").options[1].startswith("CC du Seignanx — EPCI de Tarnos (40)")
+    assert sorted(at.dataframe[0].value["Pôle"]) == ["PTCE Sud Aquitain", "Pôle de Tarnos"]
+    assert "Tarnos fait partie de l'intercommunalité **CC du Seignanx**" in " ".join(m.value for m in at.markdown)
     at.text_input(key="terr_query").input("zzzz introuvable").run()
     no_failure(at)
-    assert "Aucun(e) commune ne correspond" in at.warning[0].value
+    assert "Aucun territoire ne correspond" in at.warning[0].value
+
+
+def test_mon_territoire_without_pole_points_to_the_nearest(app_env):
+    """Pau: no test pole acts there; the poles nearest to it are listed with their distance."""
+    at = open_page("Mon territoire")
+    at.text_input(key="terr_query").input("pau").run()
+    no_failure(at)
+    assert at.radio(key="terr_choice").value == "communes:64445"
+    assert "Aucun pôle recensé n'agit sur ce territoire" in at.info[0].value
+    near = at.dataframe[0].value
+    assert list(near.columns) == ["Pôle", "Distance", "Typologie"]
+    assert near["Pôle"].iloc[0] == "Pôle Adour Basque"  # the Pays basque and Maremne, to the west
+    assert all(re.fullmatch(r"à [\d\u202f]+,\d\u00a0km", d) for d in near["Distance"])
+    km = [float(d[2:-3].replace("\u202f", "").replace(",", ".")) for d in near["Distance"]]
+    assert km == sorted(km) and 20 < km[0] < 120
+    # its EPCI is one click away
+    communes = layer("communes").set_index("code")
+    epci = communes.loc["64445", "epci"]
+    at.button(key="terr_parent_epci").click().run()
+    no_failure(at)
+    assert at.radio(key="terr_choice").value == f"epci:{epci}"
+    assert at.subheader[0].value.replace("\\", "").startswith(layer("epci").set_index("code").loc[epci, "nom"])
 
 
 # ------------------------------------------------------------------ Découpages
@@ -242,7 +412,8 @@ def test_decoupages_pieces_chart_and_border_length(app_env):
     at.selectbox(key="dec_pole").set_value("dessine")
     at.selectbox(key="dec_level").set_value("departements").run()
     no_failure(at)
-    pieces = at.dataframe[0].value.set_index("Code")
+    pieces = at.dataframe[0].value
+    pieces.index = [u.rsplit("(", 1)[1].rstrip(")") for u in pieces["Unité"]]
     deps = layer("departements").set_index("code")
     square = shapely.Polygon(SQUARE)
     for code in ("01", "71"):
@@ -257,7 +428,8 @@ def test_decoupages_pieces_chart_and_border_length(app_env):
             shared = deps.geometry.loc[a].boundary.intersection(deps.geometry.loc[b].boundary).intersection(square)
             total += geod.geometry_length(shared) if not shared.is_empty else 0.0
     shown = next(m.value for m in at.metric if m.label == "Frontières internes traversées")
-    assert float(shown.replace("\u202f", "").replace(" km", "").replace(",", ".")) == pytest.approx(total / 1000, rel=0.01)
+    assert float(shown.replace("\u202f", "").replace("\u00a0km", "").replace(",", ".")) == pytest.approx(
+        total / 1000, rel=0.01)
     assert total > 20_000
     assert at.get("vega_lite_chart")  # the bar chart of shares
     script = unescape_js(maps_of(at)[0]["script"])
@@ -271,9 +443,10 @@ def test_new_perimeter_by_epci_gives_full_scorecard(app_env):
     at.multiselect(key="nouv_epci").set_value(["244000659"]).run()
     no_failure(at)
     assert at.subheader[0].value == "Projet Seignanx"
-    levels = at.dataframe[0].value.set_index("Niveau")
+    levels = at.dataframe[0].value.set_index("Échelon")
     assert levels.loc["Communes", "Unités touchées"] == 8
     assert next(m.value for m in at.metric if m.label == "Typologie") == "Intra-EPCI"
+    assert at.success[0].value.startswith("Tableau de bord calculé pour 1\u00a0périmètre ")
     assert at.download_button(key="nouv_download").label == "Télécharger le tableau de bord"
 
 
@@ -284,8 +457,8 @@ def test_new_perimeter_keeps_communes_chosen_in_several_departements(app_env):
     at.selectbox(key="nouv_dep").set_value("64").run()
     at.multiselect(key="nouv_communes_64").set_value(["64102"]).run()  # Bayonne
     no_failure(at)
-    assert "3 commune(s) choisie(s)" in " ".join(c.value for c in at.caption)
-    levels = at.dataframe[0].value.set_index("Niveau")
+    assert "3\u00a0communes choisies" in " ".join(c.value for c in at.caption)
+    levels = at.dataframe[0].value.set_index("Échelon")
     assert levels.loc["Communes", "Unités touchées"] == 3
     assert levels.loc["Départements", "Unités touchées"] == 2
     assert next(m.value for m in at.metric if m.label == "Typologie") == "Inter-départemental"
@@ -298,7 +471,7 @@ def test_new_perimeter_upload_and_bad_uploads(app_env, tmp_path):
                                                           "geometry": {"type": "Polygon", "coordinates": [SQUARE]}}]}
     at.file_uploader(key="nouv_upload").set_value(("carre.geojson", json.dumps(square).encode(), "application/json")).run()
     no_failure(at)
-    levels = at.dataframe[0].value.set_index("Niveau")
+    levels = at.dataframe[0].value.set_index("Échelon")
     assert levels.loc["Régions", "Unités touchées"] == 2
     for name, data in (("vide.geojson", b"{not json"), ("piege.zip", _zip_with_traversal()),
                        ("ligne.geojson", json.dumps({"type": "FeatureCollection", "features": [{
@@ -397,9 +570,9 @@ def test_zones_upload_with_named_fields_and_bad_file(app_env):
 def test_sources_lists_vintages_and_licences(app_env, catalogue):
     at = open_page("Sources")
     no_failure(at)
-    table = at.dataframe[0].value.set_index("Identifiant")
+    table = at.table[0].value.set_index("Identifiant")
     assert list(table.index) == catalogue.ids()
-    assert table.loc["communes", "Millésime"] == 2024
+    assert table.loc["communes", "Millésime"] == "2024"
     assert table.loc["qpv", "Licence"] == catalogue["qpv"].licence
     assert "ADMIN EXPRESS" in table.loc["communes", "Mention obligatoire"]
 
@@ -415,7 +588,7 @@ def test_offline_without_mirror_explains_the_way_out(app_env, monkeypatch, tmp_p
     at.sidebar.radio[0].set_value("Mon territoire").run()
     assert not at.exception and at.error
     at.sidebar.radio[0].set_value("Sources").run()
-    assert not at.exception and at.dataframe  # the catalogue is still listed
+    assert not at.exception and at.table  # the catalogue is still listed
 
 
 def test_missing_poles_file_is_explained(app_env, monkeypatch, tmp_path):
@@ -458,15 +631,60 @@ def test_display_geometries_and_internal_borders():
     assert maps.esc("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
 
 
-def test_search_units_ranks_code_then_name():
-    import pandas as pd
+def test_place_labels_never_overlap_and_never_give_way_to_smaller_names():
+    from ptce_geo import maps
 
-    from ptce_geo.territory import search_units
+    rng = np.random.default_rng(12)
+    n = 400
+    lon, lat = rng.uniform(1.0, 3.0, n), rng.uniform(45.0, 46.5, n)
+    names = ["".join(rng.choice(list("abcdefghij"), rng.integers(3, 18))) for _ in range(n)]
+    priority = rng.permutation(n).astype(float)
+    major = priority < 20
+    zooms = range(6, 12)
+    first = maps.place_labels(names, lon, lat, priority, zooms=zooms, major=major)
+    # boxes as drawn, measured independently in Web Mercator pixels
+    x = (lon + 180) / 360
+    y = (1 - np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) / np.pi) / 2
+    w = (np.array([len(t) for t in names]) * 6.6 * np.where(major, 1.2, 1.0) + 6) / 2
+    h = np.where(major, 15 * 1.15, 15) / 2
+    for z in zooms:
+        k = 256 * 2 ** z
+        shown = np.flatnonzero(first <= z)
+        for a_i, a in enumerate(shown):
+            b = shown[a_i + 1:]
+            clash = (np.abs(x[a] - x[b]) * k < w[a] + w[b]) & (np.abs(y[a] - y[b]) * k < h[a] + h[b])
+            assert not clash.any(), (z, names[a], [names[j] for j in b[clash]])
+    assert np.isfinite(first).sum() > n / 2
+    # the most important name is always shown from the first zoom
+    assert first[np.argmin(priority)] == 6
+    # two names at the same place: the more important one is shown first
+    both = maps.place_labels(["Nice", "Contes"], [7.25, 7.26], [43.70, 43.71], [1.0, 2.0], zooms=range(5, 14))
+    assert both[0] == 5 and both[1] > 5
 
-    units = pd.DataFrame({"code": ["40", "64", "400", "01"], "nom": ["Landes", "Pyrénées-Atlantiques", "X", "Ain"]})
-    assert list(search_units(units, "40")["code"]) == ["40", "400"]
-    assert list(search_units(units, "pyrenees")["code"]) == ["64"]
-    assert list(search_units(units, "")["code"]) == ["01", "40", "64", "400"]
+
+def test_map_json_is_inert_in_templates_and_scripts():
+    from ptce_geo import maps
+
+    value = [[1.5, "a{{ config }}b", "{% include x %}", "</script><b>&", {"k": "}}"}]]
+    text = maps._no_braces_json(value)
+    assert json.loads(text) == value
+    for bad in ("{{", "}}", "{%", "%}", "<", ">", "&"):
+        assert bad not in text, bad
+
+
+def test_maps_speak_french_and_use_a_metric_scale():
+    from ptce_geo import maps
+
+    m = maps.new_map(bounds=(-1.6, 43.4, -1.3, 43.6))
+    maps.add_draw(m)
+    maps.add_legend(m, "Légende", [("Territoire", "#000", "line")], collapsed=True)
+    maps.finish(m)
+    html = maps.map_html(m)
+    assert "zoomInTitle: 'Zoom avant'" in html and "imperial: false" in html
+    assert '"polygon":"Tracer un polygone"' in unescape_js(html)
+    assert "Couches affichées" in html and "<details>" in unescape_js(html)
+    for english in ("Draw a polygon", "Finish", "Delete last point", "Click to start drawing"):
+        assert english not in html  # Leaflet.draw's English strings are replaced before its toolbar exists
 
 
 # ------------------------------------------------------------------ Mes pôles

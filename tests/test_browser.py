@@ -1,11 +1,22 @@
-"""The served app in a real browser: Debian's chromium driven by Playwright, offline.
+"""The served app in a real browser: Debian's chromium driven by Playwright, offline, at 1400 × 1000.
 
 Starts ``streamlit run app.py`` on 127.0.0.1 with the boundary mirror and a small poles
-file, loads the first page, waits for the map (Leaflet SVG paths in the component's
-iframe) and the table, checks the French text, opens the hostile pole's popup and card
-(shown as text, no dialog ever opens), and records every request the page makes: none
-may leave 127.0.0.1. Saves a screenshot to ``tests/artifacts/`` and prints the time to
-the first map (cold, then warm cache); times are printed, never asserted.
+file, then looks at the app as its users do:
+
+* the first page draws its map offline and escapes a hostile pole name (no dialog ever
+  opens, no request leaves 127.0.0.1);
+* every page is walked, its widgets opened (lists, a search typed, help tooltips, table
+  toolbars, a refused file, the map's controls, the drawing tools): no English phrase of
+  Streamlit, Leaflet or Leaflet.draw is visible, no figure has a decimal point (in the
+  page, in the maps, and in the strings the tables draw on their canvas, decoded from
+  the messages the page receives), and no table is wider than its box;
+* place names are drawn on the commune view of Bayonne;
+* a link restores a pole and a territory;
+* the interactions of issue 10 are timed and PRINTED (never asserted): adding a commune
+  on « Nouveau périmètre », changing the level on « Découpages », switching page, and the
+  first map after a restart with the cache prepared.
+
+Screenshots of every page go to ``tests/artifacts/pages/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -22,12 +33,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.realdata, pytest.mark.timeout(240)]
+import uiscan
+
+pytestmark = [pytest.mark.browser, pytest.mark.realdata, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
 HOSTILE = "Pôle <script>alert(1)</script>"
+VIEWPORT = {"width": 1400, "height": 1000}
+PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Sources"]
 POLES = {"type": "FeatureCollection", "features": [
     {"type": "Feature", "geometry": None, "properties": {
         "id": "sud-aquitain", "nom": "PTCE Sud Aquitain", "epci": ["244000659"], "siege_insee": "40312",
@@ -59,57 +74,121 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served_app(mirror_dir, session_cache, tmp_path_factory):
-    """``streamlit run app.py`` on a free port of 127.0.0.1; yields its base URL."""
-    _browser_available()
-    poles = tmp_path_factory.mktemp("browser") / "poles.geojson"
-    poles.write_text(json.dumps(POLES, ensure_ascii=False), encoding="utf-8")
+def _start(env: dict, log_path: Path) -> tuple[subprocess.Popen, str, object]:
+    """``streamlit run app.py`` on a free port of 127.0.0.1, once it answers its health check."""
     port = _free_port()
-    env = {**os.environ, "PTCE_GEO_MIRROR": str(mirror_dir), "PTCE_GEO_CACHE": str(session_cache),
-           "PTCE_GEO_CATALOGUE": str(REPO / "boundaries" / "mirror-2024.toml"), "PTCE_GEO_POLES": str(poles)}
-    env.pop("PTCE_GEO_TILES", None)
-    log = (tmp_path_factory.mktemp("browser-log") / "streamlit.log").open("w")
+    log = log_path.open("w")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, base, log
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.flush()
+            _stop(proc, log)
+            pytest.fail("streamlit did not start: " + log_path.read_text()[-2000:])
+        time.sleep(0.3)
+
+
+def _stop(proc, log) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("streamlit did not start: " + Path(log.name).read_text()[-2000:])
-            time.sleep(0.3)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def app_env_vars(mirror_dir, session_cache, tmp_path_factory) -> dict:
+    poles = tmp_path_factory.mktemp("browser") / "poles.geojson"
+    poles.write_text(json.dumps(POLES, ensure_ascii=False), encoding="utf-8")
+    env = {**os.environ, "PTCE_GEO_MIRROR": str(mirror_dir), "PTCE_GEO_CACHE": str(session_cache),
+           "PTCE_GEO_CATALOGUE": str(REPO / "boundaries" / "mirror-2024.toml"), "PTCE_GEO_POLES": str(poles)}
+    env.pop("PTCE_GEO_TILES", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def served_app(app_env_vars, tmp_path_factory):
+    """``streamlit run app.py`` on a free port of 127.0.0.1; yields its base URL."""
+    _browser_available()
+    proc, base, log = _start(app_env_vars, tmp_path_factory.mktemp("browser-log") / "streamlit.log")
+    try:
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc, log)
 
 
-def _leaflet_frame(page, timeout_s: float = 90):
+def _leaflet_frame(page, timeout_s: float = 400):
     """The component iframe once Leaflet has drawn SVG paths in it."""
-    deadline = time.monotonic() + timeout_s
+    return uiscan.wait_map(page, timeout_s)
+
+
+def _launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+
+
+def _new_page(browser, requests=None, sockets=None, dialogs=None):
+    context = browser.new_context(viewport=VIEWPORT, locale="fr-FR")
+    if requests is not None:
+        context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    if sockets is not None:
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+    if dialogs is not None:
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return page
+
+
+def _pick(page, widget_label: str, text: str) -> float:
+    """Choose ``text`` in the selectbox or multiselect labelled ``widget_label`` (typed, then Enter).
+
+    Returns the moment the choice is made (Enter pressed): what a person waits for starts there.
+    """
+    box = page.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
+        has=page.get_by_text(widget_label, exact=True)).first
+    box.click()
+    page.keyboard.type(text)
+    time.sleep(0.3)
+    chosen = time.monotonic()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    return chosen
+
+
+def _answer(page, ready_js: str, timeout_s: float = 60.0) -> float:
+    """Seconds until ``ready_js`` holds in the page and nothing is stale or running (polled every 20 ms)."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout_s
+    check = f"""() => (({ready_js})()) && !document.querySelector('[data-stale="true"]')
+                      && !document.querySelector('[data-testid="stStatusWidget"] button')"""
     while time.monotonic() < deadline:
-        for frame in page.frames:
-            try:
-                if frame.locator("svg path.leaflet-interactive").count() > 0:
-                    return frame
-            except Exception:  # frame detached while the page re-renders
-                continue
-        time.sleep(0.2)
-    raise AssertionError("no Leaflet polygon drawn within the time limit")
+        try:
+            if page.evaluate(check):
+                return time.monotonic() - t0
+        except Exception:  # the page re-renders
+            pass
+        time.sleep(0.02)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "no-answer.png"))
+    raise AssertionError(f"no answer within {timeout_s} s: {ready_js} (see tests/artifacts/no-answer.png)")
+
+
+def _map_has(text: str) -> str:
+    """JavaScript: some map frame's layer list holds ``text``."""
+    return ("() => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "
+            "return d && d.querySelectorAll('svg path.leaflet-interactive').length > 0 && "
+            f"d.body.textContent.includes({json.dumps(text)}); }} catch (e) {{ return false; }} }})")
 
 
 def test_served_app_draws_offline_and_escapes(served_app):
@@ -119,21 +198,16 @@ def test_served_app_draws_offline_and_escapes(served_app):
     requests, sockets, dialogs = [], [], []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = _launch(pw)
         try:
-            context = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="fr-FR")
-            context.on("request", lambda r: requests.append(r.url))
-            page = context.new_page()
-            page.on("websocket", lambda ws: sockets.append(ws.url))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page = _new_page(browser, requests, sockets, dialogs)
             t0 = time.monotonic()
             page.goto(served_app + "/", wait_until="domcontentloaded")
-            frame = _leaflet_frame(page)
+            frame = _leaflet_frame(page, 400)  # a fresh cache: every layer is prepared first
             cold = time.monotonic() - t0
             page.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible", timeout=60_000)
             time.sleep(1.0)  # let Leaflet paint every layer before the picture
-            page.screenshot(path=str(ARTIFACTS / "app-carte-nationale.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / "app-carte-nationale.png"))
             for text in ("Carte des pôles", "Tous les pôles (3)", "Couches de contexte", "Mon territoire"):
                 assert page.get_by_text(text, exact=False).first.is_visible(), text
             assert frame.get_by_text("Typologie du périmètre").is_visible()
@@ -150,11 +224,12 @@ def test_served_app_draws_offline_and_escapes(served_app):
             page.get_by_role("heading", name=HOSTILE).wait_for(state="visible", timeout=60_000)
             _leaflet_frame(page)
             time.sleep(1.0)
-            page.screenshot(path=str(ARTIFACTS / "app-carte-des-poles.png"), full_page=True)
-            # a perimeter drawn with the (local) Leaflet.draw tools comes back to Python
+            page.screenshot(path=str(ARTIFACTS / "app-carte-des-poles.png"))
+            # a perimeter drawn with the (local, French) Leaflet.draw tools comes back to Python
             page.goto(served_app + "/?page=nouveau", wait_until="domcontentloaded")
             page.get_by_text("Dessiner sur la carte").click()
             frame = _leaflet_frame(page)
+            assert frame.locator("a.leaflet-draw-draw-rectangle").get_attribute("title") == "Tracer un rectangle"
             frame.locator("a.leaflet-draw-draw-rectangle").click()
             box = page.locator('iframe[title="streamlit_folium.st_folium"]').bounding_box()
             x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45
@@ -163,7 +238,7 @@ def test_served_app_draws_offline_and_escapes(served_app):
             page.mouse.move(x + 30, y + 20, steps=4)
             page.mouse.move(x + 60, y + 40, steps=4)
             page.mouse.up()
-            page.get_by_text("Tableau de bord calculé pour 1 périmètre(s).").wait_for(timeout=90_000)
+            page.get_by_text("Tableau de bord calculé pour 1\u00a0périmètre", exact=False).wait_for(timeout=90_000)
             page.get_by_text("Télécharger le tableau de bord").wait_for(timeout=60_000)
             # warm cache: a new load of the first page
             page.goto(served_app + "/", wait_until="domcontentloaded")
@@ -276,3 +351,231 @@ def test_a_pole_geojson_and_card_download_from_carte_des_poles(served_app, tmp_p
     assert pdf[:5] == b"%PDF-"
     outside = [u for u in requests if urlsplit(u).scheme in ("http", "https") and urlsplit(u).netloc != host]
     assert not outside, outside
+
+
+def _page_actions(page, title: str, collect) -> None:
+    """What a person does on each page, beyond opening its widgets."""
+    if title == "Mon territoire":
+        field = page.locator('[data-testid="stMain"] [data-testid="stTextInput"] input').first
+        field.fill("bayonne")
+        field.press("Enter")
+        uiscan.wait_idle(page)
+        _leaflet_frame(page)
+        time.sleep(1.0)
+        collect("Bayonne")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "mon-territoire-bayonne")
+        field.fill("landes")  # a territory with poles: their table
+        field.press("Enter")
+        page.get_by_text("Pôles qui agissent ici").wait_for(timeout=60_000)
+        page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+        uiscan.wait_idle(page)
+        collect("Landes")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "mon-territoire-landes")
+    elif title == "Découpages":
+        frame = _leaflet_frame(page)
+        pieces = frame.locator("svg path.leaflet-interactive")
+        pieces.nth(0).hover(force=True)
+        time.sleep(0.3)
+        collect("morceau survolé")
+    elif title == "Nouveau périmètre":
+        _pick(page, "EPCI", "Seignanx")  # a perimeter by codes: its full scorecard
+        page.get_by_text("Tableau de bord calculé", exact=False).wait_for(timeout=300_000)
+        uiscan.wait_idle(page)
+        _leaflet_frame(page)
+        collect("tableau de bord")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "nouveau-perimetre-seignanx")
+        page.get_by_text("Dessiner sur la carte").click()
+        uiscan.wait_idle(page)
+        frame = _leaflet_frame(page)
+        tool = frame.locator("a.leaflet-draw-draw-polygon")
+        tool.hover()
+        time.sleep(0.3)
+        collect("outil de dessin")
+        tool.click()
+        box = page.locator('iframe[title="streamlit_folium.st_folium"]').bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.52)
+        time.sleep(0.4)
+        collect("dessin en cours")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "nouveau-perimetre-dessin", limit=1)
+        page.keyboard.press("Escape")
+        page.get_by_text("Téléverser un fichier").click()
+        uiscan.wait_idle(page)
+        collect("téléversement")
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+            files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"bonjour"}])
+        time.sleep(1.0)
+        collect("fichier refusé")
+        chip = page.locator('[data-testid="stFileUploader"] [data-testid*="FileChip"], '
+                            '[data-testid="stFileUploader"] [data-testid*="stFileChip"]').first
+        if chip.count():
+            chip.hover()
+            time.sleep(0.5)
+            collect("message du fichier refusé")
+        uiscan.screenshots(page, ARTIFACTS / "pages", "nouveau-perimetre-fichier-refuse", limit=1)
+
+
+def test_every_page_in_french_with_french_figures_and_tables_that_fit(served_app):
+    from playwright.sync_api import sync_playwright
+
+    recorder = uiscan.FrameRecorder()
+    wide: dict[str, list] = {}
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = _new_page(browser)
+            recorder.attach(page)
+
+            def actions(page_, title, collect):
+                wide[title] = uiscan.wide_tables(page_)
+
+                def collect_and_measure(step, _c=collect, _t=title):
+                    _c(step)
+                    wide[_t].extend(uiscan.wide_tables(page_))
+
+                _page_actions(page_, title, collect_and_measure)
+                wide[title] += uiscan.wide_tables(page_)
+
+            seen = uiscan.walk(page, served_app, PAGES, shots=ARTIFACTS / "pages", extra=actions)
+            # place names on the commune view of Bayonne
+            page.goto(served_app + "/?page=territoire&territoire=communes:64102", wait_until="domcontentloaded")
+            page.get_by_role("heading", name="Bayonne (64) — commune").wait_for(timeout=60_000)
+            uiscan.wait_idle(page)
+            _leaflet_frame(page)
+            names: set[str] = set()
+            deadline = time.monotonic() + 30
+            while not names and time.monotonic() < deadline:
+                for frame in page.frames:
+                    try:
+                        names |= set(frame.evaluate(
+                            "() => Array.from(document.querySelectorAll('.ptce-label'))"
+                            ".filter(e => e.getBoundingClientRect().width > 0).map(e => e.textContent)"))
+                    except Exception:  # a frame detached while the page re-renders
+                        continue
+                time.sleep(0.2)
+            page.screenshot(path=str(ARTIFACTS / "pages" / "bayonne-noms-de-lieux.png"))
+        finally:
+            browser.close()
+    english = {title: sorted({(p, t) for _, p, t in uiscan.english_hits(texts)}) for title, texts in seen.items()}
+    decimals = {title: sorted({t for _, t in uiscan.decimal_hits(texts)}) for title, texts in seen.items()}
+    drawn = [(c, v) for table in recorder.tables for c, v in uiscan.undisplayed_decimals(table)]
+    n_english = sum(len(v) for v in english.values())
+    print(f"\n{n_english} English phrase(s) on {len(seen)} pages; "
+          f"{sum(len(v) for v in decimals.values())} text(s) with a decimal point; "
+          f"{len(recorder.tables)} tables received, {len(drawn)} figure(s) drawn with a decimal point; "
+          f"{sum(len(v) for v in wide.values())} table(s) wider than their box; labels on Bayonne: "
+          f"{', '.join(sorted(names)[:12])}")
+    assert not n_english, english
+    assert not any(decimals.values()), decimals
+    assert not drawn, drawn[:20]
+    assert not any(wide.values()), wide
+    assert recorder.tables, "no table was received: the recorder saw nothing"
+    assert {"Bayonne", "Anglet"} <= names, names
+
+
+def test_a_link_restores_a_pole_and_a_territory(served_app):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = _new_page(browser)
+            page.goto(served_app + "/?page=decoupages", wait_until="domcontentloaded")
+            _leaflet_frame(page)
+            uiscan.wait_idle(page)
+            _pick(page, "Pôle", "Adour")
+            _pick(page, "Échelon", "EPCI")
+            page.get_by_text("Morceaux du pôle — EPCI").wait_for(timeout=60_000)
+            uiscan.wait_idle(page)
+            link = page.url
+            page.locator('[data-testid="stSidebar"]').get_by_text("Mon territoire", exact=True).click()
+            field = page.locator('[data-testid="stMain"] [data-testid="stTextInput"] input').first
+            field.fill("tarnos")
+            field.press("Enter")
+            page.get_by_role("heading", name="Tarnos (40) — commune").wait_for(timeout=60_000)
+            uiscan.wait_idle(page)
+            link2 = page.url
+            # an élu pastes the links in an email; a colleague opens them
+            other = _new_page(browser)
+            other.goto(link, wait_until="domcontentloaded")
+            other.get_by_text("Morceaux du pôle — EPCI").wait_for(timeout=60_000)
+            uiscan.wait_idle(other)
+            other.locator('[data-testid="stSelectbox"] input').first.wait_for(timeout=30_000)
+            chosen = [i.input_value() for i in other.locator('[data-testid="stMain"] [data-testid="stSelectbox"] input').all()]
+            assert chosen == ["Pôle Adour landais", "EPCI"], chosen
+            other.goto(link2, wait_until="domcontentloaded")
+            other.get_by_role("heading", name="Tarnos (40) — commune").wait_for(timeout=60_000)
+            other.get_by_text("Pôles qui agissent ici").wait_for(timeout=60_000)
+        finally:
+            browser.close()
+    assert "page=decoupages" in link and "pole=adour" in link and "echelon=epci" in link, link
+    assert "page=territoire" in link2 and "territoire=communes%3A40312" in link2.replace(":", "%3A"), link2
+
+
+def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
+    """Issue 10's targets (answer within 1 s warm; first map after a restart within 2 s): printed, not asserted."""
+    from playwright.sync_api import sync_playwright
+
+    times: dict[str, float] = {}
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = _new_page(browser)
+            page.goto(served_app + "/", wait_until="domcontentloaded")
+            _leaflet_frame(page)  # every layer prepared in the cache (when this test runs alone)
+            # adding a commune on « Nouveau périmètre » (the first one warms the workers)
+            page.goto(served_app + "/?page=nouveau", wait_until="domcontentloaded")
+            uiscan.wait_idle(page)
+            _pick(page, "Communes du département", "Landes")
+            uiscan.wait_idle(page)
+            _pick(page, "Communes", "Tarnos")
+            _answer(page, "() => document.body.innerText.includes('1\u00a0commune choisie') && "
+                          "document.body.innerText.includes('Tableau de bord calculé')", 400)  # workers start
+            uiscan.wait_map(page)
+            uiscan.wait_idle(page)
+            t0 = _pick(page, "Communes", "Ondres")
+            _answer(page, "() => document.body.innerText.includes('2\u00a0communes choisies') && "
+                          "document.body.innerText.includes('Tableau de bord calculé')")
+            times["ajout d'une commune (Nouveau périmètre)"] = time.monotonic() - t0
+            # changing the level on « Découpages »
+            page.goto(served_app + "/?page=decoupages&pole=sud-aquitain", wait_until="domcontentloaded")
+            uiscan.wait_map(page)
+            uiscan.wait_idle(page)
+            _pick(page, "Échelon", "EPCI")
+            _answer(page, _map_has("Morceaux — EPCI"))
+            uiscan.wait_idle(page)
+            t0 = _pick(page, "Échelon", "Départements")
+            _answer(page, _map_has("Morceaux — Départements"))
+            times["changement d'échelon (Découpages)"] = time.monotonic() - t0
+            # switching page (each page once to warm it, then timed)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            for title, ready in (("Sources", "() => document.body.innerText.includes('Sources et licences')"),
+                                 ("Carte des pôles", _map_has("Pôles")),
+                                 ("Sources", "() => document.body.innerText.includes('Sources et licences')"),
+                                 ("Carte des pôles", _map_has("Pôles"))):
+                t0 = time.monotonic()
+                sidebar.get_by_text(title, exact=True).click()
+                _answer(page, ready)
+                times[f"changement de page vers « {title} »"] = time.monotonic() - t0  # the second, warm, is kept
+        finally:
+            browser.close()
+    # the first map after a restart, the cache prepared (by the server above)
+    proc, base, log = _start(app_env_vars, tmp_path / "restart.log")
+    try:
+        with sync_playwright() as pw:
+            browser = _launch(pw)
+            try:
+                page = _new_page(browser)
+                t0 = time.monotonic()
+                page.goto(base + "/", wait_until="domcontentloaded")
+                uiscan.wait_map(page, 120)
+                times["première carte après redémarrage (cache prêt)"] = time.monotonic() - t0
+            finally:
+                browser.close()
+    finally:
+        _stop(proc, log)
+    lines = [f"{k}: {v:.2f} s" for k, v in times.items()]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "timings.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n" + "\n".join(lines) + f"\n(cibles : 1 s à chaud, 2 s pour la première carte ; {os.cpu_count()} cœurs)")
+    assert len(times) == 5
