@@ -367,10 +367,14 @@ def test_uploads_over_the_cap_are_refused_before_parsing():
     assert not isinstance(err.value, UploadRejected)
 
 
-def test_streamlit_upload_cap_lets_the_library_cap_speak():
-    """The server refuses bodies above maxUploadSize; the library's own cap is below it."""
+def test_streamlit_upload_cap_is_the_library_cap():
+    """The uploader announces the library's own cap (« 50 Mo par fichier »): one figure, not two.
+
+    Above it the browser refuses the file with Streamlit's message, in French
+    (« Le fichier doit faire au plus 50 Mo. »); the library checks again whatever reaches it.
+    """
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text("utf-8"))
-    assert MAX_UPLOAD_BYTES < config["server"]["maxUploadSize"] * 2**20 <= 200 * 2**20
+    assert MAX_UPLOAD_BYTES == config["server"]["maxUploadSize"] * 2**20
 
 
 @pytest.mark.realdata
