@@ -341,7 +341,8 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
-    st.dataframe(national_summary(b.summary[b.summary["pole_id"].isin(counted)]), hide_index=True)
+    st.dataframe(fr_table(national_summary(b.summary[b.summary["pole_id"].isin(counted)]),
+                          {"Surface totale (km²)": "int"}), hide_index=True)
     table = summary_table(b)
     table = table[table.index.isin(counted)]
     noun, _ = state.measure_words()

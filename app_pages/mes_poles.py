@@ -12,10 +12,11 @@ import streamlit as st
 
 from ptce_geo import maps
 from ptce_geo.errors import PtceGeoError
+from ptce_geo.fmt import fr_count
 from ptce_geo.polelist import is_csv_source, read_poles_csv
 
 from . import common
-from .present import md, summary_table
+from .present import fr_table, md, summary_table
 
 #: a small example list: three ways of giving a perimeter
 TEMPLATE = ("id,nom,communes,epci,departements,qpv,confiance,type_pole\n"
@@ -55,7 +56,7 @@ def page() -> None:
                        file_name="modele-poles.csv", mime="text/csv", key="mes_template")
     gen = st.session_state.get(_GEN, 0)
     up = st.file_uploader("Votre liste de pôles (CSV ou GeoJSON)", type=["csv", "geojson", "json"],
-                          key=f"mes_upload_{gen}")
+                          key=f"mes_upload_{gen}", help=f"{MAX_BYTES // 2**20} Mo au plus.")
     report: list[str] = []
     if up is not None:
         data = up.getvalue()
@@ -66,7 +67,7 @@ def page() -> None:
             try:
                 n, report = _read(d, data, up.name)
             except PtceGeoError as exc:
-                st.error(f"Fichier refusé : {exc.fr} Les pôles affichés restent inchangés.")
+                st.error(f"Fichier refusé : {md(exc.fr)} Les pôles affichés restent inchangés.")
             else:
                 mine = common.session_poles()
                 if mine is None or mine["digest"] != d:
@@ -81,7 +82,8 @@ def page() -> None:
                "session.")
     st.button("Revenir aux 29 pôles de 2014", on_click=_back, key="mes_back")
     if report:
-        st.warning(f"{len(report)} élément(s) du tableau n'ont pas pu être utilisés : les codes en cause ont été "
+        st.warning(f"{fr_count(len(report), 'élément')} du tableau "
+                   f"{'n’a pas pu être utilisé' if len(report) == 1 else 'n’ont pas pu être utilisés'} : les codes en cause ont été "
                    "ignorés, les lignes sans identifiant, en double ou sans code utilisable ont été écartées.")
         with st.expander("Détail des problèmes", expanded=len(report) <= 10):
             st.markdown("\n".join(f"- {md(line)}" for line in report[:500]))
@@ -95,5 +97,5 @@ def page() -> None:
     maps.add_attribution(m, common.data_attribution(["communes"]))
     common.show_map(maps.finish(m), key="mes_map")
     st.subheader(f"Vos pôles ({len(card.summary)})")
-    st.dataframe(summary_table(card), hide_index=True, width="stretch", column_config={
-        "IoU zone d'emploi": st.column_config.NumberColumn(format="%.2f")})
+    st.dataframe(fr_table(summary_table(card), {"Surface (km²)": "num1"}), hide_index=True, width="stretch",
+                 column_config={"Zone d'emploi la mieux ajustée": st.column_config.TextColumn("ZE la mieux ajustée")})

@@ -15,6 +15,7 @@ PAGE_PARAMS = {
     "carte": ("pole",),
     "territoire": ("territoire",),
     "decoupages": ("pole", "echelon"),
+    "zones": ("couche",),
 }
 GLOBAL_PARAMS = ("page", "mesure")
 MEASURES = {"area": "Surface", "population": "Population"}

@@ -15,14 +15,13 @@ from ptce_geo.options import Options
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 from ptce_geo.zones import ZoneOverlap, layer_notice, overlap_zones, programme_summary
 
-from . import common, compute, downloads
+from . import common, compute, downloads, state
 from .french import percent_choice
 from .present import ZONE_COLUMNS, ZONE_FORMATS, fr_table, md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
 RELATION_COLOURS = {"coincides": "#1B9E77", "pole_inside_zone": "#66A61E", "zone_inside_pole": "#7570B3",
                     "straddles": "#D95F02", "touches": "#999999"}
-WEIGHTS = {"area": "Surface", "population": "Population"}
 #: how a pair was measured, in the table's « Calcul » column
 METHODS = {"membership": "communes", "geometry": "contours"}
 VIEWS = ("Recouvrements", "Contacts en bordure et recouvrements marginaux", "Synthèse par pôle",
@@ -69,9 +68,10 @@ def _options() -> Options | None:
         threshold = percent_choice("Seuil des recouvrements marginaux", [0, 0.5, 1, 2, 5, 10, 20], value=1,
                                    key="zc_threshold", help="Un recouvrement dont la part du pôle et la part de la zone sont toutes deux "
                                       "sous ce seuil est listé à part et n'est pas compté.")
-    weight = c3.radio("Parts mesurées par", list(WEIGHTS), format_func=WEIGHTS.get, horizontal=True,
-                      key="zc_weight", help="Population : part de la population du pôle qui habite dans la zone "
-                                            "(populations municipales des communes).")
+    weight = state.measure()
+    c3.caption(f"Parts mesurées en {state.measure_words()[0]} (choix dans la barre latérale)."
+               + (" Population : celle du pôle qui habite dans la zone, d'après les populations municipales des "
+                  "communes." if weight == "population" else ""))
     try:
         return Options(threshold=threshold / 100, weight=weight, tolerance=tolerance / 100)
     except PtceGeoError as exc:
@@ -87,16 +87,18 @@ def _zones_source(options: Options) -> ZoneOverlap | None:
         if not ids:
             st.info("Le catalogue ne contient aucune couche de zones.")
             return None
-        asked = st.query_params.get("couche", "")
+        asked = state.initial("couche", "")
         default = ids.index(asked) if asked in ids else (
             ids.index("territoires_industrie") if "territoires_industrie" in ids else 0)
         lid = st.selectbox("Couche", ids, index=default, key="zc_layer",
                            format_func=lambda i: cat[i].title + (" (historique)" if cat[i].historical else ""))
+        state.set_params("zones", couche=lid)
         spec = cat[lid]
         period = f", période {md(spec.period)}" if spec.period else ""
         st.caption(f"Millésime {spec.vintage}{period} — {md(spec.attribution)}")
         return _catalogue_overlap(common.data_key(), common.poles_key(), common.poles_source(), lid,
                                   spec.vintage, options)
+    state.set_params("zones")
     up = st.file_uploader("Fichier de zones (GeoJSON, GeoPackage ou Shapefile zippé ; polygones ou points ; tout "
                           "système de coordonnées)", type=["geojson", "json", "gpkg", "zip"], key="zc_upload")
     c1, c2 = st.columns(2)

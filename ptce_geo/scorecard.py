@@ -312,10 +312,18 @@ class Scorecard:
     # -------------------------------------------------------------- warnings
     @property
     def warnings(self) -> list[str]:
-        """One line per perimeter that touches no unit of a level (outside the data, at sea)."""
+        """One line per perimeter that touches no unit of a level (outside the data, at sea).
+
+        Levels whose units leave some communes out by design (``no_unit`` in the
+        catalogue: the EPT outside Grand Paris, communes outside any aire d'attraction…)
+        are not checked: touching none of their units is normal, and a perimeter abroad
+        is named by the complete levels anyway.
+        """
         def build() -> list[str]:
             lines = []
             for lid in self.levels:
+                if self.catalogue[lid].no_unit:
+                    continue
                 a = self.level_arrays(lid)
                 for pid in a["pole_id"][a["covered_share"] <= 0]:
                     lines.append(f"perimeter {pid!r} touches no unit of {lid!r}: it lies outside the layer's "

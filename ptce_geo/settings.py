@@ -57,10 +57,17 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BOUNDARIES_DIR = REPO_ROOT / "boundaries"
+#: the package's own copies of the poles file and the catalogues (``ptce_geo/data``, links
+#: in a checkout, files in an installed wheel)
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+#: running from a checkout (or an editable install), not from an installed wheel
+CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file() and (REPO_ROOT / "boundaries").is_dir()
+BOUNDARIES_DIR = REPO_ROOT / "boundaries" if CHECKOUT else PACKAGE_DATA
 DEFAULT_CATALOGUE = BOUNDARIES_DIR / "catalogue.toml"
 MIRROR_CATALOGUE = BOUNDARIES_DIR / "mirror-2024.toml"
-DEFAULT_POLES = REPO_ROOT / "poles.geojson"
+DEFAULT_POLES = (REPO_ROOT if CHECKOUT else PACKAGE_DATA) / "poles.geojson"
+#: the cache of an installed wheel (a checkout keeps it in ``boundaries/cache``)
+USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ptce_geo"
 #: environment variable naming the poles file the app shows
 POLES_ENV = "PTCE_GEO_POLES"
 #: the name of the catalogue a mirror made by ``ptce-geo mirror`` carries
@@ -133,9 +140,15 @@ def mirror_base(explicit: str | os.PathLike | None = None) -> str | None:
 
 
 def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Return the cache folder: argument, then ``PTCE_GEO_CACHE``, then default."""
+    """Return the cache folder: argument, then ``PTCE_GEO_CACHE``, then default.
+
+    The default is ``boundaries/cache`` in a checkout and ``~/.cache/ptce_geo``
+    (``$XDG_CACHE_HOME/ptce_geo``) for an installed wheel.
+    """
     value = explicit or os.environ.get("PTCE_GEO_CACHE")
-    return Path(value).expanduser() if value else BOUNDARIES_DIR / "cache"
+    if value:
+        return Path(value).expanduser()
+    return BOUNDARIES_DIR / "cache" if CHECKOUT else USER_CACHE
 
 
 def poles_path(explicit: str | os.PathLike | None = None) -> Path:

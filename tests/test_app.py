@@ -520,7 +520,7 @@ def test_zones_de_contrat_territoires_industrie(app_env):
     # the drawn pole meets the outlines: Bresse for real, Beaujolais by a border contact listed apart
     drawn = table[table["Pôle"] == "Pôle dessiné Mâconnais-Bresse"]
     assert list(drawn["Code de la zone"]) == ["ti-8402"] and list(drawn["Relation"]) == ["Chevauchement"]
-    assert "1 contact(s) en bordure" in at.markdown[0].value
+    assert "1\u00a0contact en bordure ou recouvrement marginal listé à part" in at.markdown[0].value
     at.checkbox(key="zc_slivers").check().run()
     shown = at.dataframe[0].value.set_index("Code de la zone")
     assert shown.loc["ti-8403", "Relation"] == "Contact en bordure"
@@ -540,7 +540,7 @@ def test_zones_de_contrat_historical_layer_and_programmes(app_env):
     assert at.selectbox(key="zc_layer").value == "qpv"
     notice = at.warning[0].value.replace("\\", "")  # Markdown-escaped: the notice is catalogue text
     assert "Couche historique (2015-2023)" in notice and "liste 2015 des QPV" in notice
-    at.radio(key="zc_weight").set_value("population").run()
+    at.radio(key="mesure").set_value("population").run()  # the measure of every page, in the sidebar
     no_failure(at)
     at.radio(key="zc_view").set_value("Programmes par pôle").run()
     no_failure(at)
@@ -709,7 +709,7 @@ def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirro
     for pid in ("p01", "ardeche", "gresilles", "bad-merged"):
         assert f'"id": "{pid}"' in script
     assert "vos 50 pôles" in at.success[0].value
-    assert "4 élément(s)" in at.warning[0].value
+    assert "4\u00a0éléments du tableau n’ont pas pu être utilisés" in at.warning[0].value
     problems = " ".join(m.value for m in at.markdown)
     for pid in ("bad-unknown", "bad-merged", "bad-empty", "p03"):
         assert f"« {pid} »" in problems.replace("\\", ""), pid
@@ -743,13 +743,13 @@ def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirro
     at.sidebar.radio[0].set_value("Sources").run()
     no_failure(at)
     assert any("LIST.csv" in m.value.replace("\\", "") for m in at.markdown)
-    # back to the poles file: its four poles again
+    # back to the poles file: its five poles again
     at.sidebar.radio[0].set_value("Mes pôles").run()
     at.button(key="mes_back").click().run()
     no_failure(at)
     assert "29 pôles" in at.info[0].value
     at.sidebar.radio[0].set_value("Carte des pôles").run()
-    assert _features_on_map(maps_of(at)[0]) == 4
+    assert _features_on_map(maps_of(at)[0]) == 5  # the five poles of the test poles file
 
 
 def test_mes_poles_refuses_a_bad_file_and_keeps_the_poles(app_env):
@@ -763,4 +763,4 @@ def test_mes_poles_refuses_a_bad_file_and_keeps_the_poles(app_env):
     at.file_uploader(key="mes_upload_0").set_value(("vide.csv", b"code,nom\n", "text/csv")).run()
     assert "colonne « id »" in at.error[0].value
     at.sidebar.radio[0].set_value("Carte des pôles").run()
-    assert _features_on_map(maps_of(at)[0]) == 4
+    assert _features_on_map(maps_of(at)[0]) == 5  # the five poles of the test poles file

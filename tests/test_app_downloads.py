@@ -61,9 +61,9 @@ def test_decoupages_territoire_and_zones_offer_what_they_show(offered):
     assert names(offered)["GeoPackage (QGIS)"] == "dessine_pieces_departements.gpkg"
     offered.clear()
     at = open_page("Mon territoire")
-    at.radio(key="terr_level").set_value("Département").run()
     at.text_input(key="terr_query").input("40").run()
     no_failure(at)
+    assert at.radio(key="terr_choice").value == "departements:40"
     assert names(offered)["Tableur (CSV)"] == "territoire_departements_40_poles_tableur.zip"
     offered.clear()
     at = open_page("Zones de contrat")

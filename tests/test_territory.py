@@ -20,7 +20,7 @@ import shapely
 from pyproj import Geod
 
 from ptce_geo.fmt import fr_bytes, fr_count, fr_number, fr_pct, plural, search_key
-from ptce_geo.territory import TerritoryIndex, geodesic_distance_km, nearest_poles, search_units
+from ptce_geo.territory import TerritoryIndex, geodesic_distance_km, nearest_poles
 
 GEOD = Geod(ellps="WGS84")
 
@@ -103,13 +103,6 @@ def test_codes_siren_and_departement_numbers(small_index):
     assert small_index.search("pyrenees atlantiques")["code"].iloc[0] == "64"
     assert small_index.search("pays basque")["code"].iloc[0] == "200067106"  # every word, anywhere
     assert not len(small_index.search("zzzz")) and not len(small_index.search("  "))
-
-
-def test_search_units_single_table():
-    units = pd.DataFrame({"code": ["40", "64", "400", "01"], "nom": ["Landes", "Pyrénées-Atlantiques", "X", "Ain"]})
-    assert list(search_units(units, "40")["code"]) == ["40", "400"]
-    assert list(search_units(units, "pyrenees")["code"]) == ["64"]
-    assert list(search_units(units, "")["code"]) == ["01", "40", "64", "400"]
 
 
 # ------------------------------------------------------------------ distances
