@@ -53,7 +53,7 @@ WGS84 = pyproj.CRS.from_epsg(4326)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Overlay", "overlay", "geometric_pairs", "WEIGHTS", "cores"]
+__all__ = ["Overlay", "overlay", "PreparedPerimeters", "geometric_pairs", "WEIGHTS", "cores"]
 
 _POLY_TYPES = (3, 6)  # shapely type ids of Polygon, MultiPolygon
 #: the measures a share can be taken in
@@ -519,8 +519,80 @@ def _population_array(table: gpd.GeoDataFrame) -> np.ndarray | None:
     return np.nan_to_num(table["population"].to_numpy(dtype=float))
 
 
+class PreparedPerimeters:
+    """Perimeters checked once for many overlays: in EPSG:4326, repaired, index reset.
+
+    :func:`overlay` and :func:`ptce_geo.zones.overlap_zones` take it in place of the
+    frame; a :class:`~ptce_geo.scorecard.Scorecard` prepares its perimeters once for its
+    twenty layers. It also remembers each perimeter's area, method and population per
+    communes table (the measure every share divides by). Never modified after
+    construction; the frame given is never modified either.
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        As returned by :func:`ptce_geo.perimeters.read_perimeters`.
+    """
+
+    def __init__(self, perimeters: gpd.GeoDataFrame) -> None:
+        if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
+            perimeters = perimeters.to_crs("EPSG:4326")
+        frame = perimeters.reset_index(drop=True)
+        self.frame = _repaired(frame, frame["id"], "perimeters")
+        self.ids = self.frame["id"].to_numpy(dtype=object)
+        self.geoms = self.frame.geometry.to_numpy()
+        by_codes = (self.frame["definition"].eq("codes").to_numpy(dtype=bool, copy=True)
+                    if "definition" in self.frame else np.zeros(len(self.frame), bool))
+        self.communes = self.frame["communes"].to_numpy() if "communes" in self.frame else None
+        if self.communes is not None:  # a perimeter "by codes" without any code is measured by its outline
+            by_codes &= np.array([isinstance(c, (list, tuple)) and len(c) > 0 for c in self.communes], bool)
+        self.by_codes = by_codes
+        self._tables: dict[tuple, tuple] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_tables"], state["_lock"] = {}, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _remember(self, key: tuple, owner: object, build):
+        """``build()`` once per ``key``; ``owner`` (a communes index) must be the same object."""
+        with self._lock:
+            hit = self._tables.get(key)
+        if hit is not None and hit[0] is owner:
+            return hit[1]
+        value = build()
+        with self._lock:
+            self._tables[key] = (owner, value)
+        return value
+
+    def pole_table(self, communes: "_LayerIndex | None", cpop: np.ndarray | None):
+        """Area, method and population of each perimeter (see :func:`_pole_table`)."""
+        area, method, pop = self._remember(("table", id(communes), cpop is None), communes, lambda: _pole_table(
+            self.geoms, self.communes, np.flatnonzero(self.by_codes), communes, cpop))
+        return area.copy(), method.copy(), pop.copy()
+
+    def drawn_population(self, communes: "_LayerIndex", cpop: np.ndarray) -> np.ndarray:
+        """Population of each drawn perimeter, by area within each commune."""
+        drawn = np.flatnonzero(~self.by_codes)
+        return self._remember(("drawn", id(communes)), communes,
+                              lambda: _interpolated(self.geoms[drawn], communes, cpop))
+
+
+def prepared(perimeters: "gpd.GeoDataFrame | PreparedPerimeters") -> PreparedPerimeters:
+    """``perimeters`` prepared once (returned as is when it already is)."""
+    return perimeters if isinstance(perimeters, PreparedPerimeters) else PreparedPerimeters(perimeters)
+
+
 def overlay(
-    perimeters: gpd.GeoDataFrame,
+    perimeters: gpd.GeoDataFrame | PreparedPerimeters,
     layer: str | gpd.GeoDataFrame,
     *,
     catalogue: Catalogue | None = None,
@@ -531,10 +603,10 @@ def overlay(
 
     Parameters
     ----------
-    perimeters : geopandas.GeoDataFrame
+    perimeters : geopandas.GeoDataFrame or PreparedPerimeters
         As returned by :func:`ptce_geo.perimeters.read_perimeters` (``id``,
         ``communes``, ``geometry``); another CRS than EPSG:4326 is converted to it.
-        Never modified.
+        Never modified. Prepared once (:class:`PreparedPerimeters`) for many layers.
     layer : str or geopandas.GeoDataFrame
         A catalogue layer id, or a table with ``code``, ``nom``, ``geometry``
         (``area_m2`` is measured when absent).
@@ -562,9 +634,7 @@ def overlay(
     if kind not in (None, "zones", "partition"):
         raise InvalidInput(f"Unknown layer kind {kind!r}: use 'zones' or 'partition'.")
     catalogue = catalogue or load_catalogue()
-    if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
-        perimeters = perimeters.to_crs("EPSG:4326")
-    perimeters = _repaired(perimeters, perimeters["id"], "perimeters")
+    prep = prepared(perimeters)
     if isinstance(layer, str):
         spec = catalogue[layer]
         table = load_layer(layer, catalogue=catalogue, shared=True)
@@ -576,10 +646,7 @@ def overlay(
             table = table.assign(area_m2=area_m2(table.geometry.to_numpy()))
         kind = kind or table.attrs.get("kind") or "zones"  # a loaded layer's table keeps its kind
         layer_id, members_known = str(table.attrs.get("layer", "upload")), False
-    by_codes = (perimeters["definition"].eq("codes").to_numpy(dtype=bool, copy=True) if "definition" in perimeters
-                else np.zeros(len(perimeters), bool))
-    if "communes" in perimeters:  # a perimeter "by codes" without any code is measured by its outline
-        by_codes &= np.array([isinstance(c, (list, tuple)) and len(c) > 0 for c in perimeters["communes"]], bool)
+    by_codes = prep.by_codes
     index = _layer_index(table)
     need = members_known or by_codes.any() or weight == "population"
     communes_table = load_layer("communes", catalogue=catalogue, shared=True) if need else None
@@ -592,11 +659,11 @@ def overlay(
                            "impossible avec ce catalogue.")
     member = _membership(layer_id, table, communes_table, catalogue) if members_known and by_codes.any() else None
     code_sel = np.flatnonzero(by_codes) if member is not None else np.empty(0, np.int64)
-    geo_sel = np.flatnonzero(~by_codes) if member is not None else np.arange(len(perimeters))
-    geoms = perimeters.geometry.to_numpy()
+    geo_sel = np.flatnonzero(~by_codes) if member is not None else np.arange(len(prep))
+    geoms = prep.geoms
     parts = []
     if len(code_sel):
-        part = _code_path(perimeters["communes"].to_numpy()[code_sel], index, communes, member, cpop)
+        part = _code_path(prep.communes[code_sel], index, communes, member, cpop)
         part["pi"] = code_sel[part["pi"]]
         parts.append(part)
         if not member.complete.all():  # zones whose members are not all known: by their outline
@@ -621,15 +688,15 @@ def overlay(
         order = np.lexsort((rows["ui"], rows["pi"]))
         rows = {k: v[order] for k, v in rows.items()}
     pi, ui = rows["pi"].astype(np.int64), rows["ui"].astype(np.int64)
-    area, method, pole_pop = _pole_table(perimeters, np.flatnonzero(by_codes), communes, cpop)
+    area, method, pole_pop = prep.pole_table(communes, cpop)
     pop = unit_pop = None
     if weight == "population" or len(code_sel):
         pop, unit_pop = _piece_populations(rows, index, member, communes, cpop,
                                            interpolate=weight == "population")
     drawn = np.flatnonzero(~by_codes)
     if weight == "population" and len(drawn):  # drawn perimeters: by area within each commune
-        pole_pop[drawn] = _interpolated(geoms[drawn], communes, cpop)
-    return Overlay(layer=layer_id, kind=kind, weight=weight, pole_ids=perimeters["id"].to_numpy(dtype=object),
+        pole_pop[drawn] = prep.drawn_population(communes, cpop)
+    return Overlay(layer=layer_id, kind=kind, weight=weight, pole_ids=prep.ids,
                    pole_area=area, pole_method=method, pole_population=pole_pop, piece_pole=pi,
                    unit_code=index.codes[ui], unit_name=index.names[ui], area=rows["area_m2"].astype(float),
                    unit_area=rows["unit_area"].astype(float), piece_geoms=rows["_geom"].astype(object),
@@ -683,22 +750,21 @@ def _piece_populations(rows: dict, index: _LayerIndex, member: _Membership | Non
     return pop, unit_pop
 
 
-def _pole_table(perimeters: gpd.GeoDataFrame, code_sel: np.ndarray, communes: _LayerIndex | None,
+def _pole_table(geoms: np.ndarray, members: np.ndarray | None, code_sel: np.ndarray, communes: _LayerIndex | None,
                 cpop: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Area, method and population of each perimeter.
 
     Perimeters given by codes are measured as the sums over their communes, the same
     measure as their pieces: their shares are exact.
     """
-    n = len(perimeters)
+    n = len(geoms)
     by_codes = np.zeros(n, bool)
     by_codes[code_sel] = True
-    geoms = perimeters.geometry.to_numpy()
     area = np.zeros(n)
     area[~by_codes] = area_m2(geoms[~by_codes])
     pop = np.full(n, np.nan)
     if len(code_sel):
-        pi, ci = _member_positions(perimeters["communes"].to_numpy()[code_sel], communes)
+        pi, ci = _member_positions(members[code_sel], communes)
         area[code_sel] = np.bincount(pi, weights=communes.area[ci], minlength=len(code_sel))
         if cpop is not None:
             pop[code_sel] = np.bincount(pi, weights=cpop[ci], minlength=len(code_sel))

@@ -29,7 +29,7 @@ from .catalogue import Catalogue, load_catalogue
 from .errors import DataUnavailable
 from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, share_arrays, typology
 from .options import DEFAULT_THRESHOLD, Options
-from .overlay import Overlay, overlay
+from .overlay import Overlay, PreparedPerimeters, overlay
 
 logger = logging.getLogger(__name__)
 
@@ -129,12 +129,17 @@ class Scorecard:
         """Perimeter ids, in order."""
         return self.perimeters["id"].to_numpy()
 
+    @property
+    def prepared(self) -> PreparedPerimeters:
+        """The perimeters checked once (CRS, repairs, which are given by codes) for every layer."""
+        return self._memo(("prepared",), lambda: PreparedPerimeters(self.perimeters))
+
     # -------------------------------------------------------------- per level
     def overlay(self, level: str) -> Overlay:
         """The pieces of every perimeter on ``level`` (any catalogue layer id)."""
         self.catalogue[level]  # an unknown id: CatalogueError naming the known ones
         return self._memo(("overlay", level), lambda: overlay(
-            self.perimeters, level, catalogue=self.catalogue,
+            self.prepared, level, catalogue=self.catalogue,
             weight=self.options.weight if self.catalogue[level].nested_in_communes else "area"))
 
     def shares(self, level: str) -> gpd.GeoDataFrame:
@@ -174,7 +179,7 @@ class Scorecard:
 
         self.catalogue[layer]
         return self._memo(("zones", layer), lambda: overlap_zones(
-            self.perimeters, layer, catalogue=self.catalogue, options=self.options))
+            self.prepared, layer, catalogue=self.catalogue, options=self.options))
 
     @property
     def qpv(self):
@@ -189,7 +194,7 @@ class Scorecard:
             return self._memo(("qpv",), lambda: qpv_tables(self.zones("qpv")))
         area = Options(threshold=self.options.threshold, tolerance=self.options.tolerance)
         return self._memo(("qpv",), lambda: qpv_tables(overlap_zones(
-            self.perimeters, "qpv", catalogue=self.catalogue, options=area)))
+            self.prepared, "qpv", catalogue=self.catalogue, options=area)))
 
     def zone_layers(self) -> list[str]:
         """The zones layers of the catalogue whose data can be had (others are logged and left out)."""

@@ -66,7 +66,7 @@ from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
 from .layers import UNRESOLVED_COLUMNS, load_layer, zone_members
 from .metrics import share_arrays
 from .options import Options
-from .overlay import Overlay, _interpolated, _layer_index, overlay
+from .overlay import Overlay, PreparedPerimeters, _interpolated, _layer_index, overlay, prepared
 from .projection import area_m2
 
 logger = logging.getLogger(__name__)
@@ -391,14 +391,14 @@ def _summary(poles: _Poles, cols: dict[str, np.ndarray], options: Options) -> di
 
 
 def overlap_zones(
-    perimeters: gpd.GeoDataFrame, zones: str | gpd.GeoDataFrame, *,
+    perimeters: gpd.GeoDataFrame | PreparedPerimeters, zones: str | gpd.GeoDataFrame, *,
     catalogue: Catalogue | None = None, options: Options | None = None,
 ) -> ZoneOverlap:
     """Overlap of every pole with every zone of a layer, and the summary per pole.
 
     Parameters
     ----------
-    perimeters : geopandas.GeoDataFrame
+    perimeters : geopandas.GeoDataFrame or ptce_geo.overlay.PreparedPerimeters
         As returned by :func:`ptce_geo.perimeters.read_perimeters`; poles given by codes
         (``definition == "codes"``, with ``communes``) take the membership path against
         zones whose members are known.
@@ -419,9 +419,8 @@ def overlap_zones(
     if not isinstance(options, Options):
         raise InvalidInput("options must be a ptce_geo.options.Options.", fr="Options invalides.")
     catalogue = catalogue or load_catalogue()
-    if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
-        perimeters = perimeters.to_crs("EPSG:4326")
-    perimeters = perimeters.reset_index(drop=True)
+    prep = prepared(perimeters)
+    perimeters = prep.frame
     layer_id, table = _zone_table(zones, catalogue)
     spec = catalogue.layers.get(layer_id) if isinstance(zones, str) else None
     members = zone_members(layer_id, catalogue=catalogue) if spec is not None and spec.has_members else None
@@ -429,7 +428,7 @@ def overlap_zones(
     polygonal, pointy = np.isin(types, _POLY_TYPES), np.isin(types, _POINT_TYPES)
     # the overlay engine: shared communes for poles by codes × zones whose members are known,
     # outlines otherwise (polygon zones only; points are counted below)
-    ov = overlay(perimeters, layer_id if spec is not None else table[polygonal].reset_index(drop=True),
+    ov = overlay(prep, layer_id if spec is not None else table[polygonal].reset_index(drop=True),
                  catalogue=catalogue, weight=options.weight, kind="zones")
     communes = _layer_index(load_layer("communes", catalogue=catalogue, shared=True)) if (
         members is not None or options.weight == "population" or ov.piece_communes is not None
