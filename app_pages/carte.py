@@ -17,7 +17,7 @@ from ptce_geo.scorecard import Scorecard
 
 from . import common, downloads, places, state
 from .present import (CARD_LEVELS, FILTERS, filter_options, filtered_ids, fr_table, level_summary, md,
-                      national_summary, summary_table, typology_label)
+                      national_summary, summary_table, typology_label, untouched_levels)
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
 CONTEXT = {
@@ -172,6 +172,9 @@ def render_card(b: Scorecard, pole_id: str) -> None:
     if others:
         with st.expander(f"Autres découpages ({len(others)})"):
             st.table(level_summary(b, pole_id, others), hide_index=True)
+            untouched = untouched_levels(b, pole_id)
+            if untouched:
+                st.caption(untouched)
     if "dominant_zones_emploi" in s and isinstance(s["dominant_zones_emploi"], str):
         st.markdown(f"**Zone d'emploi dominante :** {md(s['dominant_zones_emploi'])} "
                     f"({fr_pct(s['dominant_zones_emploi_share'])} du pôle)")
@@ -314,7 +317,7 @@ def page() -> None:
     places.add_place_labels(m, bounds or (-5.2, 41.3, 9.6, 51.1), width_px=MAP_WIDTH_PX)
     maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None)
     if "confidence" in disp and disp["confidence"].eq("faible").any():
-        maps.confidence_legend(m)
+        maps.confidence_legend(m, collapsed=pole is not None)
     maps.add_attribution(m, common.data_attribution(["communes", *drawn]))
     hidden = [choices[k][0] for k in chosen if not choices[k][2] and pole is None]
     col_map, col_card = st.columns([5, 3])

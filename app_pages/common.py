@@ -31,7 +31,7 @@ from ptce_geo.layers import load_layer
 from ptce_geo.options import Options
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.poles import pole_details, seat_points
-from ptce_geo.scorecard import Scorecard
+from ptce_geo.scorecard import Scorecard, stored_scorecard
 from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
 from ptce_geo.textsafe import escape_markdown
 
@@ -217,7 +217,10 @@ def session_card(digest_: str) -> tuple[int, list[str], Scorecard]:
 def _poles(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
     if path.startswith("upload:"):  # a session's own poles (CSV list or GeoJSON)
         return _session_card(dkey, path[len("upload:"):])[2].perimeters
-    return read_perimeters(path, catalogue=_catalogue(dkey))
+    try:  # the perimeters the stored Scorecard was computed from (read once, kept on disk)
+        return _scorecard(dkey, pkey, path).perimeters
+    except DataUnavailable:  # some layer cannot be had: the poles file alone
+        return read_perimeters(path, catalogue=_catalogue(dkey))
 
 
 def poles_file() -> Path:
@@ -240,9 +243,9 @@ def poles() -> gpd.GeoDataFrame:
 def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
     if path.startswith("upload:"):  # computed in a worker with the session's poles
         return _session_card(dkey, path[len("upload:"):])[2]
-    card = Scorecard(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
-    card.summary  # every level, QPV: computed once per process, then shared by every session
-    return card
+    # every level, QPV and programmes: computed once (then kept on disk, see stored_scorecard) and
+    # shared by every session of the process
+    return stored_scorecard(path, catalogue=_catalogue(dkey))
 
 
 def scorecard() -> Scorecard:
@@ -252,15 +255,16 @@ def scorecard() -> Scorecard:
 
 @st.cache_resource(show_spinner="Calcul des parts en population de tous les pôles…", max_entries=4)
 def _scorecard_population(dkey: str, pkey: str, path: str) -> Scorecard:
-    card = Scorecard(_poles(dkey, pkey, path), catalogue=_catalogue(dkey), options=Options(weight="population"))
-    card.summary  # once per process, shared by every session, as the area one
-    return card
+    if path.startswith("upload:"):  # a session's own poles: measured in a worker process, as in area
+        return compute.slots().run(compute.score_poles, _upload_bytes(path[len("upload:"):]),
+                                   Options(weight="population"), what="reading the poles list")[2]
+    return stored_scorecard(path, catalogue=_catalogue(dkey), options=Options(weight="population"))
 
 
 def scorecard_for(weight: str = "area") -> Scorecard:
     """The poles' Scorecard with every share in ``weight`` (``"area"`` or ``"population"``)."""
     if weight == "population":
-        return _scorecard_population(data_key(), poles_key(), str(poles_file()))
+        return _scorecard_population(data_key(), poles_key(), poles_source())
     return scorecard()
 
 

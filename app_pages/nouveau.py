@@ -18,7 +18,7 @@ from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
 from . import common, compute, downloads, places, state
 from .present import (LEVEL_FORMATS, fr_table, level_columns, level_table, md, perimeter_from_codes,
-                      perimeter_from_drawings, typology_label)
+                      perimeter_from_drawings, typology_label, untouched_levels)
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
 FORMATS = {"geojson": "GeoJSON (zip avec provenance)", "gpkg": "GeoPackage (QGIS)", "csv": "CSV (zip avec provenance)"}
@@ -118,6 +118,9 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
                   help=f"Indice de recouvrement {fr_number(s['best_ze_iou'], 2)}. {METRIC_HELP['best_iou']}")
     st.dataframe(fr_table(level_table(b, pid), LEVEL_FORMATS), hide_index=True, width="stretch",
                  column_config=level_columns())
+    untouched = untouched_levels(b, pid)
+    if untouched:
+        st.caption(untouched)
     if "qpv_count" in s:
         st.caption(f"Quartiers prioritaires touchés : {fr_int(s['qpv_count'])} (dont {fr_int(s['qpv_inside'])} "
                    "entièrement inclus).")

@@ -75,7 +75,13 @@ def fr_table(df: pd.DataFrame, formats: Mapping[str, str]):
     for col in df.columns:  # other numeric columns: whole numbers with thin spaces
         if col not in fmt and pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
             fmt[col] = fr_int
+        elif col not in fmt:  # text: a missing value is « — », never « None »
+            fmt[col] = _text_cell
     return df.style.format(fmt, na_rep="—")
+
+
+def _text_cell(value: object) -> str:
+    return "—" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 #: how the zones page writes its overlap table, and column widths that fit 1400 px
@@ -87,15 +93,16 @@ def _zone_columns() -> dict:
     import streamlit as st
 
     col = st.column_config
-    return {  # 935 px in all: the 940 px of the main column at 1400 px, less a vertical scroll bar
-        "Pôle": col.TextColumn(width=150), "Code de la zone": col.TextColumn("Code", width=70),
-        "Zone": col.TextColumn(width=125),
-        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=90, help=METRIC_HELP["share_of_pole"]),
-        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=106,
+    return {  # 927 px in all: the 940 px of the main column at 1400 px, less a vertical scroll bar
+        "Pôle": col.TextColumn(width=140), "Code de la zone": col.TextColumn("Code", width=62),
+        "Zone": col.TextColumn(width=118),
+        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=84, help=METRIC_HELP["share_of_pole"]),
+        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=98,
                                                          help="La part de la zone située dans le pôle."),
-        "IoU": col.NumberColumn("Recouvrement", width=96, help=METRIC_HELP["best_iou"]),
-        "Relation": col.TextColumn(width=130), "Surface commune (km²)": col.NumberColumn("km² en commun", width=98),
-        "Calcul": col.TextColumn(width=70, help="« communes » : pôle et zone comparés sur les communes qu'ils ont "
+        "IoU": col.NumberColumn("Recouvrement", width=92, help=METRIC_HELP["best_iou"]),
+        "Relation": col.TextColumn(width=165),
+        "Surface commune (km²)": col.NumberColumn("km² communs", width=88, help="Surface commune au pôle et à la zone."),
+        "Calcul": col.TextColumn(width=80, help="« communes » : pôle et zone comparés sur les communes qu'ils ont "
                                                 "en commun (parts exactes) ; « contours » : intersection des contours."),
     }
 
@@ -109,8 +116,13 @@ def typology_label(value: object) -> str:
 
 
 def level_table(card: Scorecard, pole_id: str) -> pd.DataFrame:
-    """The scorecard of one perimeter, one row per level, French column names (numbers)."""
+    """The scorecard of one perimeter, one row per level it touches, French column names (numbers).
+
+    Levels where it touches no unit (the EPT outside Grand Paris…) are left out: see
+    :func:`untouched_levels`, which names them under the table.
+    """
     rows = card.pole_levels(pole_id)
+    rows = rows[rows["n_units"].to_numpy() > 0]
     return pd.DataFrame({
         "Échelon": [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"]],
         "Unités touchées": rows["n_units"].to_numpy(),
@@ -123,9 +135,18 @@ def level_table(card: Scorecard, pole_id: str) -> pd.DataFrame:
     })
 
 
+def untouched_levels(card: Scorecard, pole_id: str) -> str:
+    """« Aucune unité touchée : EPT (Grand Paris). » for the levels left out of the tables, or ""."""
+    rows = card.pole_levels(pole_id)
+    none = [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"][rows["n_units"].to_numpy() == 0]]
+    return f"Aucune unité touchée : {', '.join(none)}." if none else ""
+
+
 #: formats of :func:`level_table`
 LEVEL_FORMATS = {"Part de l'unité dominante": "pct", "Nombre effectif d'unités": "num1",
                  "Frontières internes (km)": "num1", "Indice de recouvrement": "num2"}
+
+
 def level_columns():
     """Column settings of :func:`level_table`: short headers, widths that fit 1400 px, a help line each."""
     import streamlit as st
@@ -166,6 +187,7 @@ def level_summary(card: Scorecard, pole_id: str, levels=None) -> pd.DataFrame:
     these levels, in this order (default: every level of the Scorecard).
     """
     rows = card.pole_levels(pole_id)
+    rows = rows[rows["n_units"].to_numpy() > 0]
     if levels is not None:
         order = {lid: i for i, lid in enumerate(levels)}
         rows = rows[rows["layer"].isin(order)]

@@ -117,6 +117,16 @@ def cmd_fetch(args) -> int:
         counts = fetch_layers(args.layer or None, catalogue=_catalogue(args), progress=_progress_factory(stack))
     for lid, n in counts.items():
         sys.stdout.write(f"{lid}: {n} units ready\n")
+    if not args.layer and not args.no_scorecard:  # the app's first map then needs no computation
+        from .options import Options
+        from .scorecard import stored_scorecard
+        from .settings import poles_path
+
+        path = poles_path()
+        if path.is_file():
+            for weight in ("area", "population"):
+                card = stored_scorecard(path, catalogue=_catalogue(args), options=Options(weight=weight))
+            sys.stdout.write(f"poles scorecard: ready ({len(card.ids)} poles of {path.name}, in area and population)\n")
     return 0
 
 
@@ -397,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_layers)
     p = sub.add_parser("fetch", parents=[common], help="download and prepare layers (all when none named)")
     p.add_argument("layer", nargs="*")
+    p.add_argument("--no-scorecard", action="store_true",
+                   help="do not compute the poles' scorecard (done, when no layer is named, for the app's first map)")
     p.set_defaults(fn=cmd_fetch)
     for name, fn, helptext in (("analyze", cmd_analyze, "one scorecard row per pole for one layer"),
                                ("pieces", cmd_pieces, "one row per (pole, unit) for one layer")):

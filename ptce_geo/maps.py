@@ -655,10 +655,15 @@ def typology_legend(m: folium.Map, *, present: Iterable[str] | None = None, coll
     add_legend(m, "Typologie du périmètre", entries, collapsed=collapsed, position="bottomleft")
 
 
-def confidence_legend(m: folium.Map) -> None:
-    """The legend of the low-confidence style (a dashed, pale swatch), for maps that draw such poles."""
-    m.add_child(_Control(f'<b>{esc("Fiabilité du périmètre")}</b><div><i class="ptce-low"></i>'
-                         f'{esc(LOW_CONFIDENCE_LABEL)}</div>'))
+def confidence_legend(m: folium.Map, *, collapsed: bool = False) -> None:
+    """The legend of the low-confidence style (a dashed, pale swatch), for maps that draw such poles.
+
+    Bottom left with the typology legend (over the Atlantic at the scale of France, never
+    over Corsica), and foldable like it.
+    """
+    body = (f'<details{"" if collapsed else " open"}><summary>{esc("Fiabilité du périmètre")}</summary>'
+            f'<div><i class="ptce-low"></i>{esc(LOW_CONFIDENCE_LABEL)}</div></details>')
+    m.add_child(_Control(body, position="bottomleft"))
 
 
 def add_attribution(m: folium.Map, text: str) -> None:

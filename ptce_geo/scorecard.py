@@ -16,9 +16,13 @@ sessions): each figure is computed once under its own lock, then only read.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import pickle
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -33,7 +37,7 @@ from .overlay import Overlay, PreparedPerimeters, overlay
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scorecard", "LEVELS", "MATCHING", "DESCRIPTIVE", "pole_scorecard", "all_layer_scorecards",
+__all__ = ["Scorecard", "stored_scorecard", "LEVELS", "MATCHING", "DESCRIPTIVE", "pole_scorecard", "all_layer_scorecards",
            "qpv_figures"]
 
 T = TypeVar("T")
@@ -388,3 +392,94 @@ def _ept_hosts(catalogue: Catalogue) -> tuple[frozenset, frozenset]:
         return (frozenset(codes[host_units]),
                 frozenset(communes["code"].to_numpy(dtype=object)[lone]))
     return _cached(key if all(key[1:]) else None, build)
+
+
+# ------------------------------------------------------------------ kept on disk
+#: bumped when what a stored Scorecard holds changes shape
+_STORE_FORMAT = 1
+_CODE_DIGEST: str | None = None
+
+
+def _code_digest() -> str:
+    """SHA-256 of the library's own source: a stored Scorecard is never read by other code."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        digest = hashlib.sha256()
+        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        _CODE_DIGEST = digest.hexdigest()
+    return _CODE_DIGEST
+
+
+def _store_key(data: bytes, catalogue: Catalogue, options: Options, levels: Sequence[str] | None) -> str:
+    parts = [f"format={_STORE_FORMAT}", _code_digest(), hashlib.sha256(data).hexdigest(), repr(options),
+             repr(tuple(levels) if levels is not None else None), str(catalogue.path.resolve()),
+             repr(sorted((s.id, s.fingerprint(), s.status, s.period, s.notice, s.vintage) for s in catalogue)),
+             repr([catalogue.resolve(s.source) if s.source else "" for s in catalogue])]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
+                     options: Options | None = None, levels: Sequence[str] | None = None,
+                     cache: Any = None) -> Scorecard:
+    """The Scorecard of a poles file with every figure computed, kept on disk between runs.
+
+    What does not depend on a session (the poles' overlays on every level, the summary,
+    QPV and programme figures) is computed once, then read back from the cache folder
+    (``scorecards/<key>.pickle`` with its SHA-256 sidecar) by every later process: an app
+    restarted with its cache prepared draws its first map without recomputing. The key
+    holds the poles file's bytes, the catalogue (layers, vintages, sources, statuses),
+    the options and the library's own code: any change computes afresh. A stored file
+    that fails its checksum or cannot be read is recomputed and replaced.
+
+    Parameters
+    ----------
+    poles : path-like
+        The poles file (GeoJSON or CSV list).
+    catalogue : Catalogue, optional
+    options : Options, optional
+    levels : sequence of str, optional
+        As for :class:`Scorecard`.
+    cache : ptce_geo.cache.Cache, optional
+        Default: the cache folder of the settings.
+
+    Returns
+    -------
+    Scorecard
+    """
+    from ._integrity import atomic_write_bytes, sidecar_matches, write_sidecar
+    from .cache import Cache
+    from .perimeters import read_perimeters
+
+    catalogue = catalogue or load_catalogue()
+    options = options or Options()
+    cache = cache or Cache()
+    data = Path(poles).expanduser().read_bytes()
+    path = cache.root / "scorecards" / f"{_store_key(data, catalogue, options, levels)}.pickle"
+    if path.is_file():
+        try:
+            blob = path.read_bytes()
+            if sidecar_matches(path, data=blob):
+                card = pickle.loads(blob)
+                if isinstance(card, Scorecard):
+                    card.catalogue = catalogue  # the same layers, by the key: this process's object
+                    logger.info("scorecard of %s read from %s", poles, path)
+                    return card
+        except Exception as exc:  # noqa: BLE001 - a damaged store is recomputed, never trusted
+            logger.warning("stored scorecard %s unusable (%s): computing it again", path, exc)
+    # a path (its name in messages); the key's bytes are what was read just before
+    card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, options=options,
+                     levels=levels)
+    card.summary
+    card.programmes
+    if card.qpv is not None:
+        card.qpv
+    blob = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, blob, what="stored scorecard")
+        write_sidecar(path, {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
+                             "poles": str(poles), "options": repr(options)})
+    except OSError as exc:  # a read-only cache: computed each time, said once
+        logger.warning("cannot keep the scorecard in %s (%s): it is computed at each start", path.parent, exc)
+    return card

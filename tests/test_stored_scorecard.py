@@ -1,0 +1,71 @@
+"""A poles file's Scorecard kept on disk: read back equal, recomputed when anything changes."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+import pytest
+
+from ptce_geo.cache import Cache
+from ptce_geo.options import Options
+from ptce_geo.scorecard import Scorecard, stored_scorecard
+
+pytestmark = pytest.mark.realdata
+
+POLES = {"type": "FeatureCollection", "features": [
+    {"type": "Feature", "geometry": None, "properties": {"id": "seignanx", "nom": "Seignanx", "epci": ["244000659"]}},
+    {"type": "Feature", "geometry": None,
+     "properties": {"id": "romans", "nom": "Romans", "communes": ["26281", "26057"]}},
+]}
+
+
+@pytest.fixture()
+def poles(tmp_path):
+    path = tmp_path / "poles.geojson"
+    path.write_text(json.dumps(POLES), "utf-8")
+    return path
+
+
+def _stored(cache) -> list:
+    return sorted((cache.root / "scorecards").glob("*.pickle"))
+
+
+def test_a_stored_scorecard_reads_back_the_figures_it_was_computed_with(catalogue, poles, tmp_path, caplog):
+    cache = Cache(tmp_path / "cache")
+    first = stored_scorecard(poles, catalogue=catalogue, cache=cache)
+    (path,) = _stored(cache)
+    with caplog.at_level(logging.INFO, logger="ptce_geo.scorecard"):
+        again = stored_scorecard(poles, catalogue=catalogue, cache=cache)
+    assert "read from" in caplog.text
+    # the figures read back equal those of a Scorecard computed afresh, independently
+    fresh = Scorecard(first.perimeters, catalogue=catalogue)
+    pd.testing.assert_frame_equal(again.summary, fresh.summary)
+    pd.testing.assert_frame_equal(again.programmes, fresh.programmes)
+    assert again.summary.set_index("pole_id").loc["seignanx", "n_epci"] == 1
+    # the population measure is another key, another file
+    pop = stored_scorecard(poles, catalogue=catalogue, options=Options(weight="population"), cache=cache)
+    assert pop.options.weight == "population" and len(_stored(cache)) == 2
+    # a changed poles file is another key: never the old figures
+    doc = json.loads(poles.read_text("utf-8"))
+    doc["features"] = doc["features"][:1]
+    poles.write_text(json.dumps(doc), "utf-8")
+    assert list(stored_scorecard(poles, catalogue=catalogue, cache=cache).ids) == ["seignanx"]
+    assert path.is_file()
+
+
+def test_a_damaged_store_is_recomputed_and_replaced(catalogue, poles, tmp_path, caplog):
+    cache = Cache(tmp_path / "cache")
+    stored_scorecard(poles, catalogue=catalogue, cache=cache)
+    (path,) = _stored(cache)
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF  # one flipped byte: the checksum no longer matches
+    path.write_bytes(bytes(blob))
+    with caplog.at_level(logging.INFO, logger="ptce_geo.scorecard"):
+        card = stored_scorecard(poles, catalogue=catalogue, cache=cache)
+    assert "read from" not in caplog.text  # recomputed, not trusted
+    assert set(card.ids) == {"seignanx", "romans"}
+    with caplog.at_level(logging.INFO, logger="ptce_geo.scorecard"):
+        stored_scorecard(poles, catalogue=catalogue, cache=cache)
+    assert "read from" in caplog.text  # and replaced by a sound file
