@@ -103,9 +103,11 @@ class Overlay:
     piece_method : numpy.ndarray or None
         ``"codes"`` (a set of shared communes) or ``"geometry"`` for each piece.
     piece_communes : numpy.ndarray or None
-        For pieces by codes, the positions (in the communes layer) of their communes.
+        For pieces by codes, the positions of their communes in :attr:`communes_geoms`.
     communes_geoms : numpy.ndarray or None
-        The communes layer's geometries (the pieces by codes are unions of them).
+        The communes layer's geometries (the pieces by codes are unions of them). A
+        pickled Overlay (sent from a worker process, kept on disk) carries only the
+        communes its pieces use, and :attr:`piece_communes` points into those.
     """
 
     layer: str
@@ -126,6 +128,21 @@ class Overlay:
     piece_method: np.ndarray | None = None
     piece_communes: np.ndarray | None = None
     communes_geoms: np.ndarray | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if self.communes_geoms is None or self.piece_communes is None:
+            return state
+        used = [c for c in self.piece_communes if c is not None and len(c)]
+        keep = np.unique(np.concatenate(used)) if used else np.empty(0, np.int64)
+        remapped = np.empty(len(self.piece_communes), dtype=object)
+        for k, c in enumerate(self.piece_communes):
+            remapped[k] = None if c is None else np.searchsorted(keep, c)
+        state["piece_communes"], state["communes_geoms"] = remapped, self.communes_geoms[keep]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     @cached_property
     def geoms(self) -> np.ndarray:

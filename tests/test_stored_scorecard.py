@@ -69,3 +69,22 @@ def test_a_damaged_store_is_recomputed_and_replaced(catalogue, poles, tmp_path, 
     with caplog.at_level(logging.INFO, logger="ptce_geo.scorecard"):
         stored_scorecard(poles, catalogue=catalogue, cache=cache)
     assert "read from" in caplog.text  # and replaced by a sound file
+
+
+def test_a_pickled_overlay_carries_only_the_communes_its_pieces_use(catalogue, poles):
+    """A worker's result crosses the process boundary without the whole communes layer."""
+    import pickle
+
+    import numpy as np
+    import shapely
+
+    from ptce_geo.perimeters import read_perimeters
+
+    card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, levels=("epci", "communes"))
+    ov = card.overlay("epci")
+    assert len(ov.communes_geoms) > 30_000  # the whole layer, in this process
+    back = pickle.loads(pickle.dumps(ov))
+    used = np.unique(np.concatenate([c for c in ov.piece_communes if c is not None]))
+    assert len(back.communes_geoms) == len(used) == 8 + 2  # the Seignanx's 8 communes, Romans and its neighbour
+    assert all(shapely.equals(a, b) for a, b in zip(ov.geoms, back.geoms))
+    np.testing.assert_array_equal(back.n_communes, ov.n_communes)
