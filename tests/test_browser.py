@@ -42,7 +42,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "tests" / "artifacts"
 HOSTILE = "Pôle <script>alert(1)</script>"
 VIEWPORT = {"width": 1400, "height": 1000}
-PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Sources"]
+PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmètre", "Zones de contrat", "Mes pôles",
+         "Sources"]
 POLES = {"type": "FeatureCollection", "features": [
     {"type": "Feature", "geometry": None, "properties": {
         "id": "sud-aquitain", "nom": "PTCE Sud Aquitain", "epci": ["244000659"], "siege_insee": "40312",
