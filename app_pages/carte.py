@@ -347,15 +347,18 @@ def page() -> None:
     st.dataframe(fr_table(national_summary(b.summary[b.summary["pole_id"].isin(counted)]),
                           {"Surface totale (km²)": "int"}), hide_index=True)
     table = summary_table(b)
-    table = table[table.index.isin(counted)]
+    table = table[table.index.isin(counted)].drop(columns=["Type de pôle"], errors="ignore")  # in the filters
     noun, _ = state.measure_words()
-    widths = {"Communes": 82, "EPCI": 50, "Départements": 104, "Régions": 68}
+    widths = {"Communes": 78, "EPCI": 50, "Départements": 100, "Régions": 66}
     st.dataframe(fr_table(table, {"Surface (km²)": "num1"}), hide_index=True, width="stretch", column_config={
-        "Pôle": st.column_config.TextColumn(width=215),
-        "Typologie": st.column_config.TextColumn(width=128),
-        "Surface (km²)": st.column_config.NumberColumn(width=95),
+        # 928 px in all: the table's 938 px at 1400 px wide
+        "Pôle": st.column_config.TextColumn(width=190),
+        "Typologie": st.column_config.TextColumn(width=125),
+        "Surface (km²)": st.column_config.NumberColumn("km²", width=70, help="Surface du périmètre du pôle."),
+        "Confiance": st.column_config.TextColumn(width=84, help="Fiabilité du périmètre : haute, moyenne ou "
+                                                               "faible (déduit ou non documenté)."),
         "Zone d'emploi la mieux ajustée": st.column_config.TextColumn(
-            "ZE la mieux ajustée", width=140,
+            "ZE ajustée", width=120,
             help="La zone d'emploi dont les contours ressemblent le plus à ceux du pôle. " + METRIC_HELP["best_iou"]),
         "QPV": st.column_config.NumberColumn(width=45, help="Quartiers prioritaires touchés par le pôle."),
         **{LEVEL_LABELS[k]: st.column_config.NumberColumn(

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 import shapely
 
-from test_browser import CHROMIUM, served_app, _leaflet_frame  # noqa: F401  (served_app: a fixture)
+from test_browser import CHROMIUM, _leaflet_frame, app_env_vars, served_app  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata, pytest.mark.timeout(400)]
 

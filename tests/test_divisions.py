@@ -466,14 +466,14 @@ def test_app_offers_the_six_levels_in_french(app_divisions, table):
     at.selectbox(key="dec_pole").set_value("deux-ept")
     at.selectbox(key="dec_level").set_value("ept").run()
     assert not at.exception and not at.error
-    pieces = at.dataframe[0].value.set_index("Code")
-    assert set(pieces.index) == set(t.loc[["93001", "93055"], "EPT"])
-    assert set(pieces["Unité"]) == set(t.loc[["93001", "93055"], "LIB_EPT"])
+    unit = at.dataframe[0].value["Unité"]  # « name (code) »
+    assert set(unit.str.extract(r"\(([^()]*)\)$")[0]) == set(t.loc[["93001", "93055"], "EPT"])
+    assert set(unit.str.replace(r" \([^()]*\)$", "", regex=True)) == set(t.loc[["93001", "93055"], "LIB_EPT"])
     at = _open("Carte des pôles")
     at.selectbox(key="carte_pole").set_value("deux-ept").run()
     text = " ".join(m.value for m in at.markdown).replace("\\", "")
-    assert "Inter-EPCI" in text and "Bassin de vie le plus proche" in text and "Aire d'attraction la plus proche" in text
+    assert "Inter-EPCI" in text and "Bassin de vie le mieux ajusté" in text and "Aire d'attraction la mieux ajustée" in text
     assert any("établissements publics territoriaux" in c.value for c in at.caption)
     at.selectbox(key="carte_pole").set_value("rural").run()
     text = " ".join(m.value for m in at.markdown).replace("\\", "")
-    assert "Aire d'attraction la plus proche : aucune" in text.replace("**", "")
+    assert "Aire d'attraction la mieux ajustée : aucune" in text.replace("**", "")

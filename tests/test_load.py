@@ -169,8 +169,8 @@ def carte():
     _ok(at, "Carte des pôles")
     text = " ".join(m.value for m in at.markdown).replace("\\", "")
     assert "Structure porteuse" in text and "Association Sud Aquitain" in text
-    levels = at.dataframe[0].value.set_index("Niveau")
-    assert levels.loc["Communes", "Unités touchées"] == (_layer("communes")["epci"] == "244000659").sum()
+    levels = at.table[0].value.set_index("Échelon")  # the card's levels, in rows, as French text
+    assert levels.loc["Communes", "Unités"] == str((_layer("communes")["epci"] == "244000659").sum())
     assert HOSTILE in list(at.dataframe[-1].value["Pôle"])
     return at
 
@@ -179,10 +179,10 @@ def territoire():
     from test_app import open_page
 
     at = open_page("Mon territoire")
-    at.radio(key="terr_level").set_value("Département").run()
     at.text_input(key="terr_query").input("40").run()
     _ok(at, "Mon territoire")
-    assert sorted(at.dataframe[0].value["Pôle"]) == ["PTCE Sud Aquitain", "Pôle Adour Basque"]
+    assert at.radio(key="terr_choice").value == "departements:40"
+    assert sorted(at.dataframe[0].value["Pôle"]) == ["PTCE Sud Aquitain", "Pôle Adour Basque", "Pôle de Tarnos"]
     return at
 
 
@@ -198,7 +198,8 @@ def decoupages():
     deps = deps[deps.intersects(square)].to_crs(3035)
     share = deps.intersection(gpd.GeoSeries([square], crs=4326).to_crs(3035).iloc[0]).area / \
         gpd.GeoSeries([square], crs=4326).to_crs(3035).area.iloc[0]
-    pieces = at.dataframe[0].value.set_index("Code")
+    pieces = at.dataframe[0].value
+    pieces.index = pieces["Unité"].str.extract(r"\(([^()]*)\)$")[0].to_numpy()  # « name (code) »
     assert sorted(pieces.index) == sorted(deps.loc[share > 0, "code"])  # every piece, slivers included
     assert sorted(deps.loc[share > 0.01, "code"]) == ["01", "71"]  # Ain and Saône-et-Loire hold the square
     for code in ("01", "71"):
@@ -214,7 +215,7 @@ def nouveau():
     at.multiselect(key="nouv_epci").set_value(["244000659"]).run()
     _ok(at, "Nouveau périmètre")
     assert at.subheader[0].value == "Projet Seignanx"
-    levels = at.dataframe[0].value.set_index("Niveau")
+    levels = at.dataframe[0].value.set_index("Échelon")
     assert levels.loc["Communes", "Unités touchées"] == (_layer("communes")["epci"] == "244000659").sum()
     return at
 
@@ -242,7 +243,7 @@ def sources():
 
     at = open_page("Sources")
     _ok(at, "Sources et licences")
-    assert list(at.dataframe[0].value["Identifiant"]) == load_catalogue().ids()
+    assert list(at.table[0].value["Identifiant"]) == load_catalogue().ids()
     return at
 
 
@@ -292,7 +293,7 @@ def test_twenty_concurrent_sessions_share_the_cached_data(cold_app, monkeypatch)
 
     monkeypatch.setattr(layers, "_build", counting("build", layers._build, lambda spec, *a: spec.id))
     monkeypatch.setattr(common, "load_layer", counting("app-load", common.load_layer, lambda lid, **k: lid))
-    monkeypatch.setattr(common, "Scorecard", counting("scorecard", common.Scorecard))
+    monkeypatch.setattr(common, "stored_scorecard", counting("scorecard", common.stored_scorecard))
     monkeypatch.setattr(common, "read_perimeters", counting("poles-read", common.read_perimeters))
     monkeypatch.setattr(common, "layer", counting("layer-asked", common.layer))
 
@@ -312,5 +313,7 @@ def test_twenty_concurrent_sessions_share_the_cached_data(cold_app, monkeypatch)
     assert {"build:communes", "build:epci", "build:departements", "build:regions"} <= set(builds)
     app_loads = {k: v for k, v in counts.items() if k.startswith("app-load:")}
     assert app_loads and set(app_loads.values()) == {1}, app_loads  # ...one cached copy per layer, shared
-    assert counts["scorecard:"] == 1 and counts["poles-read:"] == 1  # the poles' scorecards: computed once
+    # the poles' scorecard: asked once for all sessions (computed, or read back from the disk), and the
+    # poles are its perimeters (never read again)
+    assert counts["scorecard:"] == 1 and counts["poles-read:"] == 0
     assert rss.peak < RSS_BOUND

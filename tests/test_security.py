@@ -189,8 +189,8 @@ def test_hostile_poles_in_every_page(hostile_app):
         at.selectbox(key="carte_pole").set_value(pid).run()
         _check_page(at, expect=(SCRIPT,) if pid == "script" else ())
     at = open_page("Mon territoire")
-    at.radio(key="terr_level").set_value("Commune").run()
     at.text_input(key="terr_query").input("81004").run()
+    assert at.radio(key="terr_choice").value == "communes:81004"
     _check_page(at, expect=(SCRIPT,))
     assert sorted(at.dataframe[0].value["Pôle"]) == sorted([SCRIPT, HOSTILE_POLES[-1]["nom"]])
     at = open_page("Découpages")
