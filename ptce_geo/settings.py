@@ -269,7 +269,7 @@ def _shell_exports() -> str:
             f"export PTCE_GEO_CATALOGUE={shlex.quote(str(choice.catalogue))}\n")
 
 
-if __name__ == "__main__":  # used by ./dev: python -m ptce_geo.settings --shell
+if __name__ == "__main__":  # python -m ptce_geo.settings [--shell] (./dev calls _shell_exports)
     if sys.argv[1:] == ["--shell"]:
         sys.stdout.write(_shell_exports())
     else:
