@@ -3,7 +3,7 @@
 The file is read as the command line reads ``--poles`` (:func:`ptce_geo.perimeters.read_perimeters`):
 a CSV list keeps its usable rows and reports every code or row it could not use; a GeoJSON
 with an error is refused whole. Only a file read without error replaces the poles, for this
-session only; the 29 poles of 2014 stay the default.
+session only; the application's poles file stays the default.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ptce_geo import maps
 from ptce_geo.errors import PtceGeoError
 from ptce_geo.fmt import fr_count
 from ptce_geo.polelist import is_csv_source, read_poles_csv
+from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
 from . import common
 from .present import fr_table, md, summary_table
@@ -23,8 +24,8 @@ TEMPLATE = ("id,nom,communes,epci,departements,qpv,confiance,type_pole\n"
             "pole-1,Pôle du Seignanx,,244000659,,,haute,multi-activités\n"
             "pole-2,Annonay et Boulieu-lès-Annonay,07010;07042,,,,moyenne,filière\n"
             "pole-3,Quartier des Grésilles (Dijon),,,,QP021004,moyenne,\n")
-#: largest file accepted (bytes)
-MAX_BYTES = 16 * 2**20
+#: largest file accepted (bytes): the uploader's own cap, as on every page
+MAX_BYTES = MAX_UPLOAD_BYTES
 _GEN = "_mes_upload_gen"
 
 
@@ -75,12 +76,13 @@ def page() -> None:
                     st.rerun()  # the sidebar and every page now read these poles
     mine = common.session_poles()
     if mine is None:
-        st.info("Les pages montrent les 29 pôles de la liste nationale de 2014. Importez un fichier pour les "
+        st.info(f"Les pages montrent {fr_count(len(common.poles()), 'pôle')} du fichier des pôles de l'application "
+                f"(« {md(common.poles_file().name)} »). Importez un fichier pour les "
                 "remplacer par les vôtres.")
         return
     st.success(f"Toutes les pages montrent vos {mine['n']} pôles (fichier « {md(mine['name'])} »), pour cette "
                "session.")
-    st.button("Revenir aux 29 pôles de 2014", on_click=_back, key="mes_back")
+    st.button("Revenir aux pôles de l'application", on_click=_back, key="mes_back")
     if report:
         st.warning(f"{fr_count(len(report), 'élément')} du tableau "
                    f"{'n’a pas pu être utilisé' if len(report) == 1 else 'n’ont pas pu être utilisés'} : les codes en cause ont été "

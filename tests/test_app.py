@@ -700,7 +700,7 @@ def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirro
     text, expect = fifty_poles(pd.read_csv(mirror_dir / "tables" / "communes_2024_appartenance.csv", dtype=str))
     at = open_page("Mes pôles")
     no_failure(at)
-    assert "29 pôles" in at.info[0].value and not maps_of(at)
+    assert "5\u00a0pôles du fichier des pôles" in at.info[0].value and not maps_of(at)  # the test file's
     at.file_uploader(key="mes_upload_0").set_value(("LIST.csv", text.encode("utf-8"), "text/csv")).run()
     no_failure(at)
     (args,) = maps_of(at)
@@ -747,7 +747,7 @@ def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirro
     at.sidebar.radio[0].set_value("Mes pôles").run()
     at.button(key="mes_back").click().run()
     no_failure(at)
-    assert "29 pôles" in at.info[0].value
+    assert "5\u00a0pôles du fichier des pôles" in at.info[0].value
     at.sidebar.radio[0].set_value("Carte des pôles").run()
     assert _features_on_map(maps_of(at)[0]) == 5  # the five poles of the test poles file
 
@@ -759,7 +759,7 @@ def test_mes_poles_refuses_a_bad_file_and_keeps_the_poles(app_env):
     at.file_uploader(key="mes_upload_0").set_value(("poles.geojson", json.dumps(bad).encode(), "application/json")).run()
     assert not at.exception
     assert "Fichier refusé" in at.error[0].value and "75056" in at.error[0].value
-    assert "29 pôles" in at.info[0].value  # nothing half-loaded: the poles file stays
+    assert "5\u00a0pôles du fichier des pôles" in at.info[0].value  # nothing half-loaded: the poles file stays
     at.file_uploader(key="mes_upload_0").set_value(("vide.csv", b"code,nom\n", "text/csv")).run()
     assert "colonne « id »" in at.error[0].value
     at.sidebar.radio[0].set_value("Carte des pôles").run()
