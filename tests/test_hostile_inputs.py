@@ -366,6 +366,7 @@ def test_an_immutable_cache_folder(tmp_path, monkeypatch, capsys):
     cache = tmp_path / "cache"
     (cache / "layers").mkdir(parents=True)
     monkeypatch.setenv("PTCE_GEO_CACHE", str(cache))
+    monkeypatch.delenv("PTCE_GEO_MIRROR", raising=False)  # the download below must aim at the cache, not a mirror
     if subprocess.run(["chattr", "+i", str(cache / "layers")], capture_output=True).returncode != 0:
         pytest.skip("this file system has no immutable flag")
     try:
