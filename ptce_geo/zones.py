@@ -66,7 +66,7 @@ from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
 from .layers import UNRESOLVED_COLUMNS, load_layer, zone_members
 from .metrics import share_arrays
 from .options import Options
-from .overlay import Overlay, PreparedPerimeters, _interpolated, _layer_index, overlay, prepared
+from .overlay import Overlay, PreparedPerimeters, _interpolated, _layer_index, _union, overlay, prepared
 from .projection import area_m2
 
 logger = logging.getLogger(__name__)
@@ -203,18 +203,6 @@ class QpvTables(NamedTuple):
 
     poles: pd.DataFrame
     districts: pd.DataFrame
-
-
-def _union(geoms: np.ndarray) -> shapely.Geometry:
-    if len(geoms) == 1:
-        return geoms[0]
-    try:
-        union = shapely.coverage_union_all(geoms)
-        if union.is_valid:
-            return union
-    except shapely.errors.GEOSException:
-        pass
-    return shapely.union_all(geoms)
 
 
 def layer_notice(spec_or_overlap) -> str:
