@@ -302,28 +302,33 @@ def page() -> None:
     if pole is not None:
         geom = b.perimeters.set_index("id").geometry.loc[pole]
         bounds = tuple(geom.bounds)
-    m = maps.new_map(bounds=bounds, tiles=common.tiles())
-    drawn = add_context(m, chosen, choices, bounds, collapsed=bounds is not None)
-    if pole is not None:  # the selected pole at the precision of its own view
-        disp = disp.copy()
-        disp.loc[disp["id"] == pole, "geometry"] = maps.display_geometries(
-            [geom], tolerance=maps.tolerance_for(bounds, pixels=3000), decimals=5)[0]
-    else:
-        maps.add_zoom_button(m, "Île-de-France", IDF_BOUNDS, title="Zoomer sur l'Île-de-France, où plusieurs "
-                                                                  "pôles sont voisins")
-    maps.add_poles(m, disp, name="Pôles", selected=pole, tolerance=0.0)
-    if show_seats:
-        maps.add_seats(m, common.seats())
-    places.add_place_labels(m, bounds or (-5.2, 41.3, 9.6, 51.1), width_px=MAP_WIDTH_PX)
-    maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None)
-    if "confidence" in disp and disp["confidence"].eq("faible").any():
-        maps.confidence_legend(m, collapsed=pole is not None)
-    maps.add_attribution(m, common.data_attribution(["communes", *drawn]))
+
+    def build():
+        drawn_poles = disp
+        m = maps.new_map(bounds=bounds, tiles=common.tiles())
+        drawn = add_context(m, chosen, choices, bounds, collapsed=bounds is not None)
+        if pole is not None:  # the selected pole at the precision of its own view
+            drawn_poles = disp.copy()
+            drawn_poles.loc[drawn_poles["id"] == pole, "geometry"] = maps.display_geometries(
+                [geom], tolerance=maps.tolerance_for(bounds, pixels=3000), decimals=5)[0]
+        else:
+            maps.add_zoom_button(m, "Île-de-France", IDF_BOUNDS, title="Zoomer sur l'Île-de-France, où plusieurs "
+                                                                      "pôles sont voisins")
+        maps.add_poles(m, drawn_poles, name="Pôles", selected=pole, tolerance=0.0)
+        if show_seats:
+            maps.add_seats(m, common.seats())
+        places.add_place_labels(m, bounds or (-5.2, 41.3, 9.6, 51.1), width_px=MAP_WIDTH_PX)
+        maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None)
+        if "confidence" in disp and disp["confidence"].eq("faible").any():
+            maps.confidence_legend(m, collapsed=pole is not None)
+        maps.add_attribution(m, common.data_attribution(["communes", *drawn]))
+        return maps.finish(m)
+
     hidden = [choices[k][0] for k in chosen if not choices[k][2] and pole is None]
     col_map, col_card = st.columns([5, 3])
     with col_map:
-        common.show_map(maps.finish(m), key=MAP_KEY, returned=["last_active_drawing", "last_object_clicked"],
-                        on_change=_on_click)
+        common.show_map(build, key=MAP_KEY, returned=["last_active_drawing", "last_object_clicked"],
+                        on_change=_on_click, spec=("carte", pole, tuple(chosen), show_seats, tuple(disp["id"])))
         if hidden:
             st.caption("Choisissez un pôle pour afficher : " + ", ".join(hidden) + ".")
     with col_card:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from ptce_geo import maps
 from ptce_geo.catalogue import Catalogue, load_catalogue
@@ -35,7 +34,7 @@ from ptce_geo.scorecard import Scorecard, stored_scorecard
 from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
 from ptce_geo.textsafe import escape_markdown
 
-from . import assets, compute
+from . import assets, compute, mapview
 from .present import raw_pole_geometries
 
 logger = logging.getLogger("ptce_geo.app")
@@ -400,10 +399,29 @@ def tiles() -> maps.TileConfig | None:
     return maps.tiles_from_env()
 
 
-def show_map(m, *, key: str, returned: list[str] | None = None, on_change=None, height: int = MAP_HEIGHT):
-    """Render a folium map with streamlit-folium, returning only ``returned`` objects."""
-    return st_folium(m, key=key, height=height, use_container_width=True,
-                     returned_objects=returned or [], on_change=on_change)
+def show_map(m, *, key: str, spec: tuple | None = None, returned: list[str] | None = None, on_change=None,
+             height: int = MAP_HEIGHT):
+    """Render a folium map with streamlit-folium, returning only ``returned`` objects.
+
+    ``m`` is a finished folium map, or a function building it. With ``spec`` (a hashable
+    description of everything the map shows), the map is built and rendered once per
+    process and shared by every session (see ``mapview``); the data keys, the poles and
+    the base tiles are added to ``spec`` here.
+    """
+    returned = returned or []
+    if spec is None:
+        prepared = mapview.prepare(m() if callable(m) else m, height=height, returned=returned)
+    else:
+        full = (data_key(), poles_key(), poles_source(), repr(tiles()), height, tuple(returned),
+                st.get_option("server.baseUrlPath"), *spec)
+        prepared = _prepared_map(full, m)
+    return mapview.show(prepared, key=key, on_change=on_change)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _prepared_map(spec: tuple, _build) -> mapview.PreparedMap:
+    m = _build() if callable(_build) else _build
+    return mapview.prepare(m, height=spec[4], returned=list(spec[5]))
 
 
 def digest(data: bytes) -> str:

@@ -91,19 +91,22 @@ def page() -> None:
                                           list(top["share_of_pole"]), [fr_pct(s) for s in top["share_of_pole"]]),
                            width="stretch")
     with right:
-        geom = b.perimeters.set_index("id").geometry.loc[pole]
-        bounds = tuple(geom.bounds)
-        tol = maps.tolerance_for(bounds, pixels=2500)
-        m = maps.new_map(bounds=bounds, tiles=common.tiles())
-        maps.add_units(m, pieces, name=f"Morceaux — {label}", tolerance=tol)
-        shown = maps.display_geometries(pieces.geometry.to_numpy(), tolerance=tol, coverage=True)
-        borders = maps.internal_borders(shown)
-        maps.add_lines(m, borders, name="Frontières internes", tooltip="Frontière interne traversée par le pôle")
-        places.add_place_labels(m, bounds, width_px=MAP_WIDTH_PX)
-        maps.add_legend(m, "Légende", [(f"Une couleur par {one}", "#4E79A7"),
-                                       ("Frontière interne au pôle", "#C00000", "line")])
-        maps.add_attribution(m, common.data_attribution([level]))
-        common.show_map(maps.finish(m), key="dec_map")
+        def build():
+            bounds = tuple(b.perimeters.set_index("id").geometry.loc[pole].bounds)
+            tol = maps.tolerance_for(bounds, pixels=2500)
+            m = maps.new_map(bounds=bounds, tiles=common.tiles())
+            maps.add_units(m, pieces, name=f"Morceaux — {label}", tolerance=tol)
+            shown = maps.display_geometries(pieces.geometry.to_numpy(), tolerance=tol, coverage=True)
+            borders = maps.internal_borders(shown)
+            maps.add_lines(m, borders, name="Frontières internes",
+                           tooltip="Frontière interne traversée par le pôle")
+            places.add_place_labels(m, bounds, width_px=MAP_WIDTH_PX)
+            maps.add_legend(m, "Légende", [(f"Une couleur par {one}", "#4E79A7"),
+                                           ("Frontière interne au pôle", "#C00000", "line")])
+            maps.add_attribution(m, common.data_attribution([level]))
+            return maps.finish(m)
+
+        common.show_map(build, key="dec_map", spec=("decoupages", pole, level, measure))
         st.caption(f"Une couleur par {one}. En rouge : les frontières entre {many} à l'intérieur du pôle (tracé "
                    "simplifié pour l'affichage ; la longueur est mesurée sur les contours complets).")
     downloads.pieces(b, pole, level)

@@ -91,13 +91,16 @@ def page() -> None:
             st.markdown("\n".join(f"- {md(line)}" for line in report[:500]))
     card = common.scorecard()
     disp = common.poles_display()
-    m = maps.new_map(bounds=maps.bounds_of(disp.geometry) if len(disp) else None, tiles=common.tiles())
-    maps.add_poles(m, disp, name="Mes pôles", tolerance=0.0)
-    maps.typology_legend(m, present=set(disp["typology"].dropna()) or None)
-    if "confidence" in disp and disp["confidence"].eq("faible").any():
-        maps.confidence_legend(m)
-    maps.add_attribution(m, common.data_attribution(["communes"]))
-    common.show_map(maps.finish(m), key="mes_map")
+    def build():
+        m = maps.new_map(bounds=maps.bounds_of(disp.geometry) if len(disp) else None, tiles=common.tiles())
+        maps.add_poles(m, disp, name="Mes pôles", tolerance=0.0)
+        maps.typology_legend(m, present=set(disp["typology"].dropna()) or None)
+        if "confidence" in disp and disp["confidence"].eq("faible").any():
+            maps.confidence_legend(m)
+        maps.add_attribution(m, common.data_attribution(["communes"]))
+        return maps.finish(m)
+
+    common.show_map(build, key="mes_map", spec=("mes-poles",))
     st.subheader(f"Vos pôles ({len(card.summary)})")
     st.dataframe(fr_table(summary_table(card), {"Surface (km²)": "num1"}), hide_index=True, width="stretch",
                  column_config={"Zone d'emploi la mieux ajustée": st.column_config.TextColumn("ZE la mieux ajustée")})

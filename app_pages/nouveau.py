@@ -85,12 +85,15 @@ def _codes_mode() -> dict | None:
 def _draw_mode() -> dict | None:
     st.caption("Tracez un ou plusieurs polygones (ou rectangles) avec les outils en haut à gauche de la carte ; "
                "leur réunion forme le périmètre.")
-    m = maps.new_map(tiles=common.tiles())
-    maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
-                      colour="#444444", weight=0.8, tolerance=0.01, label="Département")
-    maps.add_draw(m)
-    maps.add_attribution(m, common.data_attribution(["departements"]))
-    out = common.show_map(maps.finish(m), key=DRAW_KEY, returned=["all_drawings"]) or {}
+    def build():
+        m = maps.new_map(tiles=common.tiles())
+        maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
+                          colour="#444444", weight=0.8, tolerance=0.01, label="Département")
+        maps.add_draw(m)
+        maps.add_attribution(m, common.data_attribution(["departements"]))
+        return maps.finish(m)
+
+    out = common.show_map(build, key=DRAW_KEY, returned=["all_drawings"], spec=("nouveau-dessin",)) or {}
     drawings = out.get("all_drawings") or []
     if not drawings:
         st.info("Aucun polygone dessiné pour l'instant.")
@@ -126,14 +129,19 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
                    "entièrement inclus).")
     geom = perims.set_index("id").geometry.loc[pid]
     bounds = tuple(geom.bounds)
-    m = maps.new_map(bounds=bounds, tiles=common.tiles())
-    shown = gpd.GeoDataFrame({"id": [pid], "nom": [s["nom"]], "typology": [s["typology"]]}, geometry=[geom],
-                             crs="EPSG:4326")
-    maps.add_poles(m, shown, name="Périmètre", tolerance=maps.tolerance_for(bounds, pixels=3000))
-    places.add_place_labels(m, bounds, width_px=1000, height_px=400)
-    maps.typology_legend(m, present={s["typology"]} if isinstance(s["typology"], str) else None)
-    maps.add_attribution(m, common.data_attribution(["communes"]))
-    common.show_map(maps.finish(m), key="nouv_result_map", height=400)
+
+    def build():
+        m = maps.new_map(bounds=bounds, tiles=common.tiles())
+        shown = gpd.GeoDataFrame({"id": [pid], "nom": [s["nom"]], "typology": [s["typology"]]}, geometry=[geom],
+                                 crs="EPSG:4326")
+        maps.add_poles(m, shown, name="Périmètre", tolerance=maps.tolerance_for(bounds, pixels=3000))
+        places.add_place_labels(m, bounds, width_px=1000, height_px=400)
+        maps.typology_legend(m, present={s["typology"]} if isinstance(s["typology"], str) else None)
+        maps.add_attribution(m, common.data_attribution(["communes"]))
+        return maps.finish(m)
+
+    common.show_map(build, key="nouv_result_map", height=400,
+                    spec=("nouveau-resultat", key, state.measure(), pid, s["nom"]))
     st.markdown("**Télécharger**")
     fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="nouv_fmt")
     data, filename, mime = _export(common.data_key(), key + state.measure(), b, fmt)

@@ -230,6 +230,11 @@ def _map(card, layer, unit, level: str, table: pd.DataFrame, near: pd.DataFrame 
     sel = disp[disp["id"].isin(shown_ids)]
     if near is not None and len(sel):  # the nearest pole in view too
         bounds = tuple(shapely.total_bounds(list(sel.geometry) + [geom]))
+    common.show_map(lambda: _build_map(card, unit, level, sel, bounds), key="terr_map",
+                    spec=("territoire", level, str(unit["code"].iloc[0]), tuple(sel["id"]), bounds))
+
+
+def _build_map(card, unit, level: str, sel, bounds):
     m = maps.new_map(bounds=bounds, tiles=common.tiles())
     tol = maps.tolerance_for(bounds, pixels=3000)
     if len(sel):
@@ -242,7 +247,7 @@ def _map(card, layer, unit, level: str, table: pd.DataFrame, near: pd.DataFrame 
     maps.add_legend(m, "Territoire", [(md_free(unit["nom"].iloc[0]), "#000000", "line")])
     places.add_place_labels(m, bounds, width_px=MAP_WIDTH_PX)
     maps.add_attribution(m, common.data_attribution([level]))
-    common.show_map(maps.finish(m), key="terr_map")
+    return maps.finish(m)
 
 
 def md_free(text: object) -> str:

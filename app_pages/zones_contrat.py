@@ -259,11 +259,19 @@ def page() -> None:
         st.caption(f"{md(names.get(pole, pole))} : {fr_count(row['n_zones'], 'zone en recouvrement réel', 'zones en recouvrement réel')} ; "
                    "part du pôle couverte "
                    f"par l'ensemble de ces zones : {fr_pct(row['covered_share'])}.")
+    rel = sel[sel["_pole"] == pole].set_index("Code de la zone")["_relation"]
+    catalogued = res.layer in common.catalogue().layers  # a user's zone file is drawn afresh each time
+    common.show_map(lambda: _build_map(b, res, pole, rel), key="zc_map",
+                    spec=("zones", res.layer, pole, tuple(rel.items())) if catalogued else None)
+    downloads.overlaps(b, res, sel.index)
+
+
+def _build_map(b, res, pole: str, rel: pd.Series):
+    """The pole and the zones it overlaps, coloured by their relation to it."""
     geom = b.perimeters.set_index("id").geometry.loc[pole]
     bounds = tuple(geom.bounds)
     m = maps.new_map(bounds=bounds, tiles=common.tiles())
     tol = maps.tolerance_for(bounds)
-    rel = sel[sel["_pole"] == pole].set_index("Code de la zone")["_relation"]
     zones = res.zones[res.zones["code"].isin(rel.index)]
     if len(zones):
         zones = maps.clip_layer(zones, bounds, margin=0.5)
@@ -278,5 +286,4 @@ def page() -> None:
                    tolerance=tol, selected=pole)
     maps.add_legend(m, "Relation de la zone au pôle", [(RELATION_LABELS[r], RELATION_COLOURS[r]) for r in drawn])
     maps.add_attribution(m, common.data_attribution([res.layer] if res.layer in common.catalogue().layers else []))
-    common.show_map(maps.finish(m), key="zc_map")
-    downloads.overlaps(b, res, sel.index)
+    return maps.finish(m)

@@ -1,0 +1,111 @@
+"""Maps prepared once for the streamlit-folium component send what ``st_folium`` itself sends."""
+
+from __future__ import annotations
+
+import copy
+
+import folium
+import pytest
+import streamlit_folium
+
+from app_pages import mapview
+from test_app import app_env, no_failure, open_page, poles_file  # noqa: F401 - fixtures of the app tests
+
+
+def _map() -> folium.Map:
+    m = folium.Map(location=[46.5, 2.5], zoom_start=6, tiles=None)
+    folium.GeoJson({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"nom": "Pôle <b>test</b>"},
+         "geometry": {"type": "Polygon", "coordinates": [[[1, 45], [2, 45], [2, 46], [1, 45]]]}}]},
+                   tooltip=folium.GeoJsonTooltip(["nom"])).add_to(m)
+    folium.LayerControl().add_to(m)
+    return m
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every call of the component, as keyword arguments (nothing is displayed)."""
+    calls: list[dict] = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+
+    monkeypatch.setattr(mapview, "_COMPONENT", record)
+    return calls
+
+
+def test_prepared_map_sends_what_st_folium_sends(sent, monkeypatch):
+    m = _map()
+    twin = copy.deepcopy(m)  # same element ids, rendered independently
+    mapview.show(mapview.prepare(m, height=400, returned=["last_object_clicked"]), key="k")
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.append(kw))
+    streamlit_folium.st_folium(twin, key="k", height=400, use_container_width=True,
+                               returned_objects=["last_object_clicked"])
+    ours, theirs = sent
+    assert set(ours) == set(theirs)
+    for name in theirs:
+        if name != "on_change":
+            assert ours[name] == theirs[name], name
+    assert "test" in ours["script"] and "[[[1, 45], [2, 45], [2, 46], [1, 45]]]" in ours["script"]  # the layer
+    assert ours["key"] != "k" and len(ours["key"]) == 64  # the digest st_folium derives
+
+
+def test_prepared_map_is_read_only_and_reused(sent):
+    prepared = mapview.prepare(_map(), height=300, returned=[])
+    mapview.show(prepared, key="a")
+    mapview.show(prepared, key="b")
+    first, second = sent
+    assert first["script"] is second["script"]  # rendered once
+    assert first["key"] != second["key"]  # one component per widget key
+    assert first["default"] is not second["default"]  # each session gets its own copy of the defaults
+    with pytest.raises(TypeError):
+        prepared.args["script"] = "x"  # type: ignore[index]
+    # the module puts the real component back after preparing
+    assert streamlit_folium._component_func is not None and streamlit_folium._component_func is mapview._REAL
+
+
+def _component_args(at) -> list[dict]:
+    import json
+
+    out = []
+    for node in at.main.children.values() if isinstance(at.main.children, dict) else at.main.children:
+        stack = [node]
+        while stack:
+            el = stack.pop()
+            proto = getattr(el, "proto", None)
+            if proto is not None and getattr(proto, "component_name", "") .endswith("st_folium"):
+                out.append(json.loads(proto.json_args))
+            children = getattr(el, "children", {})
+            stack.extend(children.values() if isinstance(children, dict) else children)
+    return out
+
+
+@pytest.mark.realdata
+def test_sessions_share_the_national_map(app_env):
+    """Two sessions get the very same map (rendered once); a pole's view is another map."""
+    first, second = open_page("Carte des pôles"), open_page("Carte des pôles")
+    no_failure(first)
+    (a,), (b,) = _component_args(first), _component_args(second)
+    assert a["script"] == b["script"]  # rebuilt per run, folium's random element ids would differ
+    assert "Pôles" in a["script"] or "P\\u00f4les" in a["script"]
+    first.selectbox[0].set_value(first.session_state["_carte_ids"][0]).run()
+    (c,) = _component_args(first)
+    assert c["script"] != a["script"]
+
+
+@pytest.mark.realdata
+def test_serve_prepares_the_first_visit(app_env, monkeypatch):
+    """After ``serve.warm`` the opening page draws its map without rendering one."""
+    from app_pages import common, serve
+
+    common._prepared_map.clear()
+    serve.warm(pages=[])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a map was rendered again")
+
+    monkeypatch.setattr(mapview, "prepare", refuse)
+    at = open_page("Carte des pôles")
+    no_failure(at)  # a map rendered during the visit would show the page's error message
+    (args,) = _component_args(at)
+    assert "map_div" in args["script"]
