@@ -35,7 +35,7 @@ _FILE_NAMES = {("geojson", "machine"): "{}.geojson", ("gpkg", "machine"): "{}.gp
                ("csv", "fr"): "{}_tableur.zip", ("csv", "machine"): "{}_csv.zip"}
 
 
-def _deferred(make: Callable[[], bytes], what: str) -> Callable[[], bytes]:
+def deferred(make: Callable[[], bytes], what: str) -> Callable[[], bytes]:
     """``make`` run on click; a failure is logged on the server (the page shows Streamlit's notice)."""
     def run() -> bytes:
         try:
@@ -51,7 +51,7 @@ def _buttons(name: str, build: Callable[[], Dataset], *, key: str, label: str) -
     cols = st.columns(len(BUTTONS))
     for col, (text, fmt, dialect, help_text) in zip(cols, BUTTONS):
         filename = _FILE_NAMES[(fmt, dialect)].format(name)
-        data = _deferred(lambda fmt=fmt, dialect=dialect: dataset_bytes(build(), fmt=fmt, dialect=dialect)[0],
+        data = deferred(lambda fmt=fmt, dialect=dialect: dataset_bytes(build(), fmt=fmt, dialect=dialect)[0],
                          filename)
         col.download_button(text, data=data, file_name=filename,
                             mime=MIME["zip"] if fmt == "csv" else MIME[fmt], key=f"{key}_{fmt}_{dialect}",
@@ -70,7 +70,7 @@ def card_buttons(card: Scorecard, pole_id: str, *, key: str, isolate: bool = Fal
     make = _card_in_worker if isolate else (lambda c, p, fmt: pole_card(c, p, fmt=fmt))
     c1, c2, _ = st.columns([1, 1, 2])
     for col, fmt, text in ((c1, "pdf", "Fiche PDF (A4)"), (c2, "html", "Fiche HTML")):
-        col.download_button(text, data=_deferred(lambda fmt=fmt: make(card, pole_id, fmt), pole_id),
+        col.download_button(text, data=deferred(lambda fmt=fmt: make(card, pole_id, fmt), pole_id),
                             file_name=card_filename(pole_id, fmt), mime=MIME[fmt], key=f"{key}_card_{fmt}",
                             on_click="ignore", width="stretch",
                             help="La fiche imprimable : carte, tableau de bord, programmes, sources et mentions.")

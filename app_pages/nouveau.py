@@ -12,7 +12,7 @@ from ptce_geo.errors import PtceGeoError
 from ptce_geo.fmt import METRIC_HELP, fr_count, fr_int, fr_km2, fr_number, fr_pct
 from ptce_geo.options import Options
 from ptce_geo.scorecard import Scorecard
-from ptce_geo.export import export_bytes
+from ptce_geo.export import MIME, export_bytes
 
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
@@ -25,14 +25,16 @@ FORMATS = {"geojson": "GeoJSON (zip avec provenance)", "gpkg": "GeoPackage (QGIS
 DRAW_KEY = "nouv_draw"
 
 
-@st.cache_data(show_spinner="Calcul du tableau de bord…", max_entries=32, ttl=3600)
+# Scorecards are read-only once built: kept as shared resources (cache_data would pickle a copy
+# of each one into and out of its store on every run of the page).
+@st.cache_resource(show_spinner="Calcul du tableau de bord…", max_entries=32, ttl=3600)
 def _from_json(dkey: str, text: str, weight: str = "area") -> tuple[gpd.GeoDataFrame, Scorecard]:
     # drawn or chosen by the user: computed in a worker process (see app_pages/compute.py)
     return compute.slots().run(compute.score_document, json.loads(text), Options(weight=weight),
                                what="the perimeter's scorecard")
 
 
-@st.cache_data(show_spinner="Lecture du fichier et calcul du tableau de bord…", max_entries=16, ttl=3600)
+@st.cache_resource(show_spinner="Lecture du fichier et calcul du tableau de bord…", max_entries=16, ttl=3600)
 def _from_upload(dkey: str, digest: str, _data: bytes, filename: str,
                  weight: str = "area") -> tuple[gpd.GeoDataFrame, Scorecard, str]:
     # read and computed in a worker process: a hostile file can never take the server down
@@ -40,9 +42,12 @@ def _from_upload(dkey: str, digest: str, _data: bytes, filename: str,
                                what=f"reading {filename}")
 
 
-@st.cache_data(show_spinner="Préparation du fichier…", max_entries=16, ttl=3600)
-def _export(dkey: str, key: str, _card: Scorecard, fmt: str) -> tuple[bytes, str, str]:
-    return export_bytes(_card, fmt=fmt, filename="nouveau-perimetre")
+EXPORT_STEM = "nouveau-perimetre"
+
+
+def _export_name(fmt: str) -> tuple[str, str]:
+    """File name and MIME type of the scorecard download (what ``export_bytes`` names it)."""
+    return (f"{EXPORT_STEM}.gpkg", MIME["gpkg"]) if fmt == "gpkg" else (f"{EXPORT_STEM}-{fmt}.zip", MIME["zip"])
 
 
 def _keep_communes(dep: str) -> None:
@@ -144,7 +149,9 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
                     spec=("nouveau-resultat", key, state.measure(), pid, s["nom"]))
     st.markdown("**Télécharger**")
     fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="nouv_fmt")
-    data, filename, mime = _export(common.data_key(), key + state.measure(), b, fmt)
+    filename, mime = _export_name(fmt)
+    # written when clicked, not on every change of the perimeter
+    data = downloads.deferred(lambda: export_bytes(b, fmt=fmt, filename=EXPORT_STEM)[0], filename)
     st.download_button("Télécharger le tableau de bord", data=data, file_name=filename, mime=mime,
                        on_click="ignore", key="nouv_download")
     downloads.perimeter_card(b, pid)

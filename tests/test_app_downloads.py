@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import streamlit as st
 
 from test_app import app_env, no_failure, open_page, poles_file  # noqa: F401 - fixtures shared with test_app
 
@@ -24,6 +25,13 @@ def offered(app_env, monkeypatch):
         return original(self, label, data, file_name, *args, **kwargs)
 
     monkeypatch.setattr(DeltaGenerator, "download_button", record)
+    module_level = st.download_button  # bound to the main container when streamlit was imported
+
+    def record_main(label, data, file_name=None, *args, **kwargs):
+        seen[label] = (file_name, data)
+        return module_level(label, data, file_name, *args, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", record_main)
     return seen
 
 
@@ -80,3 +88,29 @@ def test_new_perimeter_offers_its_card(offered):
     assert shown["Fiche HTML"] == "nouveau-perimetre_fiche.html"
     page = offered["Fiche HTML"][1]().decode("utf-8")
     assert "<h1>Nouveau périmètre</h1>" in page and "Intra-EPCI" in page
+
+
+def test_new_perimeter_scorecard_is_written_on_click_under_its_own_name(offered, tmp_path):
+    """The scorecard download is made when clicked; its name is the one the export gives its content."""
+    import io
+    import sqlite3
+    import zipfile
+
+    at = open_page("Nouveau périmètre")
+    at.multiselect(key="nouv_epci").set_value(["244000659"]).run()
+    no_failure(at)
+    for fmt, name in (("geojson", "nouveau-perimetre-geojson.zip"), ("csv", "nouveau-perimetre-csv.zip"),
+                      ("gpkg", "nouveau-perimetre.gpkg")):
+        at.radio(key="nouv_fmt").set_value(fmt).run()
+        file_name, data = offered["Télécharger le tableau de bord"]
+        assert callable(data) and file_name == name, file_name
+        content = data()
+        if fmt == "gpkg":
+            path = tmp_path / name
+            path.write_bytes(content)
+            with sqlite3.connect(path) as db:
+                tables = {r[0] for r in db.execute("select table_name from gpkg_contents")}
+            assert "scorecard" in tables or any("piece" in t for t in tables), tables
+        else:
+            members = zipfile.ZipFile(io.BytesIO(content)).namelist()
+            assert any(m.startswith("nouveau-perimetre") and m.endswith("." + fmt) for m in members), members
