@@ -58,6 +58,14 @@ _TABLE_HEADERS = {
     "overlaps": {"share_of_pole": "Part du pôle dans la zone (%)", "share_of_zone": "Part de la zone dans le pôle (%)"},
 }
 _MATCHING = {"ze": "Zone d'emploi", "bv": "Bassin de vie", "aav": "Aire d'attraction"}
+#: per-level columns: (pattern whose group 1 is the level, what follows the level's label),
+#: tried in this order (``dominant_<level>_share`` before ``dominant_<level>``)
+_LEVEL_COLUMNS = (
+    (r"n_(\w+)", "unités touchées"),
+    (r"dominant_(\w+?)_share", "part de l'unité dominante (%)"),
+    (r"dominant_(\w+)", "unité dominante"),
+    (r"border_(\w+)_km", "frontières traversées (km)"),
+)
 _PCT = {"share_of_pole", "share_of_unit", "share_of_zone", "covered_share", "qpv_area_share", "dominant_share",
         "share_inside"}
 _INT = {"population", "unit_population", "n_units", "n_slivers", "qpv_count", "qpv_inside", "cog", "annee"}
@@ -66,6 +74,27 @@ _RATIO = {"iou", "best_iou", "effective_units", "entropy_norm"}
 
 def _level(lid: str) -> str:
     return LEVEL_LABELS.get(lid, lid.replace("_", " ").capitalize())
+
+
+def _level_header(column: str) -> str | None:
+    """The French header of a per-level column (``n_epci``, ``dominant_ze``…), or ``None``.
+
+    Parameters
+    ----------
+    column : str
+        A machine column name.
+
+    Returns
+    -------
+    str or None
+        ``"<level> : <what>"`` for the first pattern of :data:`_LEVEL_COLUMNS` that
+        matches ``column`` whole; ``None`` when none does.
+    """
+    for pattern, what in _LEVEL_COLUMNS:
+        m = re.fullmatch(pattern, column)
+        if m:
+            return f"{_level(m.group(1))} : {what}"
+    return None
 
 
 def french_header(column: str, *, table: str = "") -> str:
@@ -84,18 +113,9 @@ def french_header(column: str, *, table: str = "") -> str:
         return special[column]
     if column in _HEADERS:
         return _HEADERS[column]
-    m = re.fullmatch(r"n_(\w+)", column)
-    if m:
-        return f"{_level(m.group(1))} : unités touchées"
-    m = re.fullmatch(r"dominant_(\w+?)_share", column)
-    if m:
-        return f"{_level(m.group(1))} : part de l'unité dominante (%)"
-    m = re.fullmatch(r"dominant_(\w+)", column)
-    if m:
-        return f"{_level(m.group(1))} : unité dominante"
-    m = re.fullmatch(r"border_(\w+)_km", column)
-    if m:
-        return f"{_level(m.group(1))} : frontières traversées (km)"
+    header = _level_header(column)
+    if header is not None:
+        return header
     m = re.fullmatch(r"best_(ze|bv|aav)_(code|name|iou)", column)
     if m:
         what = {"code": "code", "name": "nom", "iou": "recouvrement (IoU)"}[m.group(2)]

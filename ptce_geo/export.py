@@ -752,12 +752,28 @@ def dataset_bytes(ds: Dataset, *, fmt: str, dialect: str = "machine") -> tuple[b
     if fmt == "gpkg":
         (name, data), = files.items()
         return data, name, MIME["gpkg"]
+    suffix = "tableur" if dialect == "fr" else "csv"
+    return _zip_bytes(files), f"{ds.name}_{suffix}.zip", MIME["zip"]
+
+
+def _zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A deflated zip holding ``files`` (file name → content), in their order.
+
+    Parameters
+    ----------
+    files : dict of str to bytes
+        The members of the zip.
+
+    Returns
+    -------
+    bytes
+        The zip's content.
+    """
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
-    suffix = "tableur" if dialect == "fr" else "csv"
-    return buf.getvalue(), f"{ds.name}_{suffix}.zip", MIME["zip"]
+    return buf.getvalue()
 
 
 def write_dataset(ds: Dataset, folder: str | os.PathLike, *, fmt: str, dialect: str = "machine") -> list[Path]:
@@ -957,8 +973,4 @@ def export_bytes(
     if fmt == "gpkg":
         (name, data), = files.items()
         return data, name, MIME["gpkg"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue(), f"{stem}-{fmt}.zip", MIME["zip"]
+    return _zip_bytes(files), f"{stem}-{fmt}.zip", MIME["zip"]

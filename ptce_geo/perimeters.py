@@ -315,18 +315,14 @@ def check_perimeters(
         has_seat = any(props.get(k) is not None for k in SEAT_KEYS)
         if coverage and codes and shp is not None and not has_codes:
             if communes is None:
-                cat = catalogue or load_catalogue()
-                communes = load_layer("communes", catalogue=cat)
-                epci = load_layer("epci", catalogue=cat)
+                cat, communes, epci = _communes_and_epci(catalogue)
             problem = _touches_nothing(label, shp, communes)
             if problem is not None:
                 problems.append(problem)
         if not codes or not (has_codes or has_seat):
             continue
         if communes is None:
-            cat = catalogue or load_catalogue()
-            communes = load_layer("communes", catalogue=cat)
-            epci = load_layer("epci", catalogue=cat)
+            cat, communes, epci = _communes_and_epci(catalogue)
         seat = seat_problem(label, props, communes)
         if seat is not None:
             problems.append(seat)
@@ -356,6 +352,23 @@ def check_perimeters(
                 if problem is not None:
                     problems.append(problem)
     return by_feature(problems)
+
+
+def _communes_and_epci(catalogue: Catalogue | None) -> tuple[Catalogue, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The catalogue and its communes and EPCI layers, as :func:`check_perimeters` checks codes against.
+
+    Parameters
+    ----------
+    catalogue : Catalogue, optional
+        Where the layers come from (``None``: :func:`~ptce_geo.catalogue.load_catalogue`).
+
+    Returns
+    -------
+    (Catalogue, geopandas.GeoDataFrame, geopandas.GeoDataFrame)
+        The catalogue used, the communes layer, the EPCI layer.
+    """
+    cat = catalogue or load_catalogue()
+    return cat, load_layer("communes", catalogue=cat), load_layer("epci", catalogue=cat)
 
 
 def _touches_nothing(label: str, shp: Any, communes: gpd.GeoDataFrame) -> Problem | None:

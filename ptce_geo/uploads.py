@@ -47,7 +47,9 @@ import logging
 import sqlite3
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -250,13 +252,36 @@ def read_upload(
     bytes (``isolated=False``: in this process). Other parameters and the result: see
     :func:`_read_upload`.
     """
-    where = Path(filename).name or "upload"
-    _check_size(data, where, max_bytes)
     kwargs = dict(data=data, filename=filename, layer=layer, assume_crs=assume_crs, max_bytes=max_bytes,
                   max_unzipped_bytes=max_unzipped_bytes, max_vertices=max_vertices)
+    return _run_reader(_read_upload, kwargs, isolated=isolated, timeout=timeout, memory=memory)
+
+
+def _run_reader(reader: Callable[..., Any], kwargs: dict, *, isolated: bool, timeout: float,
+                memory: int | None) -> Any:
+    """Check an upload's size, then read it with ``reader``, in a worker process or in this one.
+
+    Parameters
+    ----------
+    reader : callable
+        A reader that runs in this process (:func:`_read_upload`…), called as ``reader(**kwargs)``.
+    kwargs : dict
+        Its arguments; ``data``, ``filename`` and ``max_bytes`` among them.
+    isolated : bool
+        Whether to read in a worker process (see :func:`_isolated`) rather than in this one.
+    timeout, memory
+        The worker's limits (see :func:`read_upload`).
+
+    Returns
+    -------
+    object
+        What ``reader`` returns.
+    """
+    where = Path(kwargs["filename"]).name or "upload"
+    _check_size(kwargs["data"], where, kwargs["max_bytes"])
     if not isolated:
-        return _read_upload(**kwargs)
-    return _isolated(_read_upload, kwargs, where, timeout, memory)
+        return reader(**kwargs)
+    return _isolated(reader, kwargs, where, timeout, memory)
 
 
 def _check_size(data: bytes, where: str, max_bytes: int) -> None:
@@ -416,14 +441,10 @@ def read_zone_upload(
         ``features``, ``dropped`` (rows without a usable geometry or code), ``merged``,
         and ``note`` / ``note_fr``: one sentence saying which fields were used.
     """
-    where = Path(filename).name or "upload"
-    _check_size(data, where, max_bytes)
     kwargs = dict(data=data, filename=filename, code_field=code_field, name_field=name_field, layer=layer,
                   assume_crs=assume_crs, max_bytes=max_bytes, max_unzipped_bytes=max_unzipped_bytes,
                   max_vertices=max_vertices)
-    if not isolated:
-        return _read_zone_upload(**kwargs)
-    return _isolated(_read_zone_upload, kwargs, where, timeout, memory)
+    return _run_reader(_read_zone_upload, kwargs, isolated=isolated, timeout=timeout, memory=memory)
 
 
 def _read_zone_upload(data: bytes, *, filename: str, code_field: str | None, name_field: str | None,
@@ -512,7 +533,6 @@ def read_perimeter_upload(
     ------
     UploadRejected, InvalidInput, InvalidPerimeter
     """
-    where = Path(filename).name or "upload"
     if _kind(bytes(data[:64])) == "geojson" and len(data) <= max_bytes:
         doc = _json_or_none(data)
         feats = doc.get("features") if isinstance(doc, dict) else None
@@ -524,13 +544,10 @@ def read_perimeter_upload(
             out = read_perimeters(doc, catalogue=catalogue)
             out.attrs["upload"] = {"format": "perimeters", "note": "", "note_fr": ""}
             return out
-    _check_size(data, where, max_bytes)
     kwargs = dict(data=data, filename=filename, id_field=id_field, name_field=name_field, layer=layer,
                   assume_crs=assume_crs, max_bytes=max_bytes, max_unzipped_bytes=max_unzipped_bytes,
                   max_vertices=max_vertices)
-    if not isolated:
-        return _read_perimeter_geometries(**kwargs)
-    return _isolated(_read_perimeter_geometries, kwargs, where, timeout, memory)
+    return _run_reader(_read_perimeter_geometries, kwargs, isolated=isolated, timeout=timeout, memory=memory)
 
 
 def _read_perimeter_geometries(data: bytes, *, filename: str, id_field: str | None, name_field: str | None,
