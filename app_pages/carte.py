@@ -306,7 +306,7 @@ def page() -> None:
     def build():
         drawn_poles = disp
         m = maps.new_map(bounds=bounds, tiles=common.tiles())
-        drawn = add_context(m, chosen, choices, bounds, collapsed=bounds is not None)
+        drawn = add_context(m, chosen, choices, bounds, collapsed=True)
         if pole is not None:  # the selected pole at the precision of its own view
             drawn_poles = disp.copy()
             drawn_poles.loc[drawn_poles["id"] == pole, "geometry"] = maps.display_geometries(
@@ -318,9 +318,8 @@ def page() -> None:
         if show_seats:
             maps.add_seats(m, common.seats())
         places.add_place_labels(m, bounds or (-5.2, 41.3, 9.6, 51.1), width_px=MAP_WIDTH_PX)
-        maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None)
-        if "confidence" in disp and disp["confidence"].eq("faible").any():
-            maps.confidence_legend(m, collapsed=pole is not None)
+        maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None,
+                             low_confidence="confidence" in disp and disp["confidence"].eq("faible").any())
         maps.add_attribution(m, common.data_attribution(["communes", *drawn]))
         return maps.finish(m)
 

@@ -94,9 +94,8 @@ def page() -> None:
     def build():
         m = maps.new_map(bounds=maps.bounds_of(disp.geometry) if len(disp) else None, tiles=common.tiles())
         maps.add_poles(m, disp, name="Mes pôles", tolerance=0.0)
-        maps.typology_legend(m, present=set(disp["typology"].dropna()) or None)
-        if "confidence" in disp and disp["confidence"].eq("faible").any():
-            maps.confidence_legend(m)
+        maps.typology_legend(m, present=set(disp["typology"].dropna()) or None,
+                             low_confidence="confidence" in disp and disp["confidence"].eq("faible").any())
         maps.add_attribution(m, common.data_attribution(["communes"]))
         return maps.finish(m)
 

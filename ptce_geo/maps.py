@@ -42,13 +42,13 @@ __all__ = [
     "esc", "tiles_from_env", "display_geometries", "tolerance_for", "bounds_of", "clip_layer",
     "new_map", "add_poles", "add_seats", "add_outlines", "add_units", "add_lines", "add_legend",
     "add_attribution", "add_draw", "finish", "map_html", "internal_borders", "typology_legend",
-    "confidence_legend", "LOW_CONFIDENCE_STYLE", "LOW_CONFIDENCE_LABEL",
+    "LOW_CONFIDENCE_STYLE", "LOW_CONFIDENCE_LABEL",
     "place_labels", "add_labels", "view_zoom", "add_zoom_button", "DRAW_LOCAL_FR",
 ]
 
 #: how a perimeter of low confidence (``confiance`` = ``faible``) is drawn: dashed outline, pale fill
 LOW_CONFIDENCE_STYLE = {"dashArray": "6 4", "fillOpacity": 0.12}
-LOW_CONFIDENCE_LABEL = "Confiance faible : périmètre déduit ou non documenté (contour en tirets, remplissage pâle)"
+LOW_CONFIDENCE_LABEL = "Confiance faible (tirets)"
 _CSS = """<style>
 .leaflet-container { background: #eef1f4; }
 .ptce-legend { background: rgba(255,255,255,.92); padding: 5px 9px; border-radius: 4px;
@@ -174,8 +174,10 @@ def new_map(*, bounds: Sequence[float] | None = None, tiles: TileConfig | None =
     m.add_child(_FrenchControls())
     if tiles is not None:
         folium.TileLayer(tiles.url, attr=esc(tiles.attribution), name=esc(tiles.name)).add_to(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]] if bounds else [[41.3, -5.2], [51.1, 9.6]],
-                 padding=(12, 12))
+    if bounds:
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(12, 12))
+    else:  # France, moved right of the legends that sit bottom left over the Atlantic
+        m.fit_bounds([[41.3, -5.2], [51.1, 9.8]], padding_top_left=(90, 12), padding_bottom_right=(12, 12))
     return m
 
 
@@ -627,7 +629,8 @@ def add_legend(m: folium.Map, title: str, entries: Sequence[tuple], *, position:
     """A collapsible legend box: ``title`` and entries, all escaped.
 
     Each entry is ``(label, colour)`` (a filled square) or ``(label, colour, style)`` with
-    style ``"fill"``, ``"line"`` or ``"dash"`` (outlines of context layers). The boxes sit
+    style ``"fill"``, ``"line"`` or ``"dash"`` (outlines of context layers), or ``"low"``
+    (the dashed, pale swatch of low-confidence perimeters). The boxes sit
     top right by default, under the layer switcher, where a map of France shows only its
     neighbours (Corsica, the Pyrenees and the Atlantic coast stay clear); a click on a
     title folds its box.
@@ -638,6 +641,8 @@ def add_legend(m: folium.Map, title: str, entries: Sequence[tuple], *, position:
         style = entry[2] if len(entry) > 2 else "fill"
         if style == "fill":
             rows.append(f'<div><i style="background:{esc(colour)}"></i>{esc(label)}</div>')
+        elif style == "low":
+            rows.append(f'<div><i class="ptce-low"></i>{esc(label)}</div>')
         else:
             rows.append(f'<div><i class="{"dash" if style == "dash" else "line"}" '
                         f'style="border-top-color:{esc(colour)}"></i>{esc(label)}</div>')
@@ -645,25 +650,22 @@ def add_legend(m: folium.Map, title: str, entries: Sequence[tuple], *, position:
     m.add_child(_Control(body, position=position))
 
 
-def typology_legend(m: folium.Map, *, present: Iterable[str] | None = None, collapsed: bool = False) -> None:
-    """The legend of pole colours (every typology, or those ``present``)."""
+def typology_legend(m: folium.Map, *, present: Iterable[str] | None = None, collapsed: bool = False,
+                    low_confidence: bool = False) -> None:
+    """The legend of pole colours (every typology, or those ``present``).
+
+    With ``low_confidence``, one more line shows the style of low-confidence perimeters
+    (dashed outline, pale fill), in the same box: at the scale of France the box sits over
+    the Atlantic, and a second box above it would cover the Landes and the Gironde.
+    """
     keep = set(present) if present is not None else None
     entries = [(TYPOLOGY_LABELS[t], c) for t, c in TYPOLOGY_COLOURS.items() if keep is None or t in keep]
     if keep is not None and any(t not in TYPOLOGY_COLOURS for t in keep):
         entries.append(("Typologie non calculée", UNKNOWN_COLOUR))
+    if low_confidence:
+        entries.append((LOW_CONFIDENCE_LABEL, "", "low"))
     # bottom left: at the scale of France, the Atlantic and Spain; other legends go top right
     add_legend(m, "Typologie du périmètre", entries, collapsed=collapsed, position="bottomleft")
-
-
-def confidence_legend(m: folium.Map, *, collapsed: bool = False) -> None:
-    """The legend of the low-confidence style (a dashed, pale swatch), for maps that draw such poles.
-
-    Bottom left with the typology legend (over the Atlantic at the scale of France, never
-    over Corsica), and foldable like it.
-    """
-    body = (f'<details{"" if collapsed else " open"}><summary>{esc("Fiabilité du périmètre")}</summary>'
-            f'<div><i class="ptce-low"></i>{esc(LOW_CONFIDENCE_LABEL)}</div></details>')
-    m.add_child(_Control(body, position="bottomleft"))
 
 
 def add_attribution(m: folium.Map, text: str) -> None:

@@ -295,9 +295,9 @@ def test_low_confidence_perimeters_are_dashed_and_the_legend_says_so(served_app)
             page = browser.new_context(viewport={"width": 1500, "height": 1100}, locale="fr-FR").new_page()
             page.goto(served_app + "/", wait_until="domcontentloaded")
             frame = _leaflet_frame(page)
-            legend = frame.locator(".ptce-legend", has_text="Fiabilité du périmètre")
+            legend = frame.locator(".ptce-legend", has_text="Typologie du périmètre")
             legend.wait_for(state="visible", timeout=60_000)
-            assert "Confiance faible : périmètre déduit ou non documenté" in legend.inner_text()
+            assert "Confiance faible (tirets)" in legend.inner_text()
             swatch = legend.locator("i.ptce-low")
             assert swatch.evaluate("el => getComputedStyle(el).borderTopStyle") == "dashed"
             styles = frame.evaluate(
