@@ -48,7 +48,7 @@ _E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)  # first eccentricity square
 _E = float(np.sqrt(_E2))
 #: 3-point Gauss-Legendre rule on [0, 1]: (node, weight); exact to ~1e-12 for edges of 10°
 _GAUSS3 = ((0.5 - 0.5 * 0.6**0.5, 5 / 18), (0.5, 8 / 18), (0.5 + 0.5 * 0.6**0.5, 5 / 18))
-_POLYGON, _MULTI = 3, (4, 5, 6, 7)  # shapely type ids: Polygon; multi-parts and collections
+_POLYGON, _MULTI = 3, (4, 5, 6, 7)  # shapely type ids: Polygon; multi-parts and collections (a range)
 
 
 def zone_of(geoms: np.ndarray) -> np.ndarray:
@@ -105,10 +105,12 @@ def _authalic_primitive(phi: np.ndarray) -> np.ndarray:
 def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every Polygon inside ``geoms`` (multi-parts and collections opened), with its owner."""
     parts, owner = shapely.get_parts(geoms, return_index=True)
-    while len(parts) and np.isin(shapely.get_type_id(parts), _MULTI).any():
+    types = shapely.get_type_id(parts)
+    while len(parts) and ((types >= _MULTI[0]) & (types <= _MULTI[-1])).any():
         sub, idx = shapely.get_parts(parts, return_index=True)
         parts, owner = sub, owner[idx]
-    keep = shapely.get_type_id(parts) == _POLYGON
+        types = shapely.get_type_id(parts)
+    keep = types == _POLYGON
     return parts[keep], owner[keep]
 
 
@@ -165,7 +167,8 @@ def length_m(geoms: np.ndarray) -> np.ndarray:
     out = np.zeros(len(geoms), dtype=float)
     if len(geoms) == 0:
         return out
-    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    types = shapely.get_type_id(geoms)
+    polygonal = (types == 3) | (types == 6)
     lines = np.where(polygonal, shapely.boundary(geoms), geoms)
     parts, owner = shapely.get_parts(lines, return_index=True)
     if len(parts) == 0:
