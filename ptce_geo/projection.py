@@ -104,6 +104,9 @@ def _authalic_primitive(phi: np.ndarray) -> np.ndarray:
 
 def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every Polygon inside ``geoms`` (multi-parts and collections opened), with its owner."""
+    types = shapely.get_type_id(geoms)
+    if (types == _POLYGON).all():  # nothing to open: no copies of the parts
+        return geoms, np.arange(len(geoms))
     parts, owner = shapely.get_parts(geoms, return_index=True)
     types = shapely.get_type_id(parts)
     while len(parts) and ((types >= _MULTI[0]) & (types <= _MULTI[-1])).any():
@@ -149,12 +152,12 @@ def area_m2(geoms: np.ndarray, zones: np.ndarray | None = None) -> np.ndarray:
     ring_of_edge = ring_idx[:-1][same]
     phi0, dphi = phi[:-1][same], phi[1:][same] - phi[:-1][same]
     mean_f = sum(w * _authalic_primitive(phi0 + t * dphi) for t, w in _GAUSS3)
-    first = np.flatnonzero(np.r_[True, ~same])  # first vertex of each ring
+    first = np.flatnonzero(np.concatenate(([True], ~same)))  # first vertex of each ring
     ref = np.zeros(len(rings))
     ref[ring_idx[first]] = _authalic_primitive(phi[first])
     mean_f -= ref[ring_of_edge]
     signed = np.bincount(ring_of_edge, weights=mean_f * (lam[1:][same] - lam[:-1][same]), minlength=len(rings))
-    exterior = np.r_[True, ring_poly[1:] != ring_poly[:-1]]  # the first ring of each polygon
+    exterior = np.concatenate(([True], ring_poly[1:] != ring_poly[:-1]))  # the first ring of each polygon
     ring_area = np.where(exterior, 1.0, -1.0) * np.abs(signed)
     poly_area = np.bincount(ring_poly, weights=ring_area, minlength=len(polys))
     out += np.bincount(owner, weights=poly_area, minlength=len(geoms))

@@ -63,7 +63,7 @@ import shapely
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput, UploadRejected
 from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
-from .layers import UNRESOLVED_COLUMNS, load_layer, zone_members
+from .layers import UNRESOLVED_COLUMNS, load_layer, shared_key, zone_members
 from .metrics import share_arrays
 from .options import Options
 from .overlay import Overlay, PreparedPerimeters, _interpolated, _layer_index, _union, overlay, prepared
@@ -511,7 +511,11 @@ def qpv_tables(res: ZoneOverlap) -> QpvTables:
     c = res._cols
     counted = c["counted"]
     codes = c["zone_code"][counted]
-    where = pd.Index(res.zones["code"].to_numpy(dtype=object)).get_indexer(codes)
+    if shared_key(res.zones):  # a catalogue layer (unique codes): its index's positions, built once
+        position = _layer_index(res.zones).position
+        where = np.fromiter((position.get(code, -1) for code in codes), dtype=np.intp, count=len(codes))
+    else:
+        where = pd.Index(res.zones["code"].to_numpy(dtype=object)).get_indexer(codes)
     share_in = c["share_of_zone"][counted]
     inside = share_in >= 1 - tolerance
     pole_ids = c["pole_ids"][c["pole"][counted]]
