@@ -99,6 +99,8 @@ SUMMARY_COLUMNS = ["pole_id", "nom", "n_zones", "n_coincides", "n_pole_inside_zo
                    "n_straddles", "n_touches", "n_slivers", "covered_share", "zones"]
 _POINT_TYPES = (0, 4)  # shapely type ids of Point, MultiPoint
 _POLY_TYPES = (3, 6)
+#: the unresolved members of a layer without members (copied: building an empty frame is slow)
+_NO_UNRESOLVED = pd.DataFrame(columns=UNRESOLVED_COLUMNS)
 _FLOAT_COLUMNS = ("share_of_pole", "share_of_zone", "iou", "overlap_km2", "overlap_population", "shared_communes")
 
 
@@ -448,7 +450,7 @@ def overlap_zones(
     order = np.lexsort((code_rank, -u, -s, cols["pole"]))  # by pole, largest share of the pole first
     cols = {k: v[order] for k, v in cols.items()}
     cols["pole_ids"] = _objects(poles.ids, len(poles.ids))
-    unresolved = members.unresolved if members is not None else pd.DataFrame(columns=UNRESOLVED_COLUMNS)
+    unresolved = members.unresolved if members is not None else _NO_UNRESOLVED.copy()
     if len(unresolved):
         logger.info("layer %s: %d zone(s) with unresolved members are measured by their outline",
                     layer_id, unresolved["zone_code"].nunique())
