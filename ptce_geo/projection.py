@@ -147,6 +147,8 @@ def area_m2(geoms: np.ndarray, zones: np.ndarray | None = None) -> np.ndarray:
         return out
     rings, ring_poly = shapely.get_rings(polys, return_index=True)
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    if len(coords) == 0:  # empty polygons only
+        return out
     lam, phi = np.radians(coords[:, 0]), np.radians(coords[:, 1])
     same = ring_idx[1:] == ring_idx[:-1]  # consecutive vertices of one ring: an edge
     ring_of_edge = ring_idx[:-1][same]
