@@ -297,7 +297,7 @@ class _LayerIndex:
     @cached_property
     def point_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """Every point of the units given as points (Point, MultiPoint), in unit order, and
-        the position of its unit."""
+        the position of its unit. Shared by every caller: only read, never prepared."""
         pointy = np.flatnonzero((self.type_id == 0) | (self.type_id == 4))
         parts, owner = shapely.get_parts(self.geoms[pointy], return_index=True)
         return parts, pointy[owner]

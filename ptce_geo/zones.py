@@ -310,8 +310,10 @@ def _point_rows(poles: _Poles, sel: np.ndarray, index, zsel: np.ndarray) -> dict
     keep = chosen[all_owner]
     points, owner = all_points[keep], np.searchsorted(zsel, all_owner[keep])
     n_points = np.bincount(owner, minlength=len(zsel))
-    tree = shapely.STRtree(poles.geoms[sel])
-    pt, pole = tree.query(points, predicate="intersects")  # within or on the outline
+    pole_geoms = poles.geoms[sel]
+    pt, pole = shapely.STRtree(pole_geoms).query(points)  # envelopes only: the layer's points are shared,
+    hit = shapely.intersects(points[pt], pole_geoms[pole])  # never prepared (within or on the outline)
+    pt, pole = pt[hit], pole[hit]
     if not len(pt):
         return None
     order = np.lexsort((pt, owner[pt], pole))
