@@ -98,7 +98,6 @@ OVERLAP_COLUMNS = ["pole_id", "zone_code", "zone_name", "share_of_pole", "share_
 SUMMARY_COLUMNS = ["pole_id", "nom", "n_zones", "n_coincides", "n_pole_inside_zone", "n_zone_inside_pole",
                    "n_straddles", "n_touches", "n_slivers", "covered_share", "zones"]
 _POINT_TYPES = (0, 4)  # shapely type ids of Point, MultiPoint
-_POLY_TYPES = (3, 6)
 #: the unresolved members of a layer without members (copied: building an empty frame is slow)
 _NO_UNRESOLVED = pd.DataFrame(columns=UNRESOLVED_COLUMNS)
 _FLOAT_COLUMNS = ("share_of_pole", "share_of_zone", "iou", "overlap_km2", "overlap_population", "shared_communes")
