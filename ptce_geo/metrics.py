@@ -86,12 +86,19 @@ def piece_shares(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: s
                             kept=(s >= threshold) | (u >= 1 - threshold))
 
 
+def _with_none(values: np.ndarray) -> np.ndarray:
+    """``values`` as objects followed by None (read at index -1 for a perimeter without piece)."""
+    out = np.empty(len(values) + 1, dtype=object)
+    out[:-1] = values
+    return out
+
+
 def _first_by_group(groups: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Row of the largest value in each group (first row on ties); -1 for empty groups."""
     order = np.lexsort((np.arange(len(values)), -values, groups))
     first = np.full(n, -1, dtype=np.int64)
     g = groups[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.empty(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], g[1:] != g[:-1]))) if len(g) else np.empty(0, np.int64)
     first[g[starts]] = order[starts]
     return first
 
@@ -105,9 +112,9 @@ def layer_arrays(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: s
     pos = ov.piece_pole
     n_units = np.bincount(pos[kept], minlength=n)
     n_pieces = np.bincount(pos, minlength=n)
-    codes = np.r_[ov.unit_code, None]  # index -1: no piece
-    names = np.r_[ov.unit_name, None]
-    s_, iou_ = np.r_[s, 0.0], np.r_[iou, 0.0]
+    codes = _with_none(ov.unit_code)  # index -1: no piece
+    names = _with_none(ov.unit_name)
+    s_, iou_ = np.append(s, 0.0), np.append(iou, 0.0)
     dom, best = _first_by_group(pos, s, n), _first_by_group(pos, iou, n)
     kept_sum = np.bincount(pos[kept], weights=s[kept], minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):

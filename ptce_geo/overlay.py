@@ -210,18 +210,32 @@ class Overlay:
                    population=pieces["population"].to_numpy(dtype=float) if pop else None,
                    unit_population=pieces["unit_population"].to_numpy(dtype=float) if pop else None)
 
-    @cached_property
+    @property
     def piece_length_m(self) -> np.ndarray:
         """Geodesic outline of each piece (m), in the order of :attr:`pieces`."""
-        return length_m(self.geoms)
+        return self._outlines[0]
 
-    @cached_property
+    @property
     def union_length_m(self) -> np.ndarray:
         """Geodesic outline of the union of each perimeter's pieces (m), in :attr:`pole_ids` order."""
+        return self._outlines[1]
+
+    @cached_property
+    def _outlines(self) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`piece_length_m` and :attr:`union_length_m`, measured in one call of
+        :func:`~ptce_geo.projection.length_m` (each geometry's length is independent of the
+        others measured with it)."""
+        geoms = self.geoms
         unions = np.empty(len(self.pole_ids), dtype=object)
         for k in np.unique(self.piece_pole):
-            unions[k] = _union(self.geoms[self.piece_pole == k])
-        return length_m(unions)
+            unions[k] = _union(geoms[self.piece_pole == k])
+        lengths = length_m(np.concatenate([np.asarray(geoms, dtype=object), unions]))
+        return lengths[:len(geoms)], lengths[len(geoms):]
+
+
+def _is_polygonal(type_id: np.ndarray) -> np.ndarray:
+    """Whether each shapely type id is a Polygon or a MultiPolygon (``np.isin`` without its overhead)."""
+    return (type_id == _POLY_TYPES[0]) | (type_id == _POLY_TYPES[1])
 
 
 def _objects(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
@@ -262,12 +276,31 @@ class _LayerIndex:
         """STRtree of the polygonal units (positions in :attr:`polygonal`)."""
         with self._lock:
             if self._tree is None:
-                self._tree = shapely.STRtree(self.geoms[self.polygonal])
+                self._tree = shapely.STRtree(self.polygonal_geoms)
             return self._tree
 
     @cached_property
+    def type_id(self) -> np.ndarray:
+        """Shapely type id of each unit's geometry."""
+        return shapely.get_type_id(self.geoms)
+
+    @cached_property
     def polygonal(self) -> np.ndarray:
-        return np.flatnonzero(np.isin(shapely.get_type_id(self.geoms), _POLY_TYPES))
+        """Positions of the units with a polygonal geometry."""
+        return np.flatnonzero(_is_polygonal(self.type_id))
+
+    @cached_property
+    def polygonal_geoms(self) -> np.ndarray:
+        """The geometries of :attr:`polygonal` (the tree's), copied once rather than at each overlay."""
+        return self.geoms[self.polygonal]
+
+    @cached_property
+    def point_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every point of the units given as points (Point, MultiPoint), in unit order, and
+        the position of its unit. Shared by every caller: only read, never prepared."""
+        pointy = np.flatnonzero((self.type_id == 0) | (self.type_id == 4))
+        parts, owner = shapely.get_parts(self.geoms[pointy], return_index=True)
+        return parts, pointy[owner]
 
     @cached_property
     def position(self) -> dict[str, int]:
@@ -394,7 +427,7 @@ def _pairs_chunk(perims: np.ndarray, wkb: np.ndarray, pi: np.ndarray,
     rest = rest[~inside]
     if len(rest):
         cut = shapely.intersection(a[rest], units[rest])
-        odd = ~np.isin(shapely.get_type_id(cut), _POLY_TYPES)  # touching pairs: lines, points
+        odd = ~_is_polygonal(shapely.get_type_id(cut))  # touching pairs: lines, points
         cut[odd] = [polygonal_part(g) for g in cut[odd]]
         geoms[rest] = cut
     keep = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
@@ -455,7 +488,7 @@ def geometric_pairs(perims: np.ndarray, units: np.ndarray, *, tree: shapely.STRt
 def _geometry_path(perims: np.ndarray, index: _LayerIndex) -> dict[str, np.ndarray]:
     """Pieces of perimeters (an array of geometries) by geometry: arrays pi, ui, area_m2, _geom."""
     poly = index.polygonal
-    pi, uj, geoms, whole = geometric_pairs(perims, index.geoms[poly], tree=index.tree)
+    pi, uj, geoms, whole = geometric_pairs(perims, index.polygonal_geoms, tree=index.tree)
     ui = poly[uj]
     area = np.empty(len(pi))
     area[whole] = index.area[ui[whole]]
@@ -557,6 +590,8 @@ class PreparedPerimeters:
         frame = perimeters.reset_index(drop=True)
         self.frame = _repaired(frame, frame["id"], "perimeters")
         self.ids = self.frame["id"].to_numpy(dtype=object)
+        #: the ``nom`` column (None without one), read once for every layer's summary
+        self.names = self.frame["nom"].to_numpy() if "nom" in self.frame else None
         self.geoms = self.frame.geometry.to_numpy()
         by_codes = (self.frame["definition"].eq("codes").to_numpy(dtype=bool, copy=True)
                     if "definition" in self.frame else np.zeros(len(self.frame), bool))
@@ -665,7 +700,9 @@ def overlay(
         layer_id, members_known = str(table.attrs.get("layer", "upload")), False
     by_codes = prep.by_codes
     index = _layer_index(table)
-    need = members_known or by_codes.any() or weight == "population"
+    # the communes measure pieces by codes and populations; drawn perimeters by area need none
+    # (the members of a zones layer are read only for perimeters given by codes)
+    need = by_codes.any() or weight == "population"
     communes_table = load_layer("communes", catalogue=catalogue, shared=True) if need else None
     communes = _layer_index(communes_table) if communes_table is not None else None
     cpop = communes.population if communes is not None else None
@@ -726,7 +763,7 @@ def _interpolated(geoms: np.ndarray, communes: _LayerIndex, cpop: np.ndarray) ->
     """Population in each polygon, by area within each commune: a part holding the fraction
     f of a commune's area holds the fraction f of its population."""
     out = np.zeros(len(geoms))
-    ok = np.flatnonzero(np.isin(shapely.get_type_id(geoms), _POLY_TYPES))
+    ok = np.flatnonzero(_is_polygonal(shapely.get_type_id(geoms)))
     if not len(ok):
         return out
     cp = _geometry_path(geoms[ok], communes)

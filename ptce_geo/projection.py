@@ -48,7 +48,7 @@ _E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)  # first eccentricity square
 _E = float(np.sqrt(_E2))
 #: 3-point Gauss-Legendre rule on [0, 1]: (node, weight); exact to ~1e-12 for edges of 10°
 _GAUSS3 = ((0.5 - 0.5 * 0.6**0.5, 5 / 18), (0.5, 8 / 18), (0.5 + 0.5 * 0.6**0.5, 5 / 18))
-_POLYGON, _MULTI = 3, (4, 5, 6, 7)  # shapely type ids: Polygon; multi-parts and collections
+_POLYGON, _MULTI = 3, (4, 5, 6, 7)  # shapely type ids: Polygon; multi-parts and collections (a range)
 
 
 def zone_of(geoms: np.ndarray) -> np.ndarray:
@@ -104,11 +104,16 @@ def _authalic_primitive(phi: np.ndarray) -> np.ndarray:
 
 def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every Polygon inside ``geoms`` (multi-parts and collections opened), with its owner."""
+    types = shapely.get_type_id(geoms)
+    if (types == _POLYGON).all():  # nothing to open: no copies of the parts
+        return geoms, np.arange(len(geoms))
     parts, owner = shapely.get_parts(geoms, return_index=True)
-    while len(parts) and np.isin(shapely.get_type_id(parts), _MULTI).any():
+    types = shapely.get_type_id(parts)
+    while len(parts) and ((types >= _MULTI[0]) & (types <= _MULTI[-1])).any():
         sub, idx = shapely.get_parts(parts, return_index=True)
         parts, owner = sub, owner[idx]
-    keep = shapely.get_type_id(parts) == _POLYGON
+        types = shapely.get_type_id(parts)
+    keep = types == _POLYGON
     return parts[keep], owner[keep]
 
 
@@ -142,17 +147,19 @@ def area_m2(geoms: np.ndarray, zones: np.ndarray | None = None) -> np.ndarray:
         return out
     rings, ring_poly = shapely.get_rings(polys, return_index=True)
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
+    if len(coords) == 0:  # empty polygons only
+        return out
     lam, phi = np.radians(coords[:, 0]), np.radians(coords[:, 1])
     same = ring_idx[1:] == ring_idx[:-1]  # consecutive vertices of one ring: an edge
     ring_of_edge = ring_idx[:-1][same]
     phi0, dphi = phi[:-1][same], phi[1:][same] - phi[:-1][same]
     mean_f = sum(w * _authalic_primitive(phi0 + t * dphi) for t, w in _GAUSS3)
-    first = np.flatnonzero(np.r_[True, ~same])  # first vertex of each ring
+    first = np.flatnonzero(np.concatenate(([True], ~same)))  # first vertex of each ring
     ref = np.zeros(len(rings))
     ref[ring_idx[first]] = _authalic_primitive(phi[first])
     mean_f -= ref[ring_of_edge]
     signed = np.bincount(ring_of_edge, weights=mean_f * (lam[1:][same] - lam[:-1][same]), minlength=len(rings))
-    exterior = np.r_[True, ring_poly[1:] != ring_poly[:-1]]  # the first ring of each polygon
+    exterior = np.concatenate(([True], ring_poly[1:] != ring_poly[:-1]))  # the first ring of each polygon
     ring_area = np.where(exterior, 1.0, -1.0) * np.abs(signed)
     poly_area = np.bincount(ring_poly, weights=ring_area, minlength=len(polys))
     out += np.bincount(owner, weights=poly_area, minlength=len(geoms))
@@ -165,7 +172,8 @@ def length_m(geoms: np.ndarray) -> np.ndarray:
     out = np.zeros(len(geoms), dtype=float)
     if len(geoms) == 0:
         return out
-    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    types = shapely.get_type_id(geoms)
+    polygonal = (types == 3) | (types == 6)
     lines = np.where(polygonal, shapely.boundary(geoms), geoms)
     parts, owner = shapely.get_parts(lines, return_index=True)
     if len(parts) == 0:

@@ -280,7 +280,9 @@ class Scorecard:
             logger.warning("QPV figures left out: %s", exc)
             qpv = None
         if qpv is not None:
-            q = qpv.poles.set_index("pole_id").reindex(self.ids)
+            q = qpv.poles
+            if not np.array_equal(q["pole_id"].to_numpy(dtype=object), self.ids):  # in perimeter order
+                q = q.set_index("pole_id").reindex(self.ids)
             for col in ("qpv_count", "qpv_inside", "qpv_area_share"):
                 cols[col] = q[col].to_numpy()
         if self.catalogue.ids(kind="zones"):

@@ -63,7 +63,7 @@ import shapely
 from .catalogue import Catalogue, load_catalogue
 from .errors import InvalidInput, UploadRejected
 from .fmt import RELATION_LABELS  # French labels of the relations (re-exported)
-from .layers import UNRESOLVED_COLUMNS, load_layer, zone_members
+from .layers import UNRESOLVED_COLUMNS, load_layer, shared_key, zone_members
 from .metrics import share_arrays
 from .options import Options
 from .overlay import Overlay, PreparedPerimeters, _interpolated, _layer_index, _union, overlay, prepared
@@ -98,7 +98,8 @@ OVERLAP_COLUMNS = ["pole_id", "zone_code", "zone_name", "share_of_pole", "share_
 SUMMARY_COLUMNS = ["pole_id", "nom", "n_zones", "n_coincides", "n_pole_inside_zone", "n_zone_inside_pole",
                    "n_straddles", "n_touches", "n_slivers", "covered_share", "zones"]
 _POINT_TYPES = (0, 4)  # shapely type ids of Point, MultiPoint
-_POLY_TYPES = (3, 6)
+#: the unresolved members of a layer without members (copied: building an empty frame is slow)
+_NO_UNRESOLVED = pd.DataFrame(columns=UNRESOLVED_COLUMNS)
 _FLOAT_COLUMNS = ("share_of_pole", "share_of_zone", "iou", "overlap_km2", "overlap_population", "shared_communes")
 
 
@@ -256,6 +257,8 @@ class _Poles:
 
     frame: gpd.GeoDataFrame
     ids: np.ndarray
+    names: np.ndarray | None  # the ``nom`` column (None without one)
+    geoms: np.ndarray
     by_codes: np.ndarray
     area: np.ndarray
     population: np.ndarray
@@ -295,15 +298,21 @@ def _overlay_rows(ov: Overlay, options: Options) -> dict[str, np.ndarray]:
     }
 
 
-def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: np.ndarray) -> dict | None:
-    """Rows of the poles ``sel`` × point zones ``zsel``: the fraction of the zone's points in the pole."""
+def _point_rows(poles: _Poles, sel: np.ndarray, index, zsel: np.ndarray) -> dict | None:
+    """Rows of the poles ``sel`` × point zones ``zsel`` (sorted positions in the layer
+    ``index``): the fraction of the zone's points in the pole."""
     if not len(sel) or not len(zsel):
         return None
-    geoms = table.geometry.to_numpy()[zsel]
-    points, owner = shapely.get_parts(geoms, return_index=True)
+    all_points, all_owner = index.point_parts  # every point of the layer, with its unit's position
+    chosen = np.zeros(len(index.codes), bool)
+    chosen[zsel] = True
+    keep = chosen[all_owner]
+    points, owner = all_points[keep], np.searchsorted(zsel, all_owner[keep])
     n_points = np.bincount(owner, minlength=len(zsel))
-    tree = shapely.STRtree(poles.frame.geometry.to_numpy()[sel])
-    pt, pole = tree.query(points, predicate="intersects")  # within or on the outline
+    pole_geoms = poles.geoms[sel]
+    pt, pole = shapely.STRtree(pole_geoms).query(points)  # envelopes only: the layer's points are shared,
+    hit = shapely.intersects(points[pt], pole_geoms[pole])  # never prepared (within or on the outline)
+    pt, pole = pt[hit], pole[hit]
     if not len(pt):
         return None
     order = np.lexsort((pt, owner[pt], pole))
@@ -316,8 +325,8 @@ def _point_rows(poles: _Poles, sel: np.ndarray, table: gpd.GeoDataFrame, zsel: n
               for a, c in zip(starts, counts)]
     n = len(starts)
     return {
-        "pole": pi, "zone_code": _objects(table["code"].to_numpy()[zi], n),
-        "zone_name": _objects(table["nom"].to_numpy()[zi], n), "share_of_pole": np.zeros(n),
+        "pole": pi, "zone_code": _objects(index.codes[zi], n),
+        "zone_name": _objects(index.names[zi], n), "share_of_pole": np.zeros(n),
         "share_of_zone": counts / n_points[zone[starts]], "iou": np.zeros(n), "overlap_km2": np.zeros(n),
         "overlap_population": np.full(n, np.nan), "shared_communes": np.full(n, np.nan),
         "method": _objects("geometry", n), "zone_type": _objects("point", n),
@@ -358,7 +367,7 @@ def _summary(poles: _Poles, cols: dict[str, np.ndarray], options: Options) -> di
     counted = cols["counted"]
     relation = cols["relation"]
     out = {"pole_id": _objects(poles.ids, n),
-           "nom": _objects(poles.frame["nom"].to_numpy() if "nom" in poles.frame else poles.ids, n),
+           "nom": _objects(poles.names if poles.names is not None else poles.ids, n),
            "n_zones": np.bincount(pos[counted], minlength=n)}
     for r in RELATIONS:
         mask = relation == r if r == "touches" else (relation == r) & counted
@@ -412,24 +421,27 @@ def overlap_zones(
     layer_id, table = _zone_table(zones, catalogue)
     spec = catalogue.layers.get(layer_id) if isinstance(zones, str) else None
     members = zone_members(layer_id, catalogue=catalogue) if spec is not None and spec.has_members else None
-    types = shapely.get_type_id(table.geometry.to_numpy())
-    polygonal, pointy = np.isin(types, _POLY_TYPES), np.isin(types, _POINT_TYPES)
+    index = _layer_index(table)  # a catalogue layer's: built once per process
+    types = index.type_id
+    pointy = (types == _POINT_TYPES[0]) | (types == _POINT_TYPES[1])
     # the overlay engine: shared communes for poles by codes × zones whose members are known,
     # outlines otherwise (polygon zones only; points are counted below)
-    ov = overlay(prep, layer_id if spec is not None else table[polygonal].reset_index(drop=True),
+    ov = overlay(prep, layer_id if spec is not None else table.iloc[index.polygonal].reset_index(drop=True),
                  catalogue=catalogue, weight=options.weight, kind="zones")
+    # the communes measure the union of shared communes and populations (_covered)
     communes = _layer_index(load_layer("communes", catalogue=catalogue, shared=True)) if (
-        members is not None or options.weight == "population" or ov.piece_communes is not None
+        options.weight == "population" or ov.piece_communes is not None
         and any(c is not None for c in ov.piece_communes)) else None
     by_codes = ov.pole_method == "codes"
-    poles = _Poles(frame=perimeters, ids=ov.pole_ids, by_codes=by_codes, area=ov.pole_area,
-                   population=ov.pole_population, communes=communes)
-    complete = (table["code"].isin(members.complete).to_numpy(dtype=bool) if members is not None
-                else np.zeros(len(table), bool))
+    poles = _Poles(frame=perimeters, ids=ov.pole_ids, names=prep.names, geoms=prep.geoms, by_codes=by_codes,
+                   area=ov.pole_area, population=ov.pole_population, communes=communes)
     parts = [_overlay_rows(ov, options)]  # by geometry the engine reads polygon zones only
     code_poles, drawn = np.flatnonzero(by_codes), np.flatnonzero(~by_codes)
-    for sel, zmask in ((drawn, np.ones(len(table), bool)), (code_poles, ~complete)):
-        parts.append(_point_rows(poles, sel, table, np.flatnonzero(pointy & zmask)))
+    parts.append(_point_rows(poles, drawn, index, np.flatnonzero(pointy)))
+    if len(code_poles) and pointy.any():  # point zones whose members are all known are counted by codes
+        complete = np.fromiter((c in members.complete for c in index.codes), dtype=bool, count=len(index.codes)) \
+            if members is not None else np.zeros(len(index.codes), bool)
+        parts.append(_point_rows(poles, code_poles, index, np.flatnonzero(pointy & ~complete)))
     parts = [p for p in parts if p is not None]
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     s, u = cols["share_of_pole"], cols["share_of_zone"]
@@ -439,7 +451,7 @@ def overlap_zones(
     order = np.lexsort((code_rank, -u, -s, cols["pole"]))  # by pole, largest share of the pole first
     cols = {k: v[order] for k, v in cols.items()}
     cols["pole_ids"] = _objects(poles.ids, len(poles.ids))
-    unresolved = members.unresolved if members is not None else pd.DataFrame(columns=UNRESOLVED_COLUMNS)
+    unresolved = members.unresolved if members is not None else _NO_UNRESOLVED.copy()
     if len(unresolved):
         logger.info("layer %s: %d zone(s) with unresolved members are measured by their outline",
                     layer_id, unresolved["zone_code"].nunique())
@@ -502,7 +514,11 @@ def qpv_tables(res: ZoneOverlap) -> QpvTables:
     c = res._cols
     counted = c["counted"]
     codes = c["zone_code"][counted]
-    where = pd.Index(res.zones["code"].to_numpy(dtype=object)).get_indexer(codes)
+    if shared_key(res.zones):  # a catalogue layer (unique codes): its index's positions, built once
+        position = _layer_index(res.zones).position
+        where = np.fromiter((position.get(code, -1) for code in codes), dtype=np.intp, count=len(codes))
+    else:
+        where = pd.Index(res.zones["code"].to_numpy(dtype=object)).get_indexer(codes)
     share_in = c["share_of_zone"][counted]
     inside = share_in >= 1 - tolerance
     pole_ids = c["pole_ids"][c["pole"][counted]]

@@ -110,6 +110,23 @@ def test_length_is_geodesic():
     assert length_m(np.array([meridian]))[0] == pytest.approx(GEOD.inv(2.1, 47.0, 2.1, 47.2)[2], rel=1e-12)
 
 
+def test_area_of_polygons_alone_or_with_multi_parts_is_the_same_number():
+    # an array of Polygons only is measured without opening parts; with a MultiPolygon in
+    # it, every part is opened: each geometry's area is the same to the last bit either
+    # way, alone or in a batch, and equals Geod's
+    polys = [Polygon([(2.05, 47.0), (2.27, 47.05), (2.2, 47.2), (2.03, 47.12)]),
+             box(2.0, 47.0, 2.3, 47.2).difference(box(2.1, 47.05, 2.2, 47.1)),  # with a hole
+             shapely.Point(4.95, 44.95).buffer(0.19, quad_segs=16), Polygon()]
+    multi = MultiPolygon([box(3.0, 47.0, 3.2, 47.1), box(3.3, 47.0, 3.4, 47.1)])
+    alone = [area_m2(np.array([p], dtype=object))[0] for p in polys]
+    batch = area_m2(np.array(polys, dtype=object))
+    opened = area_m2(np.array(polys + [multi], dtype=object))
+    assert list(batch) == alone and list(opened[:-1]) == alone
+    for p, a in zip(polys[:-1], alone):
+        assert a == pytest.approx(geod_area(p), rel=1e-8)
+    assert alone[-1] == 0.0
+
+
 # --- the pieces -------------------------------------------------------------------------
 
 X0, Y0 = 2.0, 47.0
@@ -189,6 +206,26 @@ def test_lengths_of_pieces_and_of_their_union():
     for geom, length in zip(ov.pieces.geometry, ov.piece_length_m):
         assert length == pytest.approx(GEOD.geometry_area_perimeter(geom)[1], rel=1e-12)
     assert list(ov.pieces.columns) == columns_before  # measuring outlines changes no table
+
+
+def test_outlines_measured_together_equal_each_measured_alone():
+    # piece and union outlines are measured in one batch: the same numbers as each
+    # geometry measured alone, and as Geod's (several pieces, a perimeter without piece)
+    ps = [Polygon([(2.05, 47.0), (2.27, 47.05), (2.2, 47.2), (2.03, 47.12)]), box(X0 + 0.12, Y0, X0 + 0.18, Y0 + 0.1),
+          box(5.0, 45.0, 5.1, 45.1)]
+    ov = overlay(perims(ps), frame(COLUMNS), kind="partition")
+    geoms = ov.pieces.geometry.to_numpy()
+    assert list(ov.piece_length_m) == [length_m(np.array([g], dtype=object))[0] for g in geoms]
+    for g, length in zip(geoms, ov.piece_length_m):
+        assert length == pytest.approx(GEOD.geometry_area_perimeter(g)[1], rel=1e-12)
+    for k in range(len(ps)):
+        mine = geoms[ov.piece_pole == k]
+        if not len(mine):
+            assert ov.union_length_m[k] == 0.0
+            continue
+        union = shapely.union_all(mine)
+        assert ov.union_length_m[k] == pytest.approx(GEOD.geometry_area_perimeter(union)[1], rel=1e-9)
+        assert ov.union_length_m[k] == length_m(np.array([overlay_module._union(mine)], dtype=object))[0]
 
 
 def test_multipolygon_of_touching_parts_is_repaired_not_lost(caplog):

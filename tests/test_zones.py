@@ -362,3 +362,43 @@ def test_cli_overlap_assume_crs_for_a_shapefile_without_prj(poles_file, tmp_path
     assert main(["overlap", "--poles", str(poles_file), "--zones", str(path), "--assume-crs", "EPSG:2154"]) == 0
     out = capsys.readouterr().out  # a file is known by its outlines: the geometry path
     assert ",coincides,True," in out and out.strip().endswith(",geometry,polygon")
+
+
+def test_drawn_disc_against_zones_layers_matches_independent_geometry(catalogue):
+    # a drawn perimeter meets zones layers by their outlines only (their communes are
+    # not read): each polygon piece's area is the geodesic area of the shapely
+    # intersection; each point zone counts its points in the disc; QPV districts carry
+    # their layer row's area
+    from pyproj import Geod
+
+    from ptce_geo.layers import load_layer
+    from ptce_geo.scorecard import Scorecard
+
+    disc = shapely.Point(4.95, 44.95).buffer(0.19, quad_segs=16)
+    card = Scorecard(perimeters(feature("disc", disc), catalogue=catalogue), catalogue=catalogue, levels=())
+    geod = Geod(ellps="WGS84")
+    for lid in ("territoires_industrie", "crte", "qpv"):
+        layer = load_layer(lid, catalogue=catalogue).set_index("code")
+        table = card.zones(lid).table
+        polygons = table[table["zone_type"] == "polygon"]
+        assert len(polygons) and (polygons["method"] == "geometry").all()
+        for code, km2 in zip(polygons["zone_code"], polygons["overlap_km2"]):
+            piece = shapely.segmentize(disc.intersection(layer.loc[code, "geometry"]), 1e-4)
+            assert km2 == pytest.approx(abs(geod.geometry_area_perimeter(piece)[0]) / 1e6, rel=1e-6), (lid, code)
+    for lid in ("petites_villes_de_demain", "action_coeur_de_ville"):
+        layer = load_layer(lid, catalogue=catalogue)
+        points = layer[layer.geom_type.isin(["Point", "MultiPoint"])]
+        expected = {}
+        for code, geom in zip(points["code"], points.geometry):
+            parts = shapely.get_parts(geom)
+            inside = shapely.intersects(disc, parts).sum()
+            if inside:
+                expected[code] = inside / len(parts)
+        table = card.zones(lid).table
+        rows = table[table["zone_type"] == "point"]
+        assert expected and dict(zip(rows["zone_code"], rows["share_of_zone"])) == pytest.approx(expected)
+    qpv = load_layer("qpv", catalogue=catalogue).set_index("code")
+    districts = card.qpv.districts
+    assert len(districts)
+    assert list(districts["qpv_area_km2"]) == list(qpv.loc[districts["qpv_code"], "area_m2"] / 1e6)
+    assert list(districts["qpv_name"]) == list(qpv.loc[districts["qpv_code"], "nom"])
