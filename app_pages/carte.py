@@ -230,9 +230,25 @@ def _seed_facts(s, props) -> list[tuple[str, str]]:
     return out
 
 
+# The tables below depend on the poles, the measure and the filters only: built once per
+# process for every session (a page run then only draws them).
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _filter_options(dkey: str, pkey: str, measure: str, _summary) -> dict:
+    return filter_options(_summary)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _national_tables(dkey: str, pkey: str, measure: str, counted: tuple[str, ...], _card: Scorecard):
+    """(national summary, table of the poles) of the poles ``counted``."""
+    summary = _card.summary
+    table = summary_table(_card)
+    return (national_summary(summary[summary["pole_id"].isin(counted)]),
+            table[table.index.isin(counted)].drop(columns=["Type de pôle"], errors="ignore"))  # in the filters
+
+
 def _filters(summary) -> tuple[list[str], list[str], bool]:
     """The filter widgets: ids shown on the map, ids in the national summaries, and the switch."""
-    options = filter_options(summary)
+    options = _filter_options(common.data_key(), common.poles_key(), state.measure(), summary)
     chosen = {}
     with st.expander("Filtres", expanded=False):
         cols = st.columns(len(FILTERS))
@@ -348,10 +364,8 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
-    st.dataframe(fr_table(national_summary(b.summary[b.summary["pole_id"].isin(counted)]),
-                          {"Surface totale (km²)": "int"}), hide_index=True)
-    table = summary_table(b)
-    table = table[table.index.isin(counted)].drop(columns=["Type de pôle"], errors="ignore")  # in the filters
+    national, table = _national_tables(common.data_key(), common.poles_key(), state.measure(), tuple(counted), b)
+    st.dataframe(fr_table(national, {"Surface totale (km²)": "int"}), hide_index=True)
     noun, _ = state.measure_words()
     widths = {"Communes": 78, "EPCI": 50, "Départements": 100, "Régions": 66}
     st.dataframe(fr_table(table, {"Surface (km²)": "num1"}), hide_index=True, width="stretch", column_config={

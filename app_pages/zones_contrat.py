@@ -36,7 +36,8 @@ def _catalogue_overlap(dkey: str, pkey: str, path: str, layer_id: str, vintage: 
     return overlap_zones(common.poles(), layer_id, catalogue=common.catalogue(), options=options)
 
 
-@st.cache_data(show_spinner="Lecture du fichier de zones et calcul des recouvrements…", max_entries=16, ttl=3600)
+# read-only once built: a shared resource, not a pickled copy made again at every run
+@st.cache_resource(show_spinner="Lecture du fichier de zones et calcul des recouvrements…", max_entries=16, ttl=3600)
 def _upload_overlap(dkey: str, pkey: str, digest: str, _data: bytes, filename: str, code_field: str,
                     name_field: str, options: Options) -> tuple[ZoneOverlap, dict]:
     # a user's file: read and overlapped in a worker process (see app_pages/compute.py)
@@ -174,7 +175,7 @@ def _programme_view(options: Options, names: dict) -> None:
         "Pôle": table["pole_id"].map(names).fillna(table["nom"]), "Programmes en vigueur": table["programmes"],
         "Historique": table["historique"],
     }), hide_index=True, width="stretch")
-    csv = csv_safe(table).to_csv(index=False).encode("utf-8-sig")
+    csv = downloads.deferred(lambda: csv_safe(table).to_csv(index=False).encode("utf-8-sig"), "programmes-par-pole.csv")
     st.download_button("Télécharger la synthèse des programmes (CSV)", csv, file_name="programmes-par-pole.csv",
                        mime="text/csv", on_click="ignore", key="zc_programmes_download")
 
@@ -246,8 +247,10 @@ def page() -> None:
         sel = sel[sel["_relation"].isin(relations)]
     sel = sel[sel["Part du pôle dans la zone"] >= minimum / 100]
     _show(sel)
-    csv = csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig")
-    st.download_button("Télécharger le tableau (CSV)", csv, file_name=f"recouvrements-{res.layer}.csv",
+    name = f"recouvrements-{res.layer}.csv"
+    csv = downloads.deferred(  # written when clicked
+        lambda: csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig"), name)
+    st.download_button("Télécharger le tableau (CSV)", csv, file_name=name,
                        mime="text/csv", on_click="ignore", key="zc_download")
     shown = sorted(sel["_pole"].unique(), key=lambda i: names.get(i, i))
     if not shown:

@@ -91,16 +91,38 @@ def shared_runtime() -> Iterator[Overlap]:
         with parse_lock:
             return real_get_bytecode(self, script_path)
 
+    # AppTest waits for a run by waking every millisecond to scan the run's events: twenty
+    # waiting sessions would take the GIL 20 000 times a second from the scripts they wait
+    # for, which a server (event-driven) never does. Waiting on the script's thread instead
+    # returns at the same moment without the polling.
+    from streamlit.testing.v1 import local_script_runner
+
+    real_wait = local_script_runner.require_widgets_deltas
+
+    def require_widgets_deltas(runner, timeout: float = 3) -> None:
+        deadline = time.monotonic() + timeout
+        while not runner.script_stopped():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return real_wait(runner, 0)  # AppTest's own timeout error
+            thread = getattr(runner, "_script_thread", None)
+            if thread is not None and thread.is_alive():
+                thread.join(min(left, 0.05))
+            else:
+                time.sleep(0.002)
+
     saved = app_test.Runtime
     app_test.Runtime = _SharedRuntime
     config.get_option = get_option
     ScriptCache.get_bytecode = get_bytecode
+    local_script_runner.require_widgets_deltas = require_widgets_deltas
     try:
         yield overlap
     finally:
         app_test.Runtime = saved
         config.get_option = real_get_option
         ScriptCache.get_bytecode = real_get_bytecode
+        local_script_runner.require_widgets_deltas = real_wait
 
 
 class PeakRSS:
