@@ -74,13 +74,32 @@ def _init(memory: int) -> None:
 
 
 def _warm() -> int:
-    """Load the catalogue's partition layers and their indexes (first task of each worker)."""
+    """First task of each worker: load the layers, then analyse one commune, by code and drawn.
+
+    Loading the partition layers is not all a first analysis costs: the zones layers, the
+    QPV and the per-layer arrays of the engine are built on first use. Two small analyses
+    build them here, in the background, so that a user's first answer from this worker is
+    as fast as the next ones.
+    """
     from ptce_geo.catalogue import load_catalogue
     from ptce_geo.layers import load_layer
 
     cat = load_catalogue()
     for lid in cat.ids(kind="partition"):
         load_layer(lid, catalogue=cat, shared=True)
+    try:
+        import shapely
+
+        communes = load_layer("communes", catalogue=cat, shared=True)
+        code = str(communes["code"].iloc[0])
+        square = shapely.box(*shapely.centroid(communes.geometry.iloc[0]).buffer(0.02).bounds)
+        for doc in ({"type": "Feature", "geometry": None, "properties": {"id": "warm", "nom": "warm",
+                                                                          "communes": [code]}},
+                    {"type": "Feature", "geometry": shapely.geometry.mapping(square),
+                     "properties": {"id": "warm", "nom": "warm"}}):
+            score_document({"type": "FeatureCollection", "features": [doc]})
+    except Exception:  # noqa: BLE001 - a cold worker still answers, only more slowly
+        logger.warning("worker warm-up analysis failed", exc_info=True)
     return os.getpid()
 
 
