@@ -10,8 +10,11 @@ same caches as every later one. The options are those of ``streamlit run``::
 
     python -m app_pages.serve [streamlit options]
 
-A failure while preparing is logged and the server starts anyway: each page then
-prepares what it needs, as without this launcher.
+Only a prepared cache is read this way (the poles' Scorecard stored by ``ptce-geo fetch``
+or an earlier run): reading it takes seconds. A cold cache would take a minute to prepare
+with no server to say so; then the server starts at once and the first visitor's pages
+prepare the data with their progress messages, as with ``streamlit run``. A failure while
+preparing is logged and the server starts anyway.
 """
 
 from __future__ import annotations
@@ -48,6 +51,20 @@ def warm(app: Path = APP, *, pages: list[str] | None = None, timeout: float = 60
     return time.perf_counter() - t0
 
 
+def cache_prepared() -> tuple[bool, str]:
+    """Whether the opening page will only read (the poles' Scorecard is stored); else why not."""
+    from ptce_geo.scorecard import stored_scorecard_path
+    from ptce_geo.settings import poles_path
+
+    try:
+        path = stored_scorecard_path(poles_path())
+    except Exception as exc:  # noqa: BLE001 - no poles file, no catalogue: the pages will say it in French
+        return False, f"the poles or the catalogue cannot be read ({exc})"
+    if not path.is_file():
+        return False, "the poles' Scorecard is not stored yet (`ptce-geo fetch` prepares it)"
+    return True, ""
+
+
 def _warm_pages() -> list[str]:
     raw = os.environ.get(WARM_PAGES_ENV, "")
     return [p.strip() for p in raw.split(",") if p.strip()]
@@ -63,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     def run_prepared(main_script_path, is_hello, args, flag_options, **kwargs):
         # the configuration (config.toml and the flags) is loaded by now: the maps get the right URLs
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        ready, why = cache_prepared()
+        if not ready:
+            logger.info("ptce_geo: cache not prepared (%s): serving now, the first pages prepare the data "
+                        "with progress messages", why)
+            return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
         logger.info("ptce_geo: préparation des données partagées avant d'ouvrir le serveur…")
         try:
             seconds = warm(Path(main_script_path), pages=_warm_pages())

@@ -37,7 +37,7 @@ from .overlay import Overlay, PreparedPerimeters, overlay
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Scorecard", "stored_scorecard", "LEVELS", "MATCHING", "DESCRIPTIVE", "pole_scorecard", "all_layer_scorecards",
+__all__ = ["Scorecard", "stored_scorecard", "stored_scorecard_path", "LEVELS", "MATCHING", "DESCRIPTIVE", "pole_scorecard", "all_layer_scorecards",
            "qpv_figures"]
 
 T = TypeVar("T")
@@ -421,6 +421,22 @@ def _store_key(data: bytes, catalogue: Catalogue, options: Options, levels: Sequ
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
+def stored_scorecard_path(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
+                          options: Options | None = None, levels: Sequence[str] | None = None,
+                          cache: Any = None) -> Path:
+    """Where :func:`stored_scorecard` keeps the Scorecard of ``poles`` (the file may not exist yet).
+
+    Parameters are those of :func:`stored_scorecard`. ``ptce-geo fetch`` writes it; a
+    launcher can tell by it whether the app's first page will compute or only read.
+    """
+    from .cache import Cache
+
+    catalogue = catalogue or load_catalogue()
+    cache = cache or Cache()
+    data = Path(poles).expanduser().read_bytes()
+    return cache.root / "scorecards" / f"{_store_key(data, catalogue, options or Options(), levels)}.pickle"
+
+
 def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
                      options: Options | None = None, levels: Sequence[str] | None = None,
                      cache: Any = None) -> Scorecard:
@@ -456,8 +472,7 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     catalogue = catalogue or load_catalogue()
     options = options or Options()
     cache = cache or Cache()
-    data = Path(poles).expanduser().read_bytes()
-    path = cache.root / "scorecards" / f"{_store_key(data, catalogue, options, levels)}.pickle"
+    path = stored_scorecard_path(poles, catalogue=catalogue, options=options, levels=levels, cache=cache)
     if path.is_file():
         try:
             blob = path.read_bytes()

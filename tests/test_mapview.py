@@ -100,6 +100,7 @@ def test_serve_prepares_the_first_visit(app_env, monkeypatch):
 
     common._prepared_map.clear()
     serve.warm(pages=[])
+    assert serve.cache_prepared() == (True, "")  # the opening page stored the poles' Scorecard
 
     def refuse(*args, **kwargs):
         raise AssertionError("a map was rendered again")
@@ -109,3 +110,15 @@ def test_serve_prepares_the_first_visit(app_env, monkeypatch):
     no_failure(at)  # a map rendered during the visit would show the page's error message
     (args,) = _component_args(at)
     assert "map_div" in args["script"]
+
+
+@pytest.mark.realdata
+def test_serve_does_not_wait_on_a_cold_cache(app_env, monkeypatch, tmp_path):
+    """An empty cache is not prepared before listening (a minute without a server to say so)."""
+    from app_pages import serve
+
+    monkeypatch.setenv("PTCE_GEO_CACHE", str(tmp_path / "empty"))
+    ready, why = serve.cache_prepared()
+    assert not ready and "ptce-geo fetch" in why
+    monkeypatch.setenv("PTCE_GEO_POLES", str(tmp_path / "absent.geojson"))
+    assert serve.cache_prepared()[0] is False

@@ -88,3 +88,21 @@ def test_a_pickled_overlay_carries_only_the_communes_its_pieces_use(catalogue, p
     assert len(back.communes_geoms) == len(used) == 8 + 2  # the Seignanx's 8 communes, Romans and its neighbour
     assert all(shapely.equals(a, b) for a, b in zip(ov.geoms, back.geoms))
     np.testing.assert_array_equal(back.n_communes, ov.n_communes)
+
+
+def test_stored_scorecard_path_names_the_file_stored_scorecard_writes(tmp_path, mirror_env):
+    """The launcher's readiness check and the store agree on one file, absent before and present after."""
+    from ptce_geo.cache import Cache
+    from ptce_geo.scorecard import stored_scorecard, stored_scorecard_path
+
+    poles = tmp_path / "poles.geojson"
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": {"id": "p1", "nom": "Deux communes",
+                                                            "communes": ["40312", "40209"]}}]}), encoding="utf-8")
+    cache = Cache(tmp_path / "cache")
+    path = stored_scorecard_path(poles, cache=cache)
+    assert not path.exists()
+    stored_scorecard(poles, cache=cache)
+    assert path.is_file() and list((tmp_path / "cache" / "scorecards").glob("*.pickle")) == [path]
+    poles.write_text(poles.read_text(encoding="utf-8").replace("Deux", "2"), encoding="utf-8")
+    assert stored_scorecard_path(poles, cache=cache) != path  # another file, another key
