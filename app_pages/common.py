@@ -408,20 +408,19 @@ def show_map(m, *, key: str, spec: tuple | None = None, returned: list[str] | No
     process and shared by every session (see ``mapview``); the data keys, the poles and
     the base tiles are added to ``spec`` here.
     """
-    returned = returned or []
+    build = m if callable(m) else (lambda: m)
+    returned = tuple(returned or ())
     if spec is None:
-        prepared = mapview.prepare(m() if callable(m) else m, height=height, returned=returned)
+        prepared = mapview.prepare(build(), height=height, returned=list(returned))
     else:
-        full = (data_key(), poles_key(), poles_source(), repr(tiles()), height, tuple(returned),
-                st.get_option("server.baseUrlPath"), *spec)
-        prepared = _prepared_map(full, m)
+        full = (data_key(), poles_key(), poles_source(), repr(tiles()), st.get_option("server.baseUrlPath"), *spec)
+        prepared = _prepared_map(full, height, returned, build)
     return mapview.show(prepared, key=key, on_change=on_change)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def _prepared_map(spec: tuple, _build) -> mapview.PreparedMap:
-    m = _build() if callable(_build) else _build
-    return mapview.prepare(m, height=spec[4], returned=list(spec[5]))
+def _prepared_map(spec: tuple, height: int, returned: tuple[str, ...], _build) -> mapview.PreparedMap:
+    return mapview.prepare(_build(), height=height, returned=list(returned))
 
 
 def digest(data: bytes) -> str:

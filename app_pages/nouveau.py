@@ -12,7 +12,7 @@ from ptce_geo.errors import PtceGeoError
 from ptce_geo.fmt import METRIC_HELP, fr_count, fr_int, fr_km2, fr_number, fr_pct
 from ptce_geo.options import Options
 from ptce_geo.scorecard import Scorecard
-from ptce_geo.export import MIME, export_bytes
+from ptce_geo.export import export_bytes, export_name
 
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
@@ -43,11 +43,6 @@ def _from_upload(dkey: str, digest: str, _data: bytes, filename: str,
 
 
 EXPORT_STEM = "nouveau-perimetre"
-
-
-def _export_name(fmt: str) -> tuple[str, str]:
-    """File name and MIME type of the scorecard download (what ``export_bytes`` names it)."""
-    return (f"{EXPORT_STEM}.gpkg", MIME["gpkg"]) if fmt == "gpkg" else (f"{EXPORT_STEM}-{fmt}.zip", MIME["zip"])
 
 
 def _keep_communes(dep: str) -> None:
@@ -149,7 +144,7 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
                     spec=("nouveau-resultat", key, state.measure(), pid, s["nom"]))
     st.markdown("**Télécharger**")
     fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="nouv_fmt")
-    filename, mime = _export_name(fmt)
+    filename, mime = export_name(fmt, filename=EXPORT_STEM)
     # written when clicked, not on every change of the perimeter
     data = downloads.deferred(lambda: export_bytes(b, fmt=fmt, filename=EXPORT_STEM)[0], filename)
     st.download_button("Télécharger le tableau de bord", data=data, file_name=filename, mime=mime,

@@ -264,12 +264,12 @@ def page() -> None:
                    f"par l'ensemble de ces zones : {fr_pct(row['covered_share'])}.")
     rel = sel[sel["_pole"] == pole].set_index("Code de la zone")["_relation"]
     catalogued = res.layer in common.catalogue().layers  # a user's zone file is drawn afresh each time
-    common.show_map(lambda: _build_map(b, res, pole, rel), key="zc_map",
+    common.show_map(lambda: _build_map(b, res, pole, rel, catalogued=catalogued), key="zc_map",
                     spec=("zones", res.layer, pole, tuple(rel.items())) if catalogued else None)
     downloads.overlaps(b, res, sel.index)
 
 
-def _build_map(b, res, pole: str, rel: pd.Series):
+def _build_map(b, res, pole: str, rel: pd.Series, *, catalogued: bool):
     """The pole and the zones it overlaps, coloured by their relation to it."""
     geom = b.perimeters.set_index("id").geometry.loc[pole]
     bounds = tuple(geom.bounds)
@@ -288,5 +288,5 @@ def _build_map(b, res, pole: str, rel: pd.Series):
     maps.add_poles(m, one.set_geometry(gpd.GeoSeries([geom], index=one.index, crs="EPSG:4326")), name="Pôle",
                    tolerance=tol, selected=pole)
     maps.add_legend(m, "Relation de la zone au pôle", [(RELATION_LABELS[r], RELATION_COLOURS[r]) for r in drawn])
-    maps.add_attribution(m, common.data_attribution([res.layer] if res.layer in common.catalogue().layers else []))
+    maps.add_attribution(m, common.data_attribution([res.layer] if catalogued else []))
     return maps.finish(m)

@@ -89,7 +89,7 @@ from .textsafe import csv_neutralise
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "CSV_DIALECTS", "MIME", "Dataset", "export", "export_files", "export_bytes", "geojson_bytes",
+__all__ = ["FORMATS", "CSV_DIALECTS", "MIME", "Dataset", "export", "export_files", "export_bytes", "export_name", "geojson_bytes",
            "provenance", "poles_table", "seats_table", "scorecard_table", "layer_table", "territory_table",
            "poles_dataset", "pieces_dataset", "overlaps_dataset", "territory_dataset", "dataset_files",
            "dataset_bytes", "write_dataset", "csv_bytes", "french_table", "csv_safe", "safe_name"]
@@ -956,6 +956,21 @@ def _write_all(targets: list[tuple[Path, bytes]], *, inputs: tuple = ()) -> None
         logger.info("wrote %s", target)
 
 
+def _stem(filename: str) -> str:
+    stem = Path(filename).stem if Path(filename).suffix.lower() in (".zip", ".gpkg", ".geojson", ".csv") \
+        else Path(filename).name
+    return stem or "ptce-export"
+
+
+def export_name(fmt: str, *, filename: str = "ptce-export") -> tuple[str, str]:
+    """``(file name, MIME type)`` of what :func:`export_bytes` returns, without computing it.
+
+    For a download written only when clicked, whose name must be known before.
+    """
+    stem = _stem(filename)
+    return (f"{stem}.gpkg", MIME["gpkg"]) if fmt == "gpkg" else (f"{stem}-{fmt}.zip", MIME["zip"])
+
+
 def export_bytes(
     perimeters: gpd.GeoDataFrame, *, fmt: str, filename: str = "ptce-export", layers: list[str] | None = None,
     catalogue: Catalogue | None = None, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
@@ -966,11 +981,10 @@ def export_bytes(
     A GeoPackage is one file (provenance inside); GeoJSON and CSV exports are zipped
     with their layer files and provenance.
     """
-    stem = Path(filename).stem if Path(filename).suffix.lower() in (".zip", ".gpkg", ".geojson", ".csv") \
-        else Path(filename).name
-    files = export_files(perimeters, fmt=fmt, stem=stem or "ptce-export", layers=layers, catalogue=catalogue,
+    files = export_files(perimeters, fmt=fmt, stem=_stem(filename), layers=layers, catalogue=catalogue,
                          threshold=threshold, weight=weight, tolerance=tolerance, dialect=dialect)
+    name, mime = export_name(fmt, filename=filename)
     if fmt == "gpkg":
-        (name, data), = files.items()
-        return data, name, MIME["gpkg"]
-    return _zip_bytes(files), f"{stem}-{fmt}.zip", MIME["zip"]
+        (data,) = files.values()  # the one file, named ``<stem>.gpkg``
+        return data, name, mime
+    return _zip_bytes(files), name, mime
