@@ -14,6 +14,7 @@ its inflated size.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
@@ -178,11 +179,32 @@ def _read_table(path: Path, source: Source, where: str) -> pd.DataFrame:
         df = pd.DataFrame.from_records(records)
         return df.astype({c: "string" for c in df.columns if df[c].dtype == object})
     text = raw.decode("utf-8-sig", errors="replace")
-    df = pd.read_csv(
-        io.StringIO(text), sep=None, engine="python", dtype=str,
-        skiprows=source.skiprows, keep_default_na=False, na_values=[""],
-    )
+    options = dict(dtype=str, skiprows=source.skiprows, keep_default_na=False, na_values=[""])
+    sep = _sniff_separator(text, source.skiprows)
+    df = None
+    if sep is not None:  # pandas' C parser: 5 times faster than its sniffing Python one
+        try:
+            df = pd.read_csv(io.StringIO(text), sep=sep, engine="c", **options)
+        except (pd.errors.ParserError, ValueError):
+            df = None
+    if df is None:
+        df = pd.read_csv(io.StringIO(text), sep=None, engine="python", **options)
     return _strip_excel(df)
+
+
+def _sniff_separator(text: str, skiprows: int | None) -> str | None:
+    """The separator pandas' Python parser would sniff: from the first line after ``skiprows``."""
+    start = 0
+    for _ in range(skiprows or 0):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    end = text.find("\n", start)
+    line = text[start:] if end < 0 else text[start:end + 1]
+    try:
+        return csv.Sniffer().sniff(line).delimiter
+    except csv.Error:
+        return None
 
 
 def read_source(path: Path, source: Source, *, where: str) -> pd.DataFrame:

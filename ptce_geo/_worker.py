@@ -59,7 +59,7 @@ from typing import Any
 
 from .errors import PtceGeoError
 
-__all__ = ["run", "PRELOAD", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY", "WorkerError", "WorkerTimeout",
+__all__ = ["run", "start", "Started", "PRELOAD", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY", "WorkerError", "WorkerTimeout",
            "WorkerMemoryError", "WorkerCrashed", "WorkerFailed"]
 
 logger = logging.getLogger(__name__)
@@ -239,68 +239,97 @@ def run(fn: Callable, *, args: tuple = (), kwargs: Mapping[str, Any] | None = No
     PtceGeoError
         The function's own error, raised again.
     """
-    en, fr = label
+    return start(fn, args=args, kwargs=kwargs, memory=memory, label=label).result(timeout)
+
+
+def start(fn: Callable, *, args: tuple = (), kwargs: Mapping[str, Any] | None = None,
+          memory: int | None = DEFAULT_MEMORY, label: tuple[str, str] = ("the task", "la tâche")) -> Started:
+    """Start ``fn(*args, **kwargs)`` in a child process now; :meth:`Started.result` waits for it.
+
+    The child is created in the calling thread: from a single-threaded caller it is a
+    fork, which does not import the caller's main script again (a script without an
+    ``if __name__ == "__main__":`` guard stays safe); the wait may then happen in
+    another thread. Parameters are those of :func:`run`.
+    """
     ctx = _context()
     env = {k: v for k, v in os.environ.items() if k.startswith("PTCE_GEO_")}
     env.update({k: None for k in ("PTCE_GEO_MIRROR", "PTCE_GEO_CATALOGUE", "PTCE_GEO_CACHE") if k not in env})
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(sender, fn, tuple(args), dict(kwargs or {}), memory, env),
                        daemon=True, name="ptce_geo-worker")
-    start = time.monotonic()
     try:
         proc.start()
-        sender.close()
-        outcome = None
-        if receiver.poll(timeout):
-            try:
-                outcome = receiver.recv()
-            except (EOFError, OSError):
-                outcome = None  # the child died before sending
-            except MemoryError:
-                proc.kill()
-                raise WorkerMemoryError(
-                    f"{en.capitalize()} gave a result too large to take back: reduce the input.",
-                    fr=f"{fr.capitalize()} a produit un résultat trop volumineux : réduisez les données.") from None
-        else:
-            proc.kill()
-            proc.join(5)
-            logger.warning("worker stopped after %.0f s: %s", time.monotonic() - start, en)
-            raise WorkerTimeout(
-                f"{en.capitalize()} took longer than {timeout:.0f} s and was stopped: the input is too large or "
-                "too complex; simplify it or split it.",
-                fr=f"{fr.capitalize()} a duré plus de {timeout:.0f} s et a été arrêté(e) : les données sont trop "
-                "volumineuses ou trop complexes ; simplifiez-les ou découpez-les.")
-        proc.join(5)
-    finally:
+    except BaseException:
         receiver.close()
-        if proc.is_alive():
-            proc.kill()
-            proc.join(1)
-    if outcome is None:
-        code = proc.exitcode
-        if code == _EXIT_MEMORY:
-            outcome = ("memory",)
-        else:
-            capped = f" (it may have run out of its {memory // 2**20} MB memory cap)" if memory else ""
-            raise WorkerCrashed(
-                f"{en.capitalize()} crashed ({_signal_name(code)}){capped}: the input cannot be processed as it "
-                "is; check or simplify it.",
-                fr=f"{fr.capitalize()} a échoué brutalement ({_signal_name(code)}) : les données ne peuvent pas "
-                "être traitées telles quelles ; vérifiez-les ou simplifiez-les.")
-    kind = outcome[0]
-    if kind == "ok":
-        return outcome[1]
-    if kind == "memory":
-        cap = f"{memory // 2**20} MB" if memory else "the available memory"
-        raise WorkerMemoryError(
-            f"{en.capitalize()} needed more than {cap} of memory and was stopped: the input is too large or too "
-            "complex; simplify it or split it.",
-            fr=f"{fr.capitalize()} demandait plus de {cap.replace('MB', 'Mo')} de mémoire et a été arrêté(e) : "
-            "les données sont trop volumineuses ; simplifiez-les ou découpez-les.")
-    if kind == "ptce":
-        raise _rebuild(*outcome[1:])
-    detail, trace = outcome[1], outcome[2]
-    logger.error("worker failed (%s): %s\n%s", en, detail, trace)
-    raise WorkerFailed(
-        f"{en.capitalize()} failed with an internal error ({detail}): report it with the input.",
-        fr=f"{fr.capitalize()} a échoué (erreur interne) ; signalez-le avec les données en cause.")
+        sender.close()
+        raise
+    sender.close()
+    return Started(proc, receiver, memory, label)
+
+
+class Started:
+    """A call running in a child process (made by :func:`start`)."""
+
+    def __init__(self, proc, receiver, memory: int | None, label: tuple[str, str]) -> None:
+        self._proc, self._receiver, self._memory, self._label = proc, receiver, memory, label
+
+    def result(self, timeout: float = DEFAULT_TIMEOUT) -> Any:
+        """Wait up to ``timeout`` seconds for the result (errors as for :func:`run`)."""
+        proc, receiver, memory = self._proc, self._receiver, self._memory
+        en, fr = self._label
+        start = time.monotonic()
+        try:
+            outcome = None
+            if receiver.poll(timeout):
+                try:
+                    outcome = receiver.recv()
+                except (EOFError, OSError):
+                    outcome = None  # the child died before sending
+                except MemoryError:
+                    proc.kill()
+                    raise WorkerMemoryError(
+                        f"{en.capitalize()} gave a result too large to take back: reduce the input.",
+                        fr=f"{fr.capitalize()} a produit un résultat trop volumineux : réduisez les données.") from None
+            else:
+                proc.kill()
+                proc.join(5)
+                logger.warning("worker stopped after %.0f s: %s", time.monotonic() - start, en)
+                raise WorkerTimeout(
+                    f"{en.capitalize()} took longer than {timeout:.0f} s and was stopped: the input is too large or "
+                    "too complex; simplify it or split it.",
+                    fr=f"{fr.capitalize()} a duré plus de {timeout:.0f} s et a été arrêté(e) : les données sont trop "
+                    "volumineuses ou trop complexes ; simplifiez-les ou découpez-les.")
+            proc.join(5)
+        finally:
+            receiver.close()
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1)
+        if outcome is None:
+            code = proc.exitcode
+            if code == _EXIT_MEMORY:
+                outcome = ("memory",)
+            else:
+                capped = f" (it may have run out of its {memory // 2**20} MB memory cap)" if memory else ""
+                raise WorkerCrashed(
+                    f"{en.capitalize()} crashed ({_signal_name(code)}){capped}: the input cannot be processed as it "
+                    "is; check or simplify it.",
+                    fr=f"{fr.capitalize()} a échoué brutalement ({_signal_name(code)}) : les données ne peuvent pas "
+                    "être traitées telles quelles ; vérifiez-les ou simplifiez-les.")
+        kind = outcome[0]
+        if kind == "ok":
+            return outcome[1]
+        if kind == "memory":
+            cap = f"{memory // 2**20} MB" if memory else "the available memory"
+            raise WorkerMemoryError(
+                f"{en.capitalize()} needed more than {cap} of memory and was stopped: the input is too large or too "
+                "complex; simplify it or split it.",
+                fr=f"{fr.capitalize()} demandait plus de {cap.replace('MB', 'Mo')} de mémoire et a été arrêté(e) : "
+                "les données sont trop volumineuses ; simplifiez-les ou découpez-les.")
+        if kind == "ptce":
+            raise _rebuild(*outcome[1:])
+        detail, trace = outcome[1], outcome[2]
+        logger.error("worker failed (%s): %s\n%s", en, detail, trace)
+        raise WorkerFailed(
+            f"{en.capitalize()} failed with an internal error ({detail}): report it with the input.",
+            fr=f"{fr.capitalize()} a échoué (erreur interne) ; signalez-le avec les données en cause.")

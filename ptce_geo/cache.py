@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from ._integrity import atomic_write_bytes, file_sha256, read_sidecar, sidecar_path, write_sidecar
 from .catalogue import LayerSpec, Source
@@ -117,6 +117,18 @@ class Cache:
             yield True
         finally:
             lock.release()
+
+    def busy(self, path: Path) -> bool:
+        """True when another process or thread holds the lock of ``path`` (it is being written)."""
+        lock = FileLock(str(path) + ".lock", timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return True
+        except OSError:  # a read-only folder: nobody writes there
+            return False
+        lock.release()
+        return False
 
     def has_table(self, path: Path) -> bool:
         """True when a table and its sidecar exist (not checked byte by byte)."""

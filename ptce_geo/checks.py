@@ -338,7 +338,7 @@ def _sets(communes: pd.DataFrame) -> dict[str, set[str]]:
     key = shared_key(communes)  # the process-wide table (a copy or subset is computed again)
     held, sets = _SETS
     if key is None or held != key:
-        sets = {col: set(communes[col].dropna()) if col in communes.columns else set()
+        sets = {col: set(communes[col].dropna().to_numpy(dtype=object)) if col in communes.columns else set()
                 for col in ("code", "dep", "ept")}
         _SETS = (key, sets)
     return sets

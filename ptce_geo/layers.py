@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from ._http import fetch_file
 from ._readers import read_source
 from .cache import Cache
 from .catalogue import Catalogue, LayerSpec, Members, Source, load_catalogue
-from .errors import DataUnavailable, IntegrityError
+from .errors import DataUnavailable, IntegrityError, PtceGeoError
 from .geometry import repair_polygonal
 from .projection import AREA_METHOD, area_m2, length_m
 from .settings import mirror_base
@@ -367,8 +369,8 @@ class _Resolver:
         self.groups: dict[str, dict[str, list[str]]] = {}
         for col in ("epci", "ept"):
             if col in communes:
-                frame = pd.DataFrame({"g": communes[col].to_numpy(dtype=object), "c": codes}).dropna()
-                self.groups[col] = {k: sorted(v) for k, v in frame.groupby("g")["c"]}
+                keys = communes[col].to_numpy(dtype=object)
+                self.groups[col] = {k: sorted(codes[i]) for k, i in _positions_by_key(keys)}
         self.siren = siren_to_insee
 
     def __call__(self, code: str, kind: str) -> list[str]:
@@ -516,6 +518,21 @@ def zone_members(layer_id: str, *, catalogue: Catalogue | None = None,
     return result
 
 
+def _positions_by_key(keys: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """``(key, positions)`` for each distinct non-missing key, keys sorted, positions in order.
+
+    One factorisation and one sort for all the groups: iterating a pandas ``groupby``
+    costs about half a millisecond per group on text keys.
+    """
+    labels, uniques = pd.factorize(keys, sort=True)  # missing keys get -1
+    order = np.argsort(labels, kind="stable")
+    order = order[labels[order] >= 0]
+    if not len(order):
+        return []
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return list(zip(uniques, np.split(order, bounds)))
+
+
 def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue, cache: Cache, progress) -> gpd.GeoDataFrame:
     communes = load_layer("communes", catalogue=catalogue, cache=cache, progress=progress)
     if spec.membership is not None:
@@ -537,11 +554,8 @@ def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue,
     pops = (communes["population"].to_numpy(dtype=float, na_value=np.nan) if "population" in communes
             else None)
     names_ = rows["nom"].to_numpy(dtype=object) if "nom" in rows else None
-    labels, uniques = pd.factorize(rows["code"].to_numpy(dtype=object), sort=True)
-    order = np.argsort(labels, kind="stable")
-    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1) if len(order) else []
     records = []
-    for code, idx in zip(uniques, groups):
+    for code, idx in _positions_by_key(rows["code"].to_numpy(dtype=object)):
         parts = geoms[where[idx]]
         union = shapely.coverage_union_all(parts)
         if not shapely.is_valid(union):
@@ -734,16 +748,127 @@ def load_layer(
         return table if shared else table.copy(deep=False)
 
 
+def _needs_communes(spec: LayerSpec, catalogue: Catalogue) -> bool:
+    """Whether building ``spec`` reads the communes layer (units made of communes)."""
+    return spec.id != "communes" and (spec.geometry == "dissolve" or spec.membership is not None) \
+        and "communes" in catalogue.layers
+
+
+def _is_local(spec: LayerSpec, catalogue: Catalogue) -> bool:
+    """Whether every file ``spec`` is built from is read from disk (a mirror), none downloaded."""
+    items = [spec, catalogue["communes"]] if _needs_communes(spec, catalogue) else [spec]
+    return not any(catalogue.resolve(source).startswith(("http://", "https://"))
+                   for item in items for source in source_files(item))
+
+
+def _build_tables(catalogue: Catalogue, root: str, layer_ids: list[str]) -> list[str]:
+    """Build the cache tables of ``layer_ids`` in order (in a child process); the ids built.
+
+    A layer whose table another process is writing is put back at the end of the list
+    once, then left to that process. A layer that cannot be built is logged and skipped:
+    the process that needs it will build it and report the error.
+    """
+    cache = Cache(root)
+    communes = cache.table_path(catalogue["communes"], _fingerprint(catalogue["communes"], catalogue)) \
+        if "communes" in catalogue.layers else None
+    pending, deferred, built = list(layer_ids), set(), []
+    while pending:
+        # in order, but a layer made of communes only once the communes table is written
+        ready = communes is None or cache.has_table(communes)
+        lid = next((x for x in pending if ready or not _needs_communes(catalogue[x], catalogue)), None)
+        if lid is None:
+            if cache.busy(communes):  # the caller is building them
+                time.sleep(0.05)
+                continue
+            lid = pending[0]  # nobody is: load_layer builds them first
+        pending.remove(lid)
+        spec = catalogue[lid]
+        path = cache.table_path(spec, _fingerprint(spec, catalogue))
+        if cache.has_table(path):
+            continue
+        if cache.busy(path):
+            if lid not in deferred:
+                deferred.add(lid)
+                pending.append(lid)
+            continue
+        try:
+            load_layer(lid, catalogue=catalogue, cache=cache, shared=True)
+        except PtceGeoError as exc:
+            logger.info("layer %s not prepared in the background (%s)", lid, exc)
+            continue
+        built.append(lid)
+    return built
+
+
+def prepare_layers(layer_ids: Iterable[str] | None = None, *, catalogue: Catalogue | None = None,
+                   cache: Cache | None = None) -> threading.Thread | None:
+    """Start building, in a child process, the cache tables of layers not cached yet.
+
+    On a cold cache the first computation would build some twenty layers one after the
+    other while it computes. This hands the layers it will need to a child process, in
+    the order given, while the caller goes on: the caller builds the communes (what
+    every computation reads first) and any layer it reaches before the child, and reads
+    the others from the cache as the child writes them. The cache's file locks keep the
+    two from building the same table; the results are the same tables either way.
+
+    Only layers read from local files (a mirror) are handed over, so that downloads
+    keep their progress reports in the caller; nothing happens with a single core or
+    when every table is cached.
+
+    Parameters
+    ----------
+    layer_ids : iterable of str, optional
+        In the order the caller will need them (default: the catalogue's order).
+    catalogue : Catalogue, optional
+    cache : Cache, optional
+
+    Returns
+    -------
+    threading.Thread or None
+        The (daemon) thread waiting for the child, to ``join`` if needed; ``None`` when
+        nothing was started.
+    """
+    from ._worker import start
+
+    catalogue = catalogue or load_catalogue()
+    cache = cache or Cache()
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    ids = [lid for lid in (layer_ids if layer_ids is not None else catalogue.ids()) if lid != "communes"]
+    missing = [lid for lid in ids
+               if not cache.has_table(cache.table_path(catalogue[lid], _fingerprint(catalogue[lid], catalogue)))
+               and _is_local(catalogue[lid], catalogue)]
+    if not missing:
+        return None
+    # the child starts from what the caller needs last, the caller from what it needs first
+    order = missing[::-1]
+
+    try:  # started from this thread: a fork when the caller runs one thread (see _worker.start)
+        call = start(_build_tables, args=(catalogue, str(cache.root), order), memory=None,
+                     label=("preparing the layers", "la préparation des couches"))
+    except (OSError, RuntimeError) as exc:  # no child process possible here: the caller builds them all
+        logger.info("layers not prepared in the background (%s)", exc)
+        return None
+
+    def background() -> None:
+        try:
+            built = call.result(timeout=1800)
+            logger.info("prepared in the background: %s", ", ".join(built) or "none")
+        except PtceGeoError as exc:  # the caller builds what is missing itself
+            logger.info("background preparation of the layers stopped: %s", exc)
+
+    thread = threading.Thread(target=background, name="ptce_geo-prepare-layers", daemon=True)
+    thread.start()
+    return thread
+
+
 def _prefetch(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress: ProgressFactory | None) -> None:
     """Download the files a layer reads (and the communes' when it is built from them), lock-free.
 
     Each download holds only the lock of its own file, so a stalled server never blocks
     the loads of other layers; the build then finds the files in the cache.
     """
-    specs = [spec]
-    if spec.id != "communes" and (spec.geometry == "dissolve" or spec.membership is not None) \
-            and "communes" in catalogue.layers:
-        specs.append(catalogue["communes"])
+    specs = [spec, catalogue["communes"]] if _needs_communes(spec, catalogue) else [spec]
     for item in specs:
         if item is not spec and cache.has_table(cache.table_path(item, _fingerprint(item, catalogue))):
             continue

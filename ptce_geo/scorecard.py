@@ -467,6 +467,7 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     """
     from ._integrity import atomic_write_bytes, sidecar_matches, write_sidecar
     from .cache import Cache
+    from .layers import prepare_layers
     from .perimeters import read_perimeters
 
     catalogue = catalogue or load_catalogue()
@@ -484,6 +485,10 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
                     return card
         except Exception as exc:  # noqa: BLE001 - a damaged store is recomputed, never trusted
             logger.warning("stored scorecard %s unusable (%s): computing it again", path, exc)
+    # a cold cache: the layers this computation reads are built by a child process meanwhile
+    first = ["epci", "qpv", *(levels or catalogue.ids(kind="partition")), "ept", *catalogue.ids(kind="zones")]
+    prepare_layers([lid for lid in dict.fromkeys(first) if lid in catalogue.layers], catalogue=catalogue,
+                   cache=cache)
     # a path (its name in messages); the key's bytes are what was read just before
     card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, options=options,
                      levels=levels)
