@@ -25,6 +25,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from ptce_geo._worker import hidden_main
 from ptce_geo.errors import PtceGeoError
 
 logger = logging.getLogger("ptce_geo.app")
@@ -203,8 +204,9 @@ class WorkerSlots:
     def _start(self, i: int) -> None:
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock inherited from server threads
         pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(self.memory,))
-        if self.warm:
-            pool.submit(_warm)  # layers loaded before the first user asks
+        with hidden_main():  # the process starts here: it must not run app.py (Streamlit's __main__)
+            if self.warm:
+                pool.submit(_warm)  # layers loaded before the first user asks
         with self._lock:
             self._pools[i] = pool
 
@@ -230,7 +232,8 @@ class WorkerSlots:
         try:
             with self._lock:
                 pool = self._pools[i]
-            future = pool.submit(_call, _settings(), fn, args)
+            with hidden_main():  # a replaced worker's process starts with its first task
+                future = pool.submit(_call, _settings(), fn, args)
             try:
                 return future.result(timeout=timeout or self.timeout)
             except FutureTimeout:

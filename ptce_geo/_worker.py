@@ -47,19 +47,22 @@ Streamlit and pytest do). The memory cap needs Unix; elsewhere only the timeout 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+import types
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .errors import PtceGeoError
 
-__all__ = ["run", "start", "Started", "PRELOAD", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY", "WorkerError", "WorkerTimeout",
+__all__ = ["run", "start", "Started", "hidden_main", "PRELOAD", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY", "WorkerError", "WorkerTimeout",
            "WorkerMemoryError", "WorkerCrashed", "WorkerFailed"]
 
 logger = logging.getLogger(__name__)
@@ -117,6 +120,34 @@ def _context():
                 ctx = multiprocessing.get_context("spawn")
             _CONTEXT = ctx
         return _CONTEXT
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def hidden_main() -> Iterator[None]:
+    """Start child processes in this block without their importing the caller's main script.
+
+    A child made by the fork server or by ``spawn`` first imports the parent's
+    ``__main__`` again, by name or by file. Under Streamlit that module is the app's own
+    script (Streamlit installs it as ``__main__`` for each run): every child would run
+    the whole app, headless, before its task. The functions given to children live in
+    importable modules, so none needs the main script; the block shows the children a
+    main module without a name or a file, and puts the real one back after.
+    """
+    with _MAIN_LOCK:
+        real = sys.modules.get("__main__")
+        stand_in = types.ModuleType("__main__")
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is stand_in:  # a script run may have installed its own meanwhile
+                if real is None:
+                    del sys.modules["__main__"]
+                else:
+                    sys.modules["__main__"] = real
 
 
 def _address_space() -> int | None:
@@ -258,7 +289,8 @@ def start(fn: Callable, *, args: tuple = (), kwargs: Mapping[str, Any] | None = 
     proc = ctx.Process(target=_child, args=(sender, fn, tuple(args), dict(kwargs or {}), memory, env),
                        daemon=True, name="ptce_geo-worker")
     try:
-        proc.start()
+        with hidden_main():
+            proc.start()
     except BaseException:
         receiver.close()
         sender.close()

@@ -395,7 +395,8 @@ def _siren_table(members: Members, spec: LayerSpec, catalogue: Catalogue, cache:
     table = read_source(path, members.siren_table, where=_where(spec))
     siren = _codes(table[_field(table, members.siren_field, spec)], 9)
     insee = _codes(table[_field(table, members.insee_field, spec)], 5)
-    return {s: i for s, i in zip(siren, insee) if isinstance(s, str) and isinstance(i, str)}
+    return {s: i for s, i in zip(siren.to_numpy(dtype=object), insee.to_numpy(dtype=object))
+            if isinstance(s, str) and isinstance(i, str)}
 
 
 def _unresolved(rows: list[tuple]) -> pd.DataFrame:
@@ -408,7 +409,7 @@ def _declared_members(spec: LayerSpec, layer: gpd.GeoDataFrame, communes: gpd.Ge
     members = spec.members
     assert members is not None
     resolve = _Resolver(communes, _siren_table(members, spec, catalogue, cache))
-    names = dict(zip(layer["code"], layer["nom"]))
+    names = dict(zip(layer["code"].to_numpy(dtype=object), layer["nom"].to_numpy(dtype=object)))
     pairs: list[tuple[str, str]] = []
     bad: list[tuple] = []
     if members.table is not None:
@@ -427,7 +428,9 @@ def _declared_members(spec: LayerSpec, layer: gpd.GeoDataFrame, communes: gpd.Ge
                             f"{c} is not a commune of the communes layer (COG {catalogue['communes'].vintage})"))
     else:
         declared = layer["members_declared"] if "members_declared" in layer else pd.Series(np.nan, index=layer.index)
-        for z, text, n_declared in zip(layer["code"], layer["members"], declared):
+        for z, text, n_declared in zip(layer["code"].to_numpy(dtype=object), layer["members"].to_numpy(dtype=object),
+                                       declared.to_numpy(dtype=object)):
+            first = len(pairs)  # this zone's pairs start here (codes are unique)
             for name, code in _parse_members(text, members):
                 name = name or (names[z] if members.format == "code" else "")  # a zone named after its member
                 if code is None:
@@ -441,7 +444,7 @@ def _declared_members(spec: LayerSpec, layer: gpd.GeoDataFrame, communes: gpd.Ge
                                 f"{code} is not {what} of COG {catalogue['communes'].vintage}"))
                 pairs.extend((c, z) for c in found)
             if not pd.isna(n_declared):
-                n = len({c for c, zz in pairs if zz == z})
+                n = len({c for c, _ in pairs[first:]})
                 if n and n != int(n_declared):
                     bad.append((spec.id, z, names[z], "", "", "count_mismatch",
                                 f"the source declares {int(n_declared)} communes, its members make {n} communes "

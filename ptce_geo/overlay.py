@@ -306,6 +306,17 @@ class _LayerIndex:
     def position(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.codes)}
 
+    @cached_property
+    def _index(self) -> pd.Index | None:
+        index = pd.Index(self.codes, dtype=object)
+        return index if index.is_unique else None
+
+    def positions(self, codes: np.ndarray) -> np.ndarray:
+        """The position of each code (``-1`` when unknown), as :attr:`position` gives it."""
+        if self._index is not None:  # one vectorised lookup
+            return self._index.get_indexer(pd.Index(codes, dtype=object)).astype(np.int64, copy=False)
+        return np.fromiter((self.position.get(c, -1) for c in codes), dtype=np.int64, count=len(codes))
+
 
 @dataclass(eq=False)
 class _Membership:
@@ -323,15 +334,15 @@ class _Membership:
     @classmethod
     def build(cls, rows: pd.DataFrame, communes: _LayerIndex, units: _LayerIndex, *,
               complete: np.ndarray | None, exact_geoms: bool) -> "_Membership":
-        ci = np.fromiter((communes.position.get(c, -1) for c in rows["commune"].to_numpy(dtype=object)),
-                         dtype=np.int64, count=len(rows))
-        ui = np.fromiter((units.position.get(c, -1) for c in rows["code"].to_numpy(dtype=object)),
-                         dtype=np.int64, count=len(rows))
+        ci = communes.positions(rows["commune"].to_numpy(dtype=object))
+        ui = units.positions(rows["code"].to_numpy(dtype=object))
         n_units = len(units.codes)
         complete = np.ones(n_units, bool) if complete is None else complete
         ok = (ci >= 0) & (ui >= 0)
         ok[ok] &= complete[ui[ok]]
-        pairs = np.unique(np.stack([ci[ok], ui[ok]], axis=1), axis=0) if ok.any() else np.empty((0, 2), np.int64)
+        # distinct (commune, unit) pairs in (commune, unit) order, sorted as one integer key
+        key = np.unique(ci[ok] * max(n_units, 1) + ui[ok])
+        pairs = np.stack(np.divmod(key, max(n_units, 1)), axis=1).astype(np.int64, copy=False)
         n_com = len(communes.codes)
         offsets = np.zeros(n_com + 1, dtype=np.int64)
         np.cumsum(np.bincount(pairs[:, 0], minlength=n_com), out=offsets[1:])

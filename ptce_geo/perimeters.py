@@ -368,7 +368,8 @@ def _communes_and_epci(catalogue: Catalogue | None) -> tuple[Catalogue, gpd.GeoD
         The catalogue used, the communes layer, the EPCI layer.
     """
     cat = catalogue or load_catalogue()
-    return cat, load_layer("communes", catalogue=cat), load_layer("epci", catalogue=cat)
+    # the tables this process holds (read only here): the checks' code sets are computed once per table
+    return cat, load_layer("communes", catalogue=cat, shared=True), load_layer("epci", catalogue=cat, shared=True)
 
 
 def _touches_nothing(label: str, shp: Any, communes: gpd.GeoDataFrame) -> Problem | None:

@@ -16,6 +16,7 @@ sessions): each figure is computed once under its own lock, then only read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -437,6 +438,25 @@ def stored_scorecard_path(poles: str | os.PathLike, *, catalogue: Catalogue | No
     return cache.root / "scorecards" / f"{_store_key(data, catalogue, options or Options(), levels)}.pickle"
 
 
+def _read_stored(path: Path, poles: str | os.PathLike, catalogue: Catalogue) -> Scorecard | None:
+    """The Scorecard stored at ``path`` when it is there and intact, else ``None``."""
+    from ._integrity import sidecar_matches
+
+    if not path.is_file():
+        return None
+    try:
+        blob = path.read_bytes()
+        if sidecar_matches(path, data=blob):
+            card = pickle.loads(blob)
+            if isinstance(card, Scorecard):
+                card.catalogue = catalogue  # the same layers, by the key: this process's object
+                logger.info("scorecard of %s read from %s", poles, path)
+                return card
+    except Exception as exc:  # noqa: BLE001 - a damaged store is recomputed, never trusted
+        logger.warning("stored scorecard %s unusable (%s): computing it again", path, exc)
+    return None
+
+
 def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
                      options: Options | None = None, levels: Sequence[str] | None = None,
                      cache: Any = None) -> Scorecard:
@@ -465,7 +485,7 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     -------
     Scorecard
     """
-    from ._integrity import atomic_write_bytes, sidecar_matches, write_sidecar
+    from ._integrity import atomic_write_bytes, write_sidecar
     from .cache import Cache
     from .layers import prepare_layers
     from .perimeters import read_perimeters
@@ -474,34 +494,32 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     options = options or Options()
     cache = cache or Cache()
     path = stored_scorecard_path(poles, catalogue=catalogue, options=options, levels=levels, cache=cache)
-    if path.is_file():
-        try:
-            blob = path.read_bytes()
-            if sidecar_matches(path, data=blob):
-                card = pickle.loads(blob)
-                if isinstance(card, Scorecard):
-                    card.catalogue = catalogue  # the same layers, by the key: this process's object
-                    logger.info("scorecard of %s read from %s", poles, path)
-                    return card
-        except Exception as exc:  # noqa: BLE001 - a damaged store is recomputed, never trusted
-            logger.warning("stored scorecard %s unusable (%s): computing it again", path, exc)
-    # a cold cache: the layers this computation reads are built by a child process meanwhile
-    first = ["epci", "qpv", *(levels or catalogue.ids(kind="partition")), "ept", *catalogue.ids(kind="zones")]
-    prepare_layers([lid for lid in dict.fromkeys(first) if lid in catalogue.layers], catalogue=catalogue,
-                   cache=cache)
-    # a path (its name in messages); the key's bytes are what was read just before
-    card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, options=options,
-                     levels=levels)
-    card.summary
-    card.programmes
-    if card.qpv is not None:
-        card.qpv
-    blob = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
-    try:
+    card = _read_stored(path, poles, catalogue)
+    if card is not None:
+        return card
+    with contextlib.suppress(OSError):  # a read-only cache: said when writing
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, blob, what="stored scorecard")
-        write_sidecar(path, {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
-                             "poles": str(poles), "options": repr(options)})
-    except OSError as exc:  # a read-only cache: computed each time, said once
-        logger.warning("cannot keep the scorecard in %s (%s): it is computed at each start", path.parent, exc)
+    with cache.lock(path):  # one computation per key, across threads and processes: the others wait, then read
+        card = _read_stored(path, poles, catalogue)
+        if card is not None:
+            return card
+        # a cold cache: the layers this computation reads are built by a child process meanwhile
+        first = ["epci", "qpv", *(levels or catalogue.ids(kind="partition")), "ept", *catalogue.ids(kind="zones")]
+        prepare_layers([lid for lid in dict.fromkeys(first) if lid in catalogue.layers], catalogue=catalogue,
+                       cache=cache)
+        # a path (its name in messages); the key's bytes are what was read just before
+        card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, options=options,
+                         levels=levels)
+        card.summary
+        card.programmes
+        if card.qpv is not None:
+            card.qpv
+        blob = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, blob, what="stored scorecard")
+            write_sidecar(path, {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
+                                 "poles": str(poles), "options": repr(options)})
+        except OSError as exc:  # a read-only cache: computed each time, said once
+            logger.warning("cannot keep the scorecard in %s (%s): it is computed at each start", path.parent, exc)
     return card

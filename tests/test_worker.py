@@ -117,3 +117,36 @@ def test_calls_from_several_threads_run_side_by_side():
     assert [results[f"q{i}"] for i in range(3)] == [0.1, 0.1, 0.1]
     stuck.join(60)
     assert results["stuck"] == "WorkerTimeout"
+
+
+def test_children_do_not_run_the_callers_main_script(tmp_path, monkeypatch):
+    """Under Streamlit ``__main__`` is the app's script: a spawned child would run it first."""
+    import multiprocessing
+    import sys
+    import types
+
+    from ptce_geo._worker import hidden_main
+
+    marker = tmp_path / "ran"
+    script = tmp_path / "app_script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n", "utf-8")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    ctx = multiprocessing.get_context("spawn")
+
+    def child(hide: bool) -> None:
+        proc = ctx.Process(target=os.getpid)
+        if hide:
+            with hidden_main():
+                proc.start()
+        else:
+            proc.start()
+        proc.join(60)
+        assert proc.exitcode == 0
+
+    child(hide=True)
+    assert not marker.exists()
+    assert sys.modules["__main__"] is fake  # put back
+    child(hide=False)  # the same start without the guard runs the script: what the guard prevents
+    assert marker.exists()
