@@ -11,10 +11,10 @@ same caches as every later one. The options are those of ``streamlit run``::
     python -m app_pages.serve [streamlit options]
 
 Only a prepared cache is read this way (the poles' Scorecard stored by ``ptce-geo fetch``
-or an earlier run): reading it takes seconds. On a cold cache the server starts at once,
-the poles' Scorecard is computed in the background from that moment
-(:func:`prepare_cold`), and the first visitor's page shows its progress message until
-it is ready. A failure while preparing is logged and the server starts anyway.
+or an earlier run): reading it takes seconds. A cold cache would take a minute to prepare
+with no server to say so; then the server starts at once and the first visitor's pages
+prepare the data with their progress messages, as with ``streamlit run``. A failure while
+preparing is logged and the server starts anyway.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -66,27 +65,6 @@ def cache_prepared() -> tuple[bool, str]:
     return True, ""
 
 
-def prepare_cold() -> None:
-    """On a cold cache, while the server starts: import the pages and compute the poles' Scorecard.
-
-    The first visitor's page then waits for this computation instead of starting its
-    own (:func:`ptce_geo.scorecard.stored_scorecard` computes each key once and the
-    others read it), so the time the browser takes to connect is not lost.
-    """
-    t0 = time.perf_counter()
-    try:
-        from ptce_geo.scorecard import stored_scorecard
-        from ptce_geo.settings import poles_path
-
-        from . import carte  # noqa: F401 - the opening page's imports (folium, the maps), now
-
-        stored_scorecard(poles_path())
-    except Exception as exc:  # noqa: BLE001 - the pages compute and report it in French themselves
-        logger.warning("ptce_geo: preparing the shared data failed (%s); the pages will report it", exc)
-    else:
-        logger.info("ptce_geo: données partagées prêtes en %.1f s", time.perf_counter() - t0)
-
-
 def _warm_pages() -> list[str]:
     raw = os.environ.get(WARM_PAGES_ENV, "")
     return [p.strip() for p in raw.split(",") if p.strip()]
@@ -104,9 +82,8 @@ def main(argv: list[str] | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         ready, why = cache_prepared()
         if not ready:
-            logger.info("ptce_geo: cache not prepared (%s): serving now; the shared data is prepared "
-                        "meanwhile, the first pages show their progress", why)
-            threading.Thread(target=prepare_cold, name="ptce_geo-prepare", daemon=True).start()
+            logger.info("ptce_geo: cache not prepared (%s): serving now, the first pages prepare the data "
+                        "with progress messages", why)
             return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
         logger.info("ptce_geo: préparation des données partagées avant d'ouvrir le serveur…")
         try:

@@ -123,21 +123,3 @@ def test_serve_does_not_wait_on_a_cold_cache(app_env, monkeypatch, tmp_path):
     monkeypatch.setenv("PTCE_GEO_POLES", str(tmp_path / "absent.geojson"))
     assert serve.cache_prepared()[0] is False
 
-
-@pytest.mark.realdata
-def test_serve_prepares_a_cold_cache_in_the_background(app_env, monkeypatch, tmp_path):
-    """On a cold cache the poles' Scorecard is computed while the server starts, then stored."""
-    import json
-
-    from app_pages import serve
-    from ptce_geo.scorecard import stored_scorecard
-
-    poles = tmp_path / "poles.geojson"
-    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": None, "properties": {"id": "froid", "nom": "Pôle froid",
-                                                             "epci": ["244000659"]}}]}), "utf-8")
-    monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
-    assert serve.cache_prepared()[0] is False
-    serve.prepare_cold()
-    assert serve.cache_prepared() == (True, "")
-    assert list(stored_scorecard(poles).summary["pole_id"]) == ["froid"]
