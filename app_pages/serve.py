@@ -11,7 +11,7 @@ same caches as every later one. The options are those of ``streamlit run``::
     python -m app_pages.serve [streamlit options]
 
 Only a prepared cache is read this way (the poles' Scorecard stored by ``ptce-geo fetch``
-or an earlier run): reading it takes seconds. A cold cache would take a minute to prepare
+or an earlier run): reading it takes seconds. A cold cache takes some twenty seconds to prepare
 with no server to say so; then the server starts at once and the first visitor's pages
 prepare the data with their progress messages, as with ``streamlit run``. A failure while
 preparing is logged and the server starts anyway.
