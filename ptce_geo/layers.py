@@ -893,6 +893,7 @@ def fetch_layers(
     """
     catalogue = catalogue or load_catalogue()
     ids = list(layer_ids) if layer_ids else catalogue.ids()
+    prepare_layers(ids, catalogue=catalogue, cache=cache)  # a child builds from the end, this loop from the start
     return {lid: len(load_layer(lid, catalogue=catalogue, cache=cache, progress=progress)) for lid in ids}
 
 
