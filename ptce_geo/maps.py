@@ -557,6 +557,9 @@ def place_labels(names: Sequence[str], lon: Sequence[float], lat: Sequence[float
     big = np.asarray(major, dtype=bool) if major is not None else np.zeros(n, dtype=bool)
     half_w = (np.array([len(t) for t in names]) * font_px * np.where(big, 1.2, 1.0) + 6) / 2
     half_h = np.where(big, height_px * 1.15, height_px) / 2
+    order = np.argsort(np.asarray(priority, dtype=float), kind="stable")
+    # the loop below reads single values: Python floats, ten times faster than numpy scalars
+    mx, my, half_w, half_h, big = mx.tolist(), my.tolist(), half_w.tolist(), half_h.tolist(), big.tolist()
     cell = 96.0
     scales = {z: 256.0 * 2.0 ** z for z in zooms}
     grids: dict[int, dict[tuple[int, int], list[int]]] = {z: {} for z in zooms}
@@ -576,12 +579,14 @@ def place_labels(names: Sequence[str], lon: Sequence[float], lat: Sequence[float
                     return False
         return True
 
-    for i in np.argsort(np.asarray(priority, dtype=float), kind="stable"):
-        for n_z, z in enumerate(zooms):
-            # free at this zoom and at every larger one, where more important names may appear
-            if all(free(i, zz) for zz in zooms[n_z:]):
-                first[i] = z
+    for i in order.tolist():
+        # the first zoom where it is free, and free at every larger one, where more important
+        # names may appear (each zoom tested once: the grids change only after the choice)
+        ok = [free(i, z) for z in zooms]
+        for n_z in range(len(zooms) - 1, -1, -1):
+            if not ok[n_z]:
                 break
+            first[i] = zooms[n_z]
         # a major name keeps its place at the zooms where it does not fit yet, so that no
         # smaller town shows where it will appear (Contes before Nice)
         for zz in zooms:

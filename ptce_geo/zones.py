@@ -103,6 +103,12 @@ _NO_UNRESOLVED = pd.DataFrame(columns=UNRESOLVED_COLUMNS)
 _FLOAT_COLUMNS = ("share_of_pole", "share_of_zone", "iou", "overlap_km2", "overlap_population", "shared_communes")
 
 
+class _LayerName(NamedTuple):
+    """A catalogue layer, pickled by its id (see :meth:`ZoneOverlap.__getstate__`)."""
+
+    layer: str
+
+
 @dataclass
 class ZoneOverlap:
     """Everything about a set of poles against one zones layer, computed once.
@@ -150,6 +156,19 @@ class ZoneOverlap:
     #: the summary as columns (arrays)
     _summary_cols: dict = field(default_factory=dict, repr=False)
     _catalogue: Catalogue | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if self._catalogue is not None and self.layer in self._catalogue.layers and shared_key(self.zones):
+            # the catalogue's own table (a process-wide one): sent by name, read from the cache where it
+            # arrives (a worker's result comes back in 0,3 MB instead of 6,5 MB)
+            state["zones"] = _LayerName(self.layer)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state.get("zones"), _LayerName):
+            state["zones"] = load_layer(state["zones"].layer, catalogue=state["_catalogue"], shared=True)
+        self.__dict__.update(state)
 
     @cached_property
     def table(self) -> pd.DataFrame:

@@ -402,3 +402,20 @@ def test_drawn_disc_against_zones_layers_matches_independent_geometry(catalogue)
     assert len(districts)
     assert list(districts["qpv_area_km2"]) == list(qpv.loc[districts["qpv_code"], "area_m2"] / 1e6)
     assert list(districts["qpv_name"]) == list(qpv.loc[districts["qpv_code"], "nom"])
+
+
+@pytest.mark.realdata
+def test_a_catalogue_layers_overlap_pickles_the_layer_by_name(catalogue, squares):
+    """A worker's result comes back without the zones layer in it; a user's own table travels whole."""
+    import pickle
+
+    poles = perimeters(feature("tarnos", communes=["40312", "40209"]), catalogue=catalogue)
+    ov = overlap_zones(poles, "qpv", catalogue=catalogue)
+    blob = pickle.dumps(ov)
+    assert len(blob) < 100_000 < len(pickle.dumps(ov.zones))  # 1 514 districts with their outlines
+    back = pickle.loads(blob)
+    assert back.zones is ov.zones  # the process-wide table, read again by its id
+    assert back.table.equals(ov.table) and back.summary.equals(ov.summary)
+    own = overlap_zones(squares, zones(a=shapely.box(2.5, 46, 4, 47)))
+    again = pickle.loads(pickle.dumps(own))
+    assert again.zones.equals(own.zones) and again.table.equals(own.table)
