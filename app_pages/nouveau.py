@@ -49,25 +49,33 @@ def _keep_communes(dep: str) -> None:
     st.session_state.setdefault("_nouv_communes", {})[dep] = list(st.session_state.get(f"nouv_communes_{dep}") or [])
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _choices(dkey: str) -> tuple[list[str], dict[str, str], list[str], dict[str, str], dict[str, tuple[list[str], dict]]]:
+    """The EPCI, the départements and, per département, its communes sorted by name, with their names
+    (the same for every session and every run: built once)."""
+    epci, deps, communes = common.layer("epci"), common.layer("departements"), common.layer("communes")
+    by_dep = {}
+    for dep, group in communes[["code", "nom", "dep"]].sort_values("nom", kind="stable").groupby("dep", sort=False):
+        codes = group["code"].to_numpy(dtype=object).tolist()
+        by_dep[dep] = (codes, dict(zip(codes, group["nom"].to_numpy(dtype=object).tolist())))
+    return (list(epci["code"]), dict(zip(epci["code"], epci["nom"])), sorted(deps["code"]),
+            dict(zip(deps["code"], deps["nom"])), by_dep)
+
+
 def _codes_mode() -> dict | None:
-    epci = common.layer("epci")
-    deps = common.layer("departements")
-    communes = common.layer("communes")
-    e_names = dict(zip(epci["code"], epci["nom"]))
+    epci_codes, e_names, dep_codes, d_names, by_dep = _choices(common.data_key())
     # « contains »: typing « Tarnos » offers Tarnos only (fuzzy matching also offers Saint-Laurent-de-Gosse),
     # and no « select all matches » entry that Enter would pick
-    chosen_epci = st.multiselect("EPCI", list(epci["code"]), key="nouv_epci", filter_mode="contains", select_all=False,
+    chosen_epci = st.multiselect("EPCI", epci_codes, key="nouv_epci", filter_mode="contains", select_all=False,
                                  format_func=lambda c: f"{e_names.get(c, c)} ({c})",
                                  placeholder="Tapez un nom ou un SIREN d'EPCI")
-    d_names = dict(zip(deps["code"], deps["nom"]))
     c1, c2 = st.columns([1, 2])
-    dep = c1.selectbox("Communes du département", sorted(deps["code"]), key="nouv_dep", filter_mode="contains",
+    dep = c1.selectbox("Communes du département", dep_codes, key="nouv_dep", filter_mode="contains",
                        format_func=lambda c: f"{d_names.get(c, c)} ({c})")
-    in_dep = communes[communes["dep"] == dep].sort_values("nom")
-    c_names = dict(zip(in_dep["code"], in_dep["nom"]))
+    in_dep, c_names = by_dep.get(dep, ([], {}))
     # widget states vanish when their département is not shown: keep the choices apart
     store = st.session_state.setdefault("_nouv_communes", {})
-    c2.multiselect("Communes", list(in_dep["code"]), key=f"nouv_communes_{dep}", default=store.get(dep, []),
+    c2.multiselect("Communes", list(in_dep), key=f"nouv_communes_{dep}", default=store.get(dep, []),
                    filter_mode="contains", select_all=False,
                    format_func=lambda c: f"{c_names.get(c, c)} ({c})", placeholder="Tapez un nom ou un code INSEE",
                    on_change=_keep_communes, args=(dep,))
