@@ -503,10 +503,10 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
         card = _read_stored(path, poles, catalogue)
         if card is not None:
             return card
-        # a cold cache: the layers this computation reads are built by a child process meanwhile
+        # a cold cache: the layers this computation reads (from the settings' cache folder, where
+        # load_layer looks) are built by a child process meanwhile
         first = ["epci", "qpv", *(levels or catalogue.ids(kind="partition")), "ept", *catalogue.ids(kind="zones")]
-        prepare_layers([lid for lid in dict.fromkeys(first) if lid in catalogue.layers], catalogue=catalogue,
-                       cache=cache)
+        prepare_layers([lid for lid in dict.fromkeys(first) if lid in catalogue.layers], catalogue=catalogue)
         # a path (its name in messages); the key's bytes are what was read just before
         card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, options=options,
                          levels=levels)
