@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     poles = args.poles or poles_path()
-    cores = len(os.sched_getaffinity(0))
+    cores = importlib.import_module("ptce_geo.overlay").cores()
     base = [cold_run(poles, background=False) for _ in range(args.repeat)]
     fast = [cold_run(poles, background=True) for _ in range(args.repeat)]
     assert base[0][1].equals(fast[0][1]), "the two runs gave different figures"

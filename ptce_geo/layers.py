@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 import time
@@ -832,10 +831,11 @@ def prepare_layers(layer_ids: Iterable[str] | None = None, *, catalogue: Catalog
         nothing was started.
     """
     from ._worker import start
+    from .overlay import cores
 
     catalogue = catalogue or load_catalogue()
     cache = cache or Cache()
-    if len(os.sched_getaffinity(0)) < 2:
+    if cores() < 2:
         return None
     ids = [lid for lid in (layer_ids if layer_ids is not None else catalogue.ids()) if lid != "communes"]
     missing = [lid for lid in ids

@@ -12,6 +12,7 @@ from filelock import FileLock
 from ptce_geo import layers
 from ptce_geo.cache import Cache
 from ptce_geo.layers import _build_tables, _fingerprint, load_layer, prepare_layers
+from ptce_geo.overlay import cores
 
 pytestmark = pytest.mark.realdata
 
@@ -22,7 +23,7 @@ def _path(catalogue, cache: Cache, lid: str):
 
 
 def test_a_child_process_builds_the_tables_the_caller_reads(catalogue, tmp_path):
-    if len(os.sched_getaffinity(0)) < 2:
+    if cores() < 2:
         pytest.skip("one core: nothing is prepared in the background")
     cold = Cache(tmp_path / "cold")
     wanted = ["regions", "zones_emploi", "pnr"]
