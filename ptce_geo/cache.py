@@ -55,8 +55,20 @@ def _is_regular(path: Path) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def _crs(text: str) -> pyproj.CRS:
-    """One CRS object per definition: building one from PROJ JSON takes some 30 ms."""
-    return pyproj.CRS.from_user_input(json.loads(text))
+    """One CRS object per PROJ JSON definition (building one takes some 30 ms), read as geopandas
+    reads it: without the ids of datum ensemble members, which older PROJ databases do not know."""
+    def strip(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "members" and isinstance(value, list):
+                    for member in value:
+                        if isinstance(member, dict):
+                            member.pop("id", None)
+                else:
+                    strip(value)
+    definition = json.loads(text)  # a fresh copy, stripped here
+    strip(definition)
+    return pyproj.CRS.from_user_input(definition)
 
 
 def read_geoparquet(data: bytes) -> gpd.GeoDataFrame:
@@ -79,30 +91,13 @@ def read_geoparquet(data: bytes) -> gpd.GeoDataFrame:
         return gpd.read_parquet(io.BytesIO(data))
     crs = spec.get("crs", "OGC:CRS84")  # the GeoParquet default
     if isinstance(crs, dict):
-        crs = _crs(json.dumps(_without_member_ids(crs), sort_keys=True))
+        crs = _crs(json.dumps(crs, sort_keys=True))
     position = table.column_names.index(column)
     frame = table.drop([column]).to_pandas()
     frame.insert(position, column, gpd.array.from_wkb(np.array(table[column]), crs=crs))
     if b"PANDAS_ATTRS" in meta:
         frame.attrs = json.loads(meta[b"PANDAS_ATTRS"])
     return gpd.GeoDataFrame(frame, geometry=column)
-
-
-def _without_member_ids(crs: dict) -> dict:
-    """PROJ JSON without the ids of datum ensemble members, as geopandas reads it (older PROJ
-    databases do not know them)."""
-    def strip(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "members" and isinstance(value, list):
-                    for member in value:
-                        if isinstance(member, dict):
-                            member.pop("id", None)
-                else:
-                    strip(value)
-    crs = json.loads(json.dumps(crs))
-    strip(crs)
-    return crs
 
 
 class Cache:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import re
 import threading
 import time
@@ -649,6 +650,11 @@ def _fingerprint(spec: LayerSpec, catalogue: Catalogue) -> str:
     return fp
 
 
+def _table_path(spec: LayerSpec, catalogue: Catalogue, cache: Cache) -> Path:
+    """Where the cache keeps the built table of ``spec`` (its fingerprint in the name)."""
+    return cache.table_path(spec, _fingerprint(spec, catalogue))
+
+
 def shared_key(table: pd.DataFrame) -> str | None:
     """The token of a table this process holds in memory, when ``table`` is that very table.
 
@@ -771,8 +777,7 @@ def _build_tables(catalogue: Catalogue, root: str, layer_ids: list[str]) -> list
     the process that needs it will build it and report the error.
     """
     cache = Cache(root)
-    communes = cache.table_path(catalogue["communes"], _fingerprint(catalogue["communes"], catalogue)) \
-        if "communes" in catalogue.layers else None
+    communes = _table_path(catalogue["communes"], catalogue, cache) if "communes" in catalogue.layers else None
     pending, deferred, built = list(layer_ids), set(), []
     while pending:
         # in order, but a layer made of communes only once the communes table is written
@@ -785,7 +790,7 @@ def _build_tables(catalogue: Catalogue, root: str, layer_ids: list[str]) -> list
             lid = pending[0]  # nobody is: load_layer builds them first
         pending.remove(lid)
         spec = catalogue[lid]
-        path = cache.table_path(spec, _fingerprint(spec, catalogue))
+        path = _table_path(spec, catalogue, cache)
         if cache.has_table(path):
             continue
         if cache.busy(path):
@@ -835,11 +840,11 @@ def prepare_layers(layer_ids: Iterable[str] | None = None, *, catalogue: Catalog
 
     catalogue = catalogue or load_catalogue()
     cache = cache or Cache()
-    if cores() < 2:
+    if cores() < 2 or multiprocessing.current_process().daemon:  # a daemonic process may not have children
         return None
     ids = [lid for lid in (layer_ids if layer_ids is not None else catalogue.ids()) if lid != "communes"]
     missing = [lid for lid in ids
-               if not cache.has_table(cache.table_path(catalogue[lid], _fingerprint(catalogue[lid], catalogue)))
+               if not cache.has_table(_table_path(catalogue[lid], catalogue, cache))
                and _is_local(catalogue[lid], catalogue)]
     if not missing:
         return None
@@ -849,7 +854,7 @@ def prepare_layers(layer_ids: Iterable[str] | None = None, *, catalogue: Catalog
     try:  # started from this thread: a fork when the caller runs one thread (see _worker.start)
         call = start(_build_tables, args=(catalogue, str(cache.root), order), memory=None,
                      label=("preparing the layers", "la préparation des couches"))
-    except (OSError, RuntimeError) as exc:  # no child process possible here: the caller builds them all
+    except (OSError, RuntimeError) as exc:  # no child process here (no fork, no guard): the caller builds them all
         logger.info("layers not prepared in the background (%s)", exc)
         return None
 
@@ -873,7 +878,7 @@ def _prefetch(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress: Pro
     """
     specs = [spec, catalogue["communes"]] if _needs_communes(spec, catalogue) else [spec]
     for item in specs:
-        if item is not spec and cache.has_table(cache.table_path(item, _fingerprint(item, catalogue))):
+        if item is not spec and cache.has_table(_table_path(item, catalogue, cache)):
             continue
         for source in source_files(item):
             if catalogue.resolve(source).startswith(("http://", "https://")):
@@ -904,7 +909,7 @@ def layer_status(*, catalogue: Catalogue | None = None, cache: Cache | None = No
     cache = cache or Cache()
     rows = []
     for spec in catalogue:
-        ready = cache.has_table(cache.table_path(spec, _fingerprint(spec, catalogue)))
+        ready = cache.has_table(_table_path(spec, catalogue, cache))
         members = spec.members.describe() if spec.members else ("communes" if spec.nested_in_communes else "")
         rows.append({"id": spec.id, "title": spec.title, "kind": spec.kind,
                      "vintage": spec.vintage, "status": spec.status, "period": spec.period,

@@ -516,7 +516,6 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
             card.qpv
         blob = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, blob, what="stored scorecard")
             write_sidecar(path, {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
                                  "poles": str(poles), "options": repr(options)})

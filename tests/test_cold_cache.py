@@ -11,15 +11,14 @@ from filelock import FileLock
 
 from ptce_geo import layers
 from ptce_geo.cache import Cache
-from ptce_geo.layers import _build_tables, _fingerprint, load_layer, prepare_layers
+from ptce_geo.layers import _build_tables, _table_path, load_layer, prepare_layers
 from ptce_geo.overlay import cores
 
 pytestmark = pytest.mark.realdata
 
 
 def _path(catalogue, cache: Cache, lid: str):
-    spec = catalogue[lid]
-    return cache.table_path(spec, _fingerprint(spec, catalogue))
+    return _table_path(catalogue[lid], catalogue, cache)
 
 
 def test_a_child_process_builds_the_tables_the_caller_reads(catalogue, tmp_path):
