@@ -11,16 +11,22 @@ same caches as every later one. The options are those of ``streamlit run``::
     python -m app_pages.serve [streamlit options]
 
 Only a prepared cache is read this way (the poles' Scorecard stored by ``ptce-geo fetch``
-or an earlier run): reading it takes seconds. A cold cache takes some twenty seconds to prepare
-with no server to say so; then the server starts at once and the first visitor's pages
-prepare the data with their progress messages, as with ``streamlit run``. A failure while
-preparing is logged and the server starts anyway.
+or an earlier run): reading it takes seconds. On a cold cache the server starts at once, and
+a separate process starts at the same moment to compute and store the poles' Scorecard (the
+opening page's data) while the visitor's browser loads the app: the first page shows its
+progress message, waits for that process (the stored Scorecard's file lock), then reads the
+result. Without this launcher (``streamlit run app.py``), the first visitor's page computes it.
+A failure while preparing is logged and the server starts anyway; a preparation still running
+when the server stops is stopped with it (its files are written atomically).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +36,10 @@ logger = logging.getLogger("ptce_geo.app")
 APP = Path(__file__).resolve().parent.parent / "app.py"
 #: the pages run before serving (their titles, comma-separated), and the opening page's
 WARM_PAGES_ENV = "PTCE_GEO_WARM_PAGES"
+#: the option that makes this module compute the stored Scorecard instead of serving
+PREPARE_OPTION = "--prepare-cache"
+#: why the cache is not prepared when only the poles' Scorecard is missing (it can be computed)
+NOT_STORED = "the poles' Scorecard is not stored yet (`ptce-geo fetch` prepares it)"
 
 
 def warm(app: Path = APP, *, pages: list[str] | None = None, timeout: float = 600) -> float:
@@ -61,8 +71,53 @@ def cache_prepared() -> tuple[bool, str]:
     except Exception as exc:  # noqa: BLE001 - no poles file, no catalogue: the pages will say it in French
         return False, f"the poles or the catalogue cannot be read ({exc})"
     if not path.is_file():
-        return False, "the poles' Scorecard is not stored yet (`ptce-geo fetch` prepares it)"
+        return False, NOT_STORED
     return True, ""
+
+
+def start_preparing() -> subprocess.Popen:
+    """Start a separate process that computes and stores the poles' Scorecard (see :func:`prepare`).
+
+    It is a process of its own, not a thread of the server: the server answers the first
+    visitor meanwhile, and the process builds the layers with a child of its own (2 cores).
+    Its logs go to the server's output. It is stopped when this process exits.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "app_pages.serve", PREPARE_OPTION], cwd=APP.parent,
+                            stdin=subprocess.DEVNULL)
+    atexit.register(_stop_preparing, proc)
+    return proc
+
+
+def _stop_preparing(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def prepare() -> int:
+    """Compute and store the poles' Scorecard as the opening page reads it; the exit status.
+
+    Same file, same key as ``common.scorecard_for("area")`` (the settings' poles file,
+    catalogue and cache, default options), so that the page only reads it.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # stopped by the server: exit normally, so that the layers' child process is stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    from ptce_geo.errors import PtceGeoError
+    from ptce_geo.scorecard import stored_scorecard
+    from ptce_geo.settings import poles_path
+
+    t0 = time.perf_counter()
+    try:
+        card = stored_scorecard(poles_path())
+    except PtceGeoError as exc:  # the page computes again and says it in French
+        logger.warning("ptce_geo: the poles' Scorecard could not be prepared: %s", exc)
+        return 1
+    logger.info("ptce_geo: Scorecard of the %d poles stored in %.1f s", len(card.ids), time.perf_counter() - t0)
+    return 0
 
 
 def _warm_pages() -> list[str]:
@@ -72,6 +127,9 @@ def _warm_pages() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Prepare the shared caches, then ``streamlit run app.py`` with ``argv`` as its options."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [PREPARE_OPTION]:
+        raise SystemExit(prepare())
     from streamlit.web import bootstrap
     from streamlit.web import cli as streamlit_cli
 
@@ -82,8 +140,12 @@ def main(argv: list[str] | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         ready, why = cache_prepared()
         if not ready:
-            logger.info("ptce_geo: cache not prepared (%s): serving now, the first pages prepare the data "
-                        "with progress messages", why)
+            if why == NOT_STORED:
+                logger.info("ptce_geo: cache not prepared (%s): serving now while a separate process "
+                            "prepares it; the first page shows its progress", why)
+                start_preparing()
+            else:  # nothing to compute: the pages say what is missing, in French
+                logger.info("ptce_geo: %s: serving now", why)
             return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
         logger.info("ptce_geo: préparation des données partagées avant d'ouvrir le serveur…")
         try:
@@ -95,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
 
     bootstrap.run = run_prepared
-    streamlit_cli.main(["run", str(APP), *(sys.argv[1:] if argv is None else argv)], prog_name="streamlit")
+    streamlit_cli.main(["run", str(APP), *argv], prog_name="streamlit")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ Layout under the cache folder (``PTCE_GEO_CACHE``, default ``boundaries/cache``)
     downloads/.../<file>.meta.json                      url, size, sha256, date
     layers/<layer>-<vintage>-<fingerprint>.parquet      normalised layer (GeoParquet)
     layers/....parquet.meta.json                        its sha256, rows, build date
+    layers/<layer>-...membership-<key>.pickle           a layer's commune → unit rows
+    layers/<layer>-...members-<key>.pickle              a zones layer's communes (zone_members)
+    scorecards/<key>.pickle                             a stored Scorecard (stored_scorecard)
 
 Every cached file has a sidecar with its sha256 (:mod:`ptce_geo._integrity`). A file
 whose bytes no longer match is reported, deleted and rebuilt, never used. A cache that
@@ -25,6 +28,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import stat
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -43,7 +47,21 @@ from .settings import cache_dir
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Cache"]
+__all__ = ["Cache", "code_digest"]
+
+_CODE_DIGEST: str | None = None
+
+
+def code_digest() -> str:
+    """SHA-256 of the library's own source: what the cache keeps as Python objects (stored
+    Scorecards, membership indexes) is keyed by it, so it is never read by other code."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        digest = hashlib.sha256()
+        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        _CODE_DIGEST = digest.hexdigest()
+    return _CODE_DIGEST
 
 
 def _is_regular(path: Path) -> bool:
@@ -235,6 +253,50 @@ class Cache:
                 **meta,
             }
             write_sidecar(path, record)
+        except InvalidInput as exc:  # a folder, a device or a link where the entry goes
+            raise OSError(errno.EEXIST, str(exc), str(path)) from None
+
+    def has_object(self, path: Path) -> bool:
+        """True when an object and its sidecar exist (not checked byte by byte)."""
+        return _is_regular(path) and _is_regular(self._meta_path(path))
+
+    def read_object(self, path: Path) -> object | None:
+        """The Python object :meth:`write_object` stored at ``path``, or ``None``.
+
+        ``None`` when the file is absent, or when its bytes no longer match their sidecar
+        or cannot be read back (then it is logged and deleted, so that the caller computes
+        and stores it again). Objects are stored under keys that include
+        :func:`code_digest`: only this code reads what it wrote.
+        """
+        if not os.path.lexists(path):
+            return None
+        try:
+            if not _is_regular(path):
+                raise ValueError("not a regular file")
+            data = path.read_bytes()
+            meta = read_sidecar(path)
+            if meta is None or len(data) != meta.get("size") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+                raise ValueError("checksum differs from its sidecar")
+            return pickle.loads(data)
+        except Exception as exc:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
+            logger.warning("cached object %s unusable (%s): computing it again", path, exc)
+            if _is_regular(path):
+                self.discard(path)
+            return None
+
+    def write_object(self, path: Path, value: object, **meta: object) -> None:
+        """Store ``value`` (pickled) atomically at ``path`` with its sidecar (sha256, size, ``meta``).
+
+        Raises
+        ------
+        OSError
+            When the folder cannot be written or the entry is not a regular file.
+        """
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            atomic_write_bytes(path, data, what="cache entry")
+            write_sidecar(path, {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **meta})
         except InvalidInput as exc:  # a folder, a device or a link where the entry goes
             raise OSError(errno.EEXIST, str(exc), str(path)) from None
 

@@ -9,6 +9,7 @@ GeoParquet table to the cache; later loads read that table.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -26,7 +27,7 @@ import shapely
 
 from ._http import fetch_file
 from ._readers import read_source
-from .cache import Cache
+from .cache import Cache, code_digest
 from .catalogue import Catalogue, LayerSpec, Members, Source, load_catalogue
 from .errors import DataUnavailable, IntegrityError, PtceGeoError
 from .geometry import repair_polygonal
@@ -218,15 +219,30 @@ def _join_tables(raw: pd.DataFrame, spec: LayerSpec, catalogue: Catalogue, cache
 
 
 def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> pd.DataFrame:
-    """Commune → unit rows (``commune``, ``code``, ``nom``) of a dissolved layer."""
+    """Commune → unit rows (``commune``, ``code``, ``nom``) of a dissolved layer.
+
+    Read from the source table once, then kept in the cache next to the layer's table
+    (:func:`_stored`): the layer's build stores them, and every later process (the
+    Scorecard's, the app's) reads them back instead of the source table.
+    """
     assert spec.membership is not None
-    path = _obtain(spec, spec.membership, catalogue, cache, progress)
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns, spec.fingerprint())
-    file_key = key[:3] + (spec.membership,)
+    stored = _index_path(spec, catalogue, cache, "membership")
+    key = (str(stored),)
     with _MEMO_LOCK:
         if key in _MEMBERS:
             return _MEMBERS[key]
+    rows = _stored(stored, cache, lambda: _read_membership(spec, catalogue, cache, progress), pd.DataFrame)
+    with _MEMO_LOCK:
+        _MEMBERS[key] = rows
+    return rows
+
+
+def _read_membership(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> pd.DataFrame:
+    assert spec.membership is not None
+    path = _obtain(spec, spec.membership, catalogue, cache, progress)
+    stat = path.stat()
+    file_key = (str(path), stat.st_size, stat.st_mtime_ns, spec.membership)
+    with _MEMO_LOCK:
         table = _LAST_TABLE.get(file_key)
     if table is None:
         table = read_source(path, spec.membership, where=_where(spec))
@@ -245,10 +261,46 @@ def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progr
         rows = rows.explode("code")
     rows["code"] = _codes(rows["code"], spec.code_width)
     rows = _drop_no_unit(rows.dropna(subset=["commune", "code"]), spec)
-    rows = rows.drop_duplicates(subset=["commune", "code"]).reset_index(drop=True)
-    with _MEMO_LOCK:
-        _MEMBERS[key] = rows
-    return rows
+    return rows.drop_duplicates(subset=["commune", "code"]).reset_index(drop=True)
+
+
+def _index_path(spec: LayerSpec, catalogue: Catalogue, cache: Cache, what: str) -> Path:
+    """Where the cache keeps an index derived from ``spec``'s sources (``membership``, ``members``).
+
+    Next to the layer's table; the key holds the layer's and the communes' fingerprints
+    and the library's code (:func:`ptce_geo.cache.code_digest`).
+    """
+    parts = [what, code_digest(), _fingerprint(spec, catalogue)]
+    if "communes" in catalogue.layers:
+        parts.append(_fingerprint(catalogue["communes"], catalogue))
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+    table = _table_path(spec, catalogue, cache)
+    return table.with_name(f"{table.stem}.{what}-{key}.pickle")
+
+
+def _stored(path: Path, cache: Cache, compute: Callable[[], object], kind: type) -> object:
+    """``compute()``, kept in the cache at ``path``: read back when there, computed once across processes.
+
+    Another process (or thread) computing the same entry holds its lock: this one waits,
+    then reads it. A cache that cannot be written only means computing each time.
+    """
+    found = cache.read_object(path)
+    if isinstance(found, kind):
+        return found
+    with contextlib.suppress(OSError):  # a read-only cache: said by the lock
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with cache.lock(path) as held:
+        found = cache.read_object(path)
+        if isinstance(found, kind):
+            return found
+        value = compute()
+        if held:
+            try:
+                cache.write_object(path, value)
+            except OSError as exc:
+                logger.warning("cannot keep %s in the cache (%s): it is computed again next time",
+                               path.name, exc.strerror or exc)
+    return value
 
 
 def commune_membership(layer_id: str, *, catalogue: Catalogue | None = None,
@@ -491,22 +543,10 @@ def zone_members(layer_id: str, *, catalogue: Catalogue | None = None,
     with _MEMO_LOCK:
         if key in _MEMBERS_MEMO:
             return _MEMBERS_MEMO[key]
-    layer = load_layer(layer_id, catalogue=catalogue, cache=cache)
-    communes = load_layer("communes", catalogue=catalogue, cache=cache)
-    if spec.members is not None:
-        result = _declared_members(spec, layer, communes, catalogue, cache)
-    else:
-        rows = commune_membership(layer_id, catalogue=catalogue, cache=cache)
-        rows = rows[rows["code"].isin(set(layer["code"]))]
-        known = set(communes["code"])
-        lost = rows[~rows["commune"].isin(known)]
-        names = dict(zip(layer["code"], layer["nom"]))
-        unresolved = _unresolved([(spec.id, z, names.get(z, z), "", c, "unknown_code",
-                                   f"{c} is not a commune of the communes layer") for c, z in
-                                  zip(lost["commune"], lost["code"])])
-        rows = rows[rows["commune"].isin(known)].drop_duplicates().reset_index(drop=True).astype(object)
-        complete = frozenset(set(rows["code"]) - set(unresolved["zone_code"]))
-        result = ZoneMembers(layer=spec.id, rows=rows, unresolved=unresolved, complete=complete)
+    layer = load_layer(layer_id, catalogue=catalogue, cache=cache, shared=True)
+    communes = load_layer("communes", catalogue=catalogue, cache=cache, shared=True)
+    result = _stored(_index_path(spec, catalogue, cache, "members"), cache,
+                     lambda: _compute_members(spec, layer, communes, catalogue, cache), ZoneMembers)
     result = ZoneMembers(
         layer=result.layer, rows=result.rows, unresolved=result.unresolved, complete=result.complete,
         commune_pos=pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(
@@ -519,6 +559,24 @@ def zone_members(layer_id: str, *, catalogue: Catalogue | None = None,
     with _MEMO_LOCK:
         _MEMBERS_MEMO[key] = result
     return result
+
+
+def _compute_members(spec: LayerSpec, layer: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                     catalogue: Catalogue, cache: Cache) -> ZoneMembers:
+    """The members of ``spec``'s zones, without positions (what :func:`zone_members` stores)."""
+    if spec.members is not None:
+        return _declared_members(spec, layer, communes, catalogue, cache)
+    rows = commune_membership(spec.id, catalogue=catalogue, cache=cache)
+    rows = rows[rows["code"].isin(set(layer["code"]))]
+    known = set(communes["code"])
+    lost = rows[~rows["commune"].isin(known)]
+    names = dict(zip(layer["code"], layer["nom"]))
+    unresolved = _unresolved([(spec.id, z, names.get(z, z), "", c, "unknown_code",
+                               f"{c} is not a commune of the communes layer") for c, z in
+                              zip(lost["commune"], lost["code"])])
+    rows = rows[rows["commune"].isin(known)].drop_duplicates().reset_index(drop=True).astype(object)
+    complete = frozenset(set(rows["code"]) - set(unresolved["zone_code"]))
+    return ZoneMembers(layer=spec.id, rows=rows, unresolved=unresolved, complete=complete)
 
 
 def _positions_by_key(keys: np.ndarray) -> list[tuple[object, np.ndarray]]:
@@ -774,7 +832,9 @@ def _build_tables(catalogue: Catalogue, root: str, layer_ids: list[str]) -> list
 
     A layer whose table another process is writing is put back at the end of the list
     once, then left to that process. A layer that cannot be built is logged and skipped:
-    the process that needs it will build it and report the error.
+    the process that needs it will build it and report the error. Then the members of
+    the zones layers built (:func:`zone_members`) are computed and kept in the cache,
+    unless another process is computing them.
     """
     cache = Cache(root)
     communes = _table_path(catalogue["communes"], catalogue, cache) if "communes" in catalogue.layers else None
@@ -804,6 +864,18 @@ def _build_tables(catalogue: Catalogue, root: str, layer_ids: list[str]) -> list
             logger.info("layer %s not prepared in the background (%s)", lid, exc)
             continue
         built.append(lid)
+    # then the communes of the zones layers built here, which the caller reads last (zone_members)
+    for lid in built:
+        spec = catalogue[lid]
+        if spec.kind != "zones" or not spec.has_members:
+            continue
+        path = _index_path(spec, catalogue, cache, "members")
+        if cache.has_object(path) or cache.busy(path):  # there, or being computed by the caller
+            continue
+        try:
+            zone_members(lid, catalogue=catalogue, cache=cache)
+        except PtceGeoError as exc:
+            logger.info("members of layer %s not prepared in the background (%s)", lid, exc)
     return built
 
 

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import pickle
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .cache import code_digest
 from .catalogue import Catalogue, load_catalogue
 from .errors import DataUnavailable
 from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, share_arrays, typology
@@ -400,22 +400,8 @@ def _ept_hosts(catalogue: Catalogue) -> tuple[frozenset, frozenset]:
 # ------------------------------------------------------------------ kept on disk
 #: bumped when what a stored Scorecard holds changes shape
 _STORE_FORMAT = 1
-_CODE_DIGEST: str | None = None
-
-
-def _code_digest() -> str:
-    """SHA-256 of the library's own source: a stored Scorecard is never read by other code."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        digest = hashlib.sha256()
-        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        _CODE_DIGEST = digest.hexdigest()
-    return _CODE_DIGEST
-
-
 def _store_key(data: bytes, catalogue: Catalogue, options: Options, levels: Sequence[str] | None) -> str:
-    parts = [f"format={_STORE_FORMAT}", _code_digest(), hashlib.sha256(data).hexdigest(), repr(options),
+    parts = [f"format={_STORE_FORMAT}", code_digest(), hashlib.sha256(data).hexdigest(), repr(options),
              repr(tuple(levels) if levels is not None else None), str(catalogue.path.resolve()),
              repr(sorted((s.id, s.fingerprint(), s.status, s.period, s.notice, s.vintage) for s in catalogue)),
              repr([catalogue.resolve(s.source) if s.source else "" for s in catalogue])]
@@ -438,23 +424,14 @@ def stored_scorecard_path(poles: str | os.PathLike, *, catalogue: Catalogue | No
     return cache.root / "scorecards" / f"{_store_key(data, catalogue, options or Options(), levels)}.pickle"
 
 
-def _read_stored(path: Path, poles: str | os.PathLike, catalogue: Catalogue) -> Scorecard | None:
+def _read_stored(path: Path, poles: str | os.PathLike, catalogue: Catalogue, cache: Any) -> Scorecard | None:
     """The Scorecard stored at ``path`` when it is there and intact, else ``None``."""
-    from ._integrity import sidecar_matches
-
-    if not path.is_file():
+    card = cache.read_object(path)
+    if not isinstance(card, Scorecard):
         return None
-    try:
-        blob = path.read_bytes()
-        if sidecar_matches(path, data=blob):
-            card = pickle.loads(blob)
-            if isinstance(card, Scorecard):
-                card.catalogue = catalogue  # the same layers, by the key: this process's object
-                logger.info("scorecard of %s read from %s", poles, path)
-                return card
-    except Exception as exc:  # noqa: BLE001 - a damaged store is recomputed, never trusted
-        logger.warning("stored scorecard %s unusable (%s): computing it again", path, exc)
-    return None
+    card.catalogue = catalogue  # the same layers, by the key: this process's object
+    logger.info("scorecard of %s read from %s", poles, path)
+    return card
 
 
 def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
@@ -485,7 +462,6 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     -------
     Scorecard
     """
-    from ._integrity import atomic_write_bytes, write_sidecar
     from .cache import Cache
     from .layers import prepare_layers
     from .perimeters import read_perimeters
@@ -494,13 +470,13 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     options = options or Options()
     cache = cache or Cache()
     path = stored_scorecard_path(poles, catalogue=catalogue, options=options, levels=levels, cache=cache)
-    card = _read_stored(path, poles, catalogue)
+    card = _read_stored(path, poles, catalogue, cache)
     if card is not None:
         return card
     with contextlib.suppress(OSError):  # a read-only cache: said when writing
         path.parent.mkdir(parents=True, exist_ok=True)
     with cache.lock(path):  # one computation per key, across threads and processes: the others wait, then read
-        card = _read_stored(path, poles, catalogue)
+        card = _read_stored(path, poles, catalogue, cache)
         if card is not None:
             return card
         # a cold cache: the layers this computation reads (from the settings' cache folder, where
@@ -514,11 +490,8 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
         card.programmes
         if card.qpv is not None:
             card.qpv
-        blob = pickle.dumps(card, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            atomic_write_bytes(path, blob, what="stored scorecard")
-            write_sidecar(path, {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
-                                 "poles": str(poles), "options": repr(options)})
+            cache.write_object(path, card, poles=str(poles), options=repr(options))
         except OSError as exc:  # a read-only cache: computed each time, said once
             logger.warning("cannot keep the scorecard in %s (%s): it is computed at each start", path.parent, exc)
     return card

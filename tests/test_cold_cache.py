@@ -125,3 +125,80 @@ def test_a_stored_scorecard_is_computed_once_for_concurrent_callers(catalogue, s
     assert cards[0] is not cards[1]  # the second was read back from the store
     assert cards[0].summary.equals(cards[1].summary)
     assert list(cards[1].summary["pole_id"]) == ["once"] and cards[1].summary["n_communes"].iloc[0] == 2
+
+
+def _same_members(a, b) -> None:
+    assert a.rows.equals(b.rows) and a.unresolved.equals(b.unresolved) and a.complete == b.complete
+    assert (a.commune_pos == b.commune_pos).all() and (a.zone_pos == b.zone_pos).all() and a.sizes == b.sizes
+
+
+def test_zone_members_are_kept_in_the_cache_and_read_back(catalogue, session_cache, tmp_path, monkeypatch):
+    """Members computed once are read back by a fresh process (here: a cleared memory), not recomputed;
+    an entry whose bytes changed is recomputed; a cache that cannot be written computes each time."""
+    from ptce_geo.layers import _index_path, zone_members
+
+    cache = Cache(session_cache)
+    path = _index_path(catalogue["territoires_industrie"], catalogue, cache, "members")
+    first = zone_members("territoires_industrie", catalogue=catalogue, cache=cache)
+    assert cache.has_object(path)
+    # the Territoires d'industrie are given by EPCI, resolved into communes of the communes layer
+    communes = load_layer("communes", catalogue=catalogue, cache=cache)
+    assert set(first.rows["commune"]) <= set(communes["code"]) and len(first.rows) > 10_000
+    layers.clear_memory_cache()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(layers, "_compute_members", refuse)
+    _same_members(zone_members("territoires_industrie", catalogue=catalogue, cache=cache), first)
+    monkeypatch.undo()
+    # a damaged entry: computed again and replaced
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    layers.clear_memory_cache()
+    _same_members(zone_members("territoires_industrie", catalogue=catalogue, cache=cache), first)
+    assert cache.read_object(path) is not None  # stored again, intact
+
+
+def test_membership_rows_are_read_from_the_cache_not_the_source_table(catalogue, session_cache, monkeypatch):
+    """The commune → bassin de vie rows stored by the layer's build give the same membership as the
+    INSEE table they come from, which is no longer read."""
+    from ptce_geo import _readers
+    from ptce_geo.layers import _index_path, _read_membership, commune_membership
+
+    cache = Cache(session_cache)
+    spec = catalogue["bassins_vie"]
+    load_layer("bassins_vie", catalogue=catalogue, cache=cache)  # built (or read) in the session cache
+    assert cache.has_object(_index_path(spec, catalogue, cache, "membership"))
+    from_source = _read_membership(spec, catalogue, cache, None)
+    layers.clear_memory_cache()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the source table was read")
+
+    monkeypatch.setattr(layers, "read_source", refuse)
+    monkeypatch.setattr(_readers, "read_source", refuse)
+    rows = commune_membership("bassins_vie", catalogue=catalogue, cache=cache)
+    assert rows.equals(from_source[["commune", "code"]].reset_index(drop=True))
+    # every commune of the layer belongs to exactly one bassin de vie (a partition)
+    communes = load_layer("communes", catalogue=catalogue, cache=cache)
+    assert rows["commune"].is_unique and set(communes["code"]) <= set(rows["commune"])
+
+
+def test_the_background_child_also_prepares_the_members_of_its_zones_layers(catalogue, tmp_path):
+    from ptce_geo.layers import _index_path, zone_members
+
+    cache = Cache(tmp_path / "cold")
+    load_layer("communes", catalogue=catalogue, cache=cache)
+    assert _build_tables(catalogue, str(cache.root), ["action_coeur_de_ville"]) == ["action_coeur_de_ville"]
+    path = _index_path(catalogue["action_coeur_de_ville"], catalogue, cache, "members")
+    stored = cache.read_object(path)
+    assert stored is not None
+    layers.clear_memory_cache()
+    computed = layers._compute_members(catalogue["action_coeur_de_ville"],
+                                       load_layer("action_coeur_de_ville", catalogue=catalogue, cache=cache),
+                                       load_layer("communes", catalogue=catalogue, cache=cache), catalogue, cache)
+    assert stored.rows.equals(computed.rows) and stored.unresolved.equals(computed.unresolved)
+    assert stored.complete == computed.complete
+    assert zone_members("action_coeur_de_ville", catalogue=catalogue, cache=cache).rows.equals(computed.rows)

@@ -123,3 +123,36 @@ def test_serve_does_not_wait_on_a_cold_cache(app_env, monkeypatch, tmp_path):
     monkeypatch.setenv("PTCE_GEO_POLES", str(tmp_path / "absent.geojson"))
     assert serve.cache_prepared()[0] is False
 
+
+
+@pytest.mark.realdata
+def test_serve_prepares_a_cold_cache_in_a_separate_process(app_env, monkeypatch, tmp_path):
+    """On a cold cache the launcher starts a process that stores the poles' Scorecard the opening
+    page reads: the same figures as computed here."""
+    import json
+
+    from app_pages import serve
+    from ptce_geo.perimeters import read_perimeters
+    from ptce_geo.scorecard import Scorecard, stored_scorecard
+
+    poles = tmp_path / "poles.geojson"  # poles whose Scorecard is stored nowhere yet
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None,
+         "properties": {"id": "a", "nom": "Seignanx", "communes": ["40312", "40065", "40285"]}},
+        {"type": "Feature", "geometry": None, "properties": {"id": "b", "nom": "Bayonne", "communes": ["64102"]}}]}),
+        encoding="utf-8")
+    monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
+    assert serve.cache_prepared() == (False, serve.NOT_STORED)
+    proc = serve.start_preparing()
+    assert proc.wait(600) == 0
+    assert serve.cache_prepared() == (True, "")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    with monkeypatch.context() as m:
+        m.setattr("ptce_geo.perimeters.read_perimeters", refuse)
+        stored = stored_scorecard(poles)  # only read
+    own = Scorecard(read_perimeters(poles))
+    assert stored.summary.equals(own.summary) and stored.programmes.equals(own.programmes)
+    assert list(stored.summary["n_communes"]) == [3, 1]
