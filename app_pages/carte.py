@@ -36,6 +36,8 @@ NONE = "—"
 #: Île-de-France, where five poles sit side by side (minx, miny, maxx, maxy)
 IDF_BOUNDS = (1.45, 48.12, 3.56, 49.24)
 MAP_WIDTH_PX = 650
+#: the national view (minx, miny, maxx, maxy): mainland France and Corsica
+NATIONAL_BOUNDS = (-5.2, 41.3, 9.6, 51.1)
 #: the counts of the national table, in words
 TOUCHED = {"communes": "Communes touchées", "epci": "EPCI touchés", "departements": "Départements touchés",
            "regions": "Régions touchées"}
@@ -281,10 +283,25 @@ def _fallback_map() -> None:
     common.show_map(maps.finish(m), key="carte_fallback")
 
 
+def _prepare_national_map() -> None:
+    """While another process computes the poles' Scorecard (a cold start): the national map's parts
+    that do not need it — seats, place names, départements — from the layers it has written."""
+    with st.spinner("Calcul des découpages de tous les pôles…"):
+        try:
+            common.seats()
+            places.view_labels(NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
+            if "departements" in common.catalogue().layers:
+                common.display_layer("departements", tolerance=0.01)
+        except Exception:  # noqa: BLE001 - only a head start: the page does it again and says what fails
+            common.logger.info("preparing the national map failed", exc_info=True)
+
+
 def page() -> None:
     st.title("Carte des pôles")
     st.caption("Chaque pôle territorial de coopération économique (PTCE) recensé, coloré selon l'étendue de son "
                "périmètre. Cliquez sur un pôle pour afficher sa fiche.")
+    if common.scorecard_elsewhere():
+        _prepare_national_map()
     try:
         b = common.scorecard_for(state.measure())
     except (DataUnavailable, CatalogueError) as exc:
@@ -333,7 +350,7 @@ def page() -> None:
         maps.add_poles(m, drawn_poles, name="Pôles", selected=pole, tolerance=0.0)
         if show_seats:
             maps.add_seats(m, common.seats())
-        places.add_place_labels(m, bounds or (-5.2, 41.3, 9.6, 51.1), width_px=MAP_WIDTH_PX)
+        places.add_place_labels(m, bounds or NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
         maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None,
                              low_confidence="confidence" in disp and disp["confidence"].eq("faible").any())
         maps.add_attribution(m, common.data_attribution(["communes", *drawn]))

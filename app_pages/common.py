@@ -24,13 +24,14 @@ import geopandas as gpd
 import streamlit as st
 
 from ptce_geo import maps
+from ptce_geo.cache import Cache
 from ptce_geo.catalogue import Catalogue, load_catalogue
 from ptce_geo.errors import CatalogueError, DataUnavailable, InvalidPerimeter, PtceGeoError
 from ptce_geo.layers import load_layer
 from ptce_geo.options import Options
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.poles import pole_details, seat_points
-from ptce_geo.scorecard import Scorecard, stored_scorecard
+from ptce_geo.scorecard import Scorecard, stored_scorecard, stored_scorecard_path
 from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
 from ptce_geo.textsafe import escape_markdown
 
@@ -245,6 +246,23 @@ def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
     # every level, QPV and programmes: computed once (then kept on disk, see stored_scorecard) and
     # shared by every session of the process
     return stored_scorecard(path, catalogue=_catalogue(dkey))
+
+
+def scorecard_elsewhere() -> bool:
+    """True when the poles' Scorecard (in area) is not stored yet and another process is computing it.
+
+    That process (``serve``'s preparation, started at launch) holds the stored file's lock;
+    :func:`scorecard` will wait for it, then read its result. Meanwhile a page can prepare
+    what it needs besides (the layers the other process has already written).
+    """
+    path = poles_source()
+    if path.startswith("upload:"):
+        return False
+    try:
+        stored = stored_scorecard_path(path, catalogue=catalogue())
+    except (PtceGeoError, OSError):
+        return False
+    return not stored.is_file() and Cache().busy(stored)
 
 
 def scorecard() -> Scorecard:

@@ -156,3 +156,52 @@ def test_serve_prepares_a_cold_cache_in_a_separate_process(app_env, monkeypatch,
     own = Scorecard(read_perimeters(poles))
     assert stored.summary.equals(own.summary) and stored.programmes.equals(own.programmes)
     assert list(stored.summary["n_communes"]) == [3, 1]
+
+
+@pytest.mark.realdata
+def test_the_opening_page_prepares_its_map_while_another_process_computes_the_scorecard(
+        app_env, monkeypatch, tmp_path):
+    """A cold start under ``serve``: the preparation process holds the stored Scorecard's lock; the
+    opening page prepares its map's other parts meanwhile, then reads what that process stored."""
+    import json
+    import threading
+
+    from filelock import FileLock
+
+    from app_pages import carte
+    from ptce_geo.cache import Cache
+    from ptce_geo.perimeters import read_perimeters
+    from ptce_geo.scorecard import Scorecard, stored_scorecard_path
+
+    poles = tmp_path / "poles.geojson"
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None,
+         "properties": {"id": "a", "nom": "Seignanx", "communes": ["40312", "40065", "40285"], "siege": "40312"}}]}),
+        encoding="utf-8")
+    monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
+    path = stored_scorecard_path(poles)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held, order = threading.Event(), []
+    real = carte._prepare_national_map
+    monkeypatch.setattr(carte, "_prepare_national_map", lambda: (order.append("prepared"), real()))
+
+    def elsewhere():  # the other process: holds the lock while it computes, then stores
+        with FileLock(str(path) + ".lock"):
+            held.set()
+            card = Scorecard(read_perimeters(poles))
+            card.summary, card.programmes, card.qpv
+            for _ in range(600):  # the page prepares while the lock is held (30 s at most)
+                if order:
+                    break
+                threading.Event().wait(0.05)
+            Cache().write_object(path, card)
+            order.append("stored")
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    held.wait(60)
+    at = open_page("Carte des pôles")
+    thread.join(60)
+    no_failure(at)
+    assert order == ["prepared", "stored"]
+    assert list(at.session_state["_carte_ids"]) == ["a"]
