@@ -285,10 +285,10 @@ def _fallback_map() -> None:
 
 def _prepare_national_map() -> None:
     """While another process computes the poles' Scorecard (a cold start): the national map's parts
-    that do not need it — seats, place names, départements — from the layers it has written."""
+    that do not need it — place names, départements — from the layers it has written (the seats
+    come with the perimeters, stored with the Scorecard)."""
     with st.spinner("Calcul des découpages de tous les pôles…"):
         try:
-            common.seats()
             places.view_labels(NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
             if "departements" in common.catalogue().layers:
                 common.display_layer("departements", tolerance=0.01)
