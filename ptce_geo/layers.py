@@ -238,6 +238,8 @@ def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progr
 
 
 def _read_membership(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progress) -> pd.DataFrame:
+    """The rows of :func:`_membership_table`, read from the source table (one table, INSEE's
+    table d'appartenance, feeds several layers: it is parsed once for all of them)."""
     assert spec.membership is not None
     path = _obtain(spec, spec.membership, catalogue, cache, progress)
     stat = path.stat()
