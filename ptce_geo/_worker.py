@@ -182,6 +182,8 @@ def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, en
     import faulthandler
 
     faulthandler.disable()  # a crash is reported by the parent, without the copied stack of the caller
+    # a forked child inherits the caller's Python signal handlers: stopped, it stops, as any child
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for name, value in env.items():
         if value is None:
             os.environ.pop(name, None)

@@ -150,3 +150,22 @@ def test_children_do_not_run_the_callers_main_script(tmp_path, monkeypatch):
     assert sys.modules["__main__"] is fake  # put back
     child(hide=False)  # the same start without the guard runs the script: what the guard prevents
     assert marker.exists()
+
+
+def test_a_child_stopped_with_sigterm_stops_even_when_its_caller_handles_sigterm():
+    """A forked child does not run the caller's Python SIGTERM handler (``serve --prepare-cache``
+    exits on SIGTERM): stopping it is a crash of the call, not an exception inside the task."""
+    import signal
+    import sys
+
+    from ptce_geo._worker import start
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+    try:  # from a single-threaded caller (as here), the child is a fork: it inherited the handler
+        call = start(time.sleep, args=(30,), memory=None)
+        time.sleep(0.5)
+        call._proc.terminate()
+        with pytest.raises(WorkerCrashed, match="SIGTERM"):
+            call.result(10)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
