@@ -12,8 +12,8 @@ same caches as every later one. The options are those of ``streamlit run``::
 
 Only a prepared cache is read this way (the poles' Scorecard stored by ``ptce-geo fetch``
 or an earlier run): reading it takes seconds. On a cold cache the server starts at once, and
-a separate process starts at the same moment to compute and store the poles' Scorecard (the
-opening page's data) while the visitor's browser loads the app: the first page shows its
+a separate process, started first thing at launch, computes and stores the poles' Scorecard
+(the opening page's data) while the visitor's browser loads the app: the first page shows its
 progress message, waits for that process (the stored Scorecard's file lock), then reads the
 result. Without this launcher (``streamlit run app.py``), the first visitor's page computes it.
 A failure while preparing is logged and the server starts anyway; a preparation still running
@@ -101,16 +101,22 @@ def prepare() -> int:
     """Compute and store the poles' Scorecard as the opening page reads it; the exit status.
 
     Same file, same key as ``common.scorecard_for("area")`` (the settings' poles file,
-    catalogue and cache, default options), so that the page only reads it.
+    catalogue and cache, default options), so that the page only reads it. Nothing is
+    done when it is stored already, or when the poles or the catalogue cannot be read.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # stopped by the server: exit normally, so that the layers' child process is stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     from ptce_geo.errors import PtceGeoError
-    from ptce_geo.scorecard import stored_scorecard
+    from ptce_geo.scorecard import stored_scorecard, stored_scorecard_path
     from ptce_geo.settings import poles_path
 
     t0 = time.perf_counter()
+    try:
+        if stored_scorecard_path(poles_path()).is_file():
+            return 0  # prepared: the server runs the opening page before listening
+    except Exception:  # noqa: BLE001 - no poles file, no catalogue: the server and the pages say it
+        return 0
     try:
         card = stored_scorecard(poles_path())
     except PtceGeoError as exc:  # the page computes again and says it in French
@@ -130,6 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [PREPARE_OPTION]:
         raise SystemExit(prepare())
+    # first of all, before this process imports Streamlit and the library: on a cold cache every
+    # second counts, and on a prepared one the process only looks and exits
+    start_preparing()
     from streamlit.web import bootstrap
     from streamlit.web import cli as streamlit_cli
 
@@ -143,7 +152,6 @@ def main(argv: list[str] | None = None) -> None:
             if why == NOT_STORED:
                 logger.info("ptce_geo: cache not prepared (%s): serving now while a separate process "
                             "prepares it; the first page shows its progress", why)
-                start_preparing()
             else:  # nothing to compute: the pages say what is missing, in French
                 logger.info("ptce_geo: %s: serving now", why)
             return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
