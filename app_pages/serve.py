@@ -101,13 +101,15 @@ def prepare() -> int:
     """Compute and store the poles' Scorecard as the opening page reads it; the exit status.
 
     Same file, same key as ``common.scorecard_for("area")`` (the settings' poles file,
-    catalogue and cache, default options), so that the page only reads it. Nothing is
-    done when it is stored already, or when the poles or the catalogue cannot be read.
+    catalogue and cache, default options), so that the page only reads it; then the one in
+    population (``scorecard_for("population")``). Nothing is done when the first is stored
+    already, or when the poles or the catalogue cannot be read.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # stopped by the server: exit normally, so that the layers' child process is stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     from ptce_geo.errors import PtceGeoError
+    from ptce_geo.options import Options
     from ptce_geo.scorecard import stored_scorecard, stored_scorecard_path
     from ptce_geo.settings import poles_path
 
@@ -119,10 +121,12 @@ def prepare() -> int:
         return 0
     try:
         card = stored_scorecard(poles_path())
+        logger.info("ptce_geo: Scorecard of the %d poles stored in %.1f s", len(card.ids), time.perf_counter() - t0)
+        # then the shares in population, as `ptce-geo fetch` does: the sidebar's switch finds them ready
+        stored_scorecard(poles_path(), options=Options(weight="population"))
     except PtceGeoError as exc:  # the page computes again and says it in French
         logger.warning("ptce_geo: the poles' Scorecard could not be prepared: %s", exc)
         return 1
-    logger.info("ptce_geo: Scorecard of the %d poles stored in %.1f s", len(card.ids), time.perf_counter() - t0)
     return 0
 
 

@@ -156,6 +156,14 @@ def test_serve_prepares_a_cold_cache_in_a_separate_process(app_env, monkeypatch,
     own = Scorecard(read_perimeters(poles))
     assert stored.summary.equals(own.summary) and stored.programmes.equals(own.programmes)
     assert list(stored.summary["n_communes"]) == [3, 1]
+    # then the shares in population, which the sidebar's switch reads
+    from ptce_geo.options import Options
+
+    pop = Options(weight="population")
+    with monkeypatch.context() as m:
+        m.setattr("ptce_geo.perimeters.read_perimeters", refuse)
+        stored = stored_scorecard(poles, options=pop)
+    assert stored.summary.equals(Scorecard(read_perimeters(poles), options=pop).summary)
 
 
 @pytest.mark.realdata
