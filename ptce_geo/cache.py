@@ -30,7 +30,7 @@ import logging
 import os
 import pickle
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import pyproj
 from filelock import FileLock, Timeout
 
-from ._integrity import atomic_write_bytes, file_sha256, read_sidecar, sidecar_path, write_sidecar
+from ._integrity import atomic_write_bytes, file_sha256, read_sidecar, sidecar_matches, sidecar_path, write_sidecar
 from .catalogue import LayerSpec, Source
 from .errors import DataUnavailable, InvalidInput
 from .settings import cache_dir
@@ -219,13 +219,7 @@ class Cache:
                            "again)", path)
             return None
         try:
-            meta = read_sidecar(path)
-            if meta is None:
-                raise ValueError("unreadable sidecar")
-            data = path.read_bytes()
-            if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
-                raise ValueError("checksum differs from its sidecar")
-            table = read_geoparquet(data)
+            table = read_geoparquet(self._entry_bytes(path))
         except Exception as exc:  # corrupted sidecar, bytes or parquet
             logger.warning("cached table %s is corrupted (%s): rebuilding it", path, exc)
             self.discard(path)
@@ -242,17 +236,21 @@ class Cache:
         """
         buf = io.BytesIO()
         table.to_parquet(buf, index=False, compression="zstd")
-        data = buf.getvalue()
+        self._write_entry(path, buf.getvalue(), rows=int(len(table)), **meta)
+
+    def _entry_bytes(self, path: Path) -> bytes:
+        """The bytes of a cache entry, checked against its sidecar (``ValueError`` when they differ)."""
+        data = path.read_bytes()
+        if not sidecar_matches(path, data=data):
+            raise ValueError("checksum differs from its sidecar, or no sidecar")
+        return data
+
+    def _write_entry(self, path: Path, data: bytes, **meta: object) -> None:
+        """Write a cache entry atomically, then its sidecar (size, sha256, date, ``meta``)."""
         try:
             atomic_write_bytes(path, data, what="cache entry")
-            record = {
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "rows": int(len(table)),
-                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                **meta,
-            }
-            write_sidecar(path, record)
+            write_sidecar(path, {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **meta})
         except InvalidInput as exc:  # a folder, a device or a link where the entry goes
             raise OSError(errno.EEXIST, str(exc), str(path)) from None
 
@@ -273,11 +271,7 @@ class Cache:
         try:
             if not _is_regular(path):
                 raise ValueError("not a regular file")
-            data = path.read_bytes()
-            meta = read_sidecar(path)
-            if meta is None or len(data) != meta.get("size") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-                raise ValueError("checksum differs from its sidecar")
-            return pickle.loads(data)
+            return pickle.loads(self._entry_bytes(path))
         except Exception as exc:  # noqa: BLE001 - a damaged entry is recomputed, never trusted
             logger.warning("cached object %s unusable (%s): computing it again", path, exc)
             if _is_regular(path):
@@ -292,13 +286,34 @@ class Cache:
         OSError
             When the folder cannot be written or the entry is not a regular file.
         """
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            atomic_write_bytes(path, data, what="cache entry")
-            write_sidecar(path, {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                                 "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **meta})
-        except InvalidInput as exc:  # a folder, a device or a link where the entry goes
-            raise OSError(errno.EEXIST, str(exc), str(path)) from None
+        self._write_entry(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), **meta)
+
+    def computed_once(self, path: Path, compute: Callable[[], object], *, kind: type, what: str,
+                      **meta: object) -> tuple[object, bool]:
+        """``(value, read)``: the object stored at ``path``, else ``compute()`` stored there.
+
+        Computed once across threads and processes: whoever computes holds the entry's
+        lock, the others wait, then read it. ``read`` says whether it was read back. A
+        stored object that is not a ``kind`` is computed again. A cache that cannot be
+        written only means computing each time (said by :meth:`lock` and here).
+        """
+        found = self.read_object(path)
+        if isinstance(found, kind):
+            return found, True
+        with contextlib.suppress(OSError):  # a read-only cache: said by the lock
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock(path) as held:
+            found = self.read_object(path)
+            if isinstance(found, kind):
+                return found, True
+            value = compute()
+            if held:
+                try:
+                    self.write_object(path, value, **meta)
+                except OSError as exc:
+                    logger.warning("cannot keep %s in %s (%s): it is computed again next time", what, path.parent,
+                                   exc.strerror or exc)
+        return value, False
 
     def discard(self, path: Path) -> None:
         """Delete a cached file and its sidecar, ignoring absent files (and logging others)."""

@@ -9,7 +9,6 @@ GeoParquet table to the cache; later loads read that table.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import multiprocessing
@@ -222,7 +221,7 @@ def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progr
     """Commune → unit rows (``commune``, ``code``, ``nom``) of a dissolved layer.
 
     Read from the source table once, then kept in the cache next to the layer's table
-    (:func:`_stored`): the layer's build stores them, and every later process (the
+    (:meth:`Cache.computed_once`): the layer's build stores them, and every later process (the
     Scorecard's, the app's) reads them back instead of the source table.
     """
     assert spec.membership is not None
@@ -231,7 +230,8 @@ def _membership_table(spec: LayerSpec, catalogue: Catalogue, cache: Cache, progr
     with _MEMO_LOCK:
         if key in _MEMBERS:
             return _MEMBERS[key]
-    rows = _stored(stored, cache, lambda: _read_membership(spec, catalogue, cache, progress), pd.DataFrame)
+    rows, _ = cache.computed_once(stored, lambda: _read_membership(spec, catalogue, cache, progress),
+                                  kind=pd.DataFrame, what=f"the membership of layer {spec.id}")
     with _MEMO_LOCK:
         _MEMBERS[key] = rows
     return rows
@@ -278,31 +278,6 @@ def _index_path(spec: LayerSpec, catalogue: Catalogue, cache: Cache, what: str) 
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
     table = _table_path(spec, catalogue, cache)
     return table.with_name(f"{table.stem}.{what}-{key}.pickle")
-
-
-def _stored(path: Path, cache: Cache, compute: Callable[[], object], kind: type) -> object:
-    """``compute()``, kept in the cache at ``path``: read back when there, computed once across processes.
-
-    Another process (or thread) computing the same entry holds its lock: this one waits,
-    then reads it. A cache that cannot be written only means computing each time.
-    """
-    found = cache.read_object(path)
-    if isinstance(found, kind):
-        return found
-    with contextlib.suppress(OSError):  # a read-only cache: said by the lock
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with cache.lock(path) as held:
-        found = cache.read_object(path)
-        if isinstance(found, kind):
-            return found
-        value = compute()
-        if held:
-            try:
-                cache.write_object(path, value)
-            except OSError as exc:
-                logger.warning("cannot keep %s in the cache (%s): it is computed again next time",
-                               path.name, exc.strerror or exc)
-    return value
 
 
 def commune_membership(layer_id: str, *, catalogue: Catalogue | None = None,
@@ -547,8 +522,9 @@ def zone_members(layer_id: str, *, catalogue: Catalogue | None = None,
             return _MEMBERS_MEMO[key]
     layer = load_layer(layer_id, catalogue=catalogue, cache=cache, shared=True)
     communes = load_layer("communes", catalogue=catalogue, cache=cache, shared=True)
-    result = _stored(_index_path(spec, catalogue, cache, "members"), cache,
-                     lambda: _compute_members(spec, layer, communes, catalogue, cache), ZoneMembers)
+    result, _ = cache.computed_once(_index_path(spec, catalogue, cache, "members"),
+                                    lambda: _compute_members(spec, layer, communes, catalogue, cache),
+                                    kind=ZoneMembers, what=f"the members of layer {layer_id}")
     result = ZoneMembers(
         layer=result.layer, rows=result.rows, unresolved=result.unresolved, complete=result.complete,
         commune_pos=pd.Index(communes["code"].to_numpy(dtype=object)).get_indexer(

@@ -16,7 +16,6 @@ sessions): each figure is computed once under its own lock, then only read.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -424,16 +423,6 @@ def stored_scorecard_path(poles: str | os.PathLike, *, catalogue: Catalogue | No
     return cache.root / "scorecards" / f"{_store_key(data, catalogue, options or Options(), levels)}.pickle"
 
 
-def _read_stored(path: Path, poles: str | os.PathLike, catalogue: Catalogue, cache: Any) -> Scorecard | None:
-    """The Scorecard stored at ``path`` when it is there and intact, else ``None``."""
-    card = cache.read_object(path)
-    if not isinstance(card, Scorecard):
-        return None
-    card.catalogue = catalogue  # the same layers, by the key: this process's object
-    logger.info("scorecard of %s read from %s", poles, path)
-    return card
-
-
 def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
                      options: Options | None = None, levels: Sequence[str] | None = None,
                      cache: Any = None) -> Scorecard:
@@ -470,15 +459,8 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     options = options or Options()
     cache = cache or Cache()
     path = stored_scorecard_path(poles, catalogue=catalogue, options=options, levels=levels, cache=cache)
-    card = _read_stored(path, poles, catalogue, cache)
-    if card is not None:
-        return card
-    with contextlib.suppress(OSError):  # a read-only cache: said when writing
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with cache.lock(path):  # one computation per key, across threads and processes: the others wait, then read
-        card = _read_stored(path, poles, catalogue, cache)
-        if card is not None:
-            return card
+
+    def compute() -> Scorecard:
         # a cold cache: the layers this computation reads (from the settings' cache folder, where
         # load_layer looks) are built by a child process meanwhile
         first = ["epci", "qpv", *(levels or catalogue.ids(kind="partition")), "ept", *catalogue.ids(kind="zones")]
@@ -490,8 +472,12 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
         card.programmes
         if card.qpv is not None:
             card.qpv
-        try:
-            cache.write_object(path, card, poles=str(poles), options=repr(options))
-        except OSError as exc:  # a read-only cache: computed each time, said once
-            logger.warning("cannot keep the scorecard in %s (%s): it is computed at each start", path.parent, exc)
+        return card
+
+    # one computation per key, across threads and processes: the others wait, then read
+    card, read = cache.computed_once(path, compute, kind=Scorecard, what="the scorecard", poles=str(poles),
+                                     options=repr(options))
+    if read:
+        card.catalogue = catalogue  # the same layers, by the key: this process's object
+        logger.info("scorecard of %s read from %s", poles, path)
     return card
