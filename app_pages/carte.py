@@ -45,7 +45,7 @@ TOUCHED = {"communes": "Communes touchées", "epci": "EPCI touchés", "departeme
 
 def _poles_at(lng: float, lat: float) -> list[str]:
     """Ids of the poles whose perimeter holds the point, smallest first."""
-    p = common.scorecard().perimeters
+    p = common.opening_scorecard()[0].perimeters  # the same perimeters in the first view
     geoms = p.geometry.to_numpy()
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     hit = np.zeros(len(p), dtype=bool)
@@ -240,7 +240,8 @@ def _filter_options(dkey: str, pkey: str, measure: str, _summary) -> dict:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _national_tables(dkey: str, pkey: str, measure: str, counted: tuple[str, ...], _card: Scorecard):
+def _national_tables(dkey: str, pkey: str, measure: str, counted: tuple[str, ...], levels: tuple[str, ...],
+                     _card: Scorecard):
     """(national summary, table of the poles) of the poles ``counted``."""
     summary = _card.summary
     table = summary_table(_card)
@@ -285,30 +286,46 @@ def _fallback_map() -> None:
 
 def _prepare_national_map() -> None:
     """While another process computes the poles' Scorecard (a cold start): the national map's parts
-    that do not need it — place names, départements — from the layers it has written (the seats
-    come with the perimeters, stored with the Scorecard)."""
+    that do not need it — place names, départements, the communes the seats are placed in — from
+    the layers it has written (the seats' codes come with the perimeters, stored with the Scorecard)."""
     with st.spinner("Calcul des découpages de tous les pôles…"):
         try:
             places.view_labels(NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
             if "departements" in common.catalogue().layers:
                 common.display_layer("departements", tolerance=0.01)
+            common.layer("communes")  # the seats' points are read from it
         except Exception:  # noqa: BLE001 - only a head start: the page does it again and says what fails
             common.logger.info("preparing the national map failed", exc_info=True)
+
+
+@st.fragment(run_every=1.0)
+def _await_full_scorecard() -> None:
+    """Rerun the page once the full Scorecard is stored (a cold start's first view is shown)."""
+    if common.scorecard_stored():
+        st.rerun()
 
 
 def page() -> None:
     st.title("Carte des pôles")
     st.caption("Chaque pôle territorial de coopération économique (PTCE) recensé, coloré selon l'étendue de son "
                "périmètre. Cliquez sur un pôle pour afficher sa fiche.")
-    if common.scorecard_elsewhere():
-        _prepare_national_map()
-    try:
-        b = common.scorecard_for(state.measure())
-    except (DataUnavailable, CatalogueError) as exc:
-        common.show_error(exc)
-        _fallback_map()
-        return
-    disp = common.poles_display()
+    # progress messages, then the notice of a first view, all in one place: whatever it holds, the
+    # elements after it keep their places across reruns (the map is not reloaded when it empties)
+    with st.container():
+        if common.scorecard_elsewhere():
+            _prepare_national_map()
+        try:
+            b, complete = common.opening_scorecard(state.measure())
+        except (DataUnavailable, CatalogueError) as exc:
+            common.show_error(exc)
+            _fallback_map()
+            return
+        if not complete:
+            st.info("Premiers résultats : carte, typologie et découpages principaux. Les autres découpages (bassins "
+                    "de vie, aires d'attraction, unités urbaines, cantons, arrondissements) et les téléchargements "
+                    "arrivent dans quelques secondes ; la page se met à jour seule.")
+            _await_full_scorecard()
+    disp = common.poles_display(b)
     ids = list(b.summary["pole_id"])
     names = dict(zip(b.summary["pole_id"], b.summary["nom"]))
     st.session_state["_carte_ids"] = tuple(ids)
@@ -349,7 +366,7 @@ def page() -> None:
                                                                       "pôles sont voisins")
         maps.add_poles(m, drawn_poles, name="Pôles", selected=pole, tolerance=0.0)
         if show_seats:
-            maps.add_seats(m, common.seats())
+            maps.add_seats(m, common.seats(b))
         places.add_place_labels(m, bounds or NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
         maps.typology_legend(m, present=set(disp["typology"].dropna()) or None, collapsed=pole is not None,
                              low_confidence="confidence" in disp and disp["confidence"].eq("faible").any())
@@ -381,7 +398,8 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
-    national, table = _national_tables(common.data_key(), common.poles_key(), state.measure(), tuple(counted), b)
+    national, table = _national_tables(common.data_key(), common.poles_key(), state.measure(), tuple(counted),
+                                       b.levels, b)
     st.dataframe(fr_table(national, {"Surface totale (km²)": "int"}), hide_index=True)
     noun, _ = state.measure_words()
     widths = {"Communes": 78, "EPCI": 50, "Départements": 100, "Régions": 66}
@@ -400,4 +418,7 @@ def page() -> None:
             width=widths[LEVEL_LABELS[k]], help=f"{touched} : au moins 1 % du pôle (en {noun}), ou entièrement dans le pôle.")
            for k, touched in TOUCHED.items() if LEVEL_LABELS[k] in table},
     })
-    downloads.poles(b, pole)
+    if complete:
+        downloads.poles(b, pole)
+    else:
+        st.caption("Les téléchargements seront proposés dès que tous les découpages seront calculés.")

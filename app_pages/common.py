@@ -35,7 +35,7 @@ from ptce_geo.scorecard import Scorecard, stored_scorecard, stored_scorecard_pat
 from ptce_geo.settings import cache_dir, catalogue_path, mirror_base, poles_path
 from ptce_geo.textsafe import escape_markdown
 
-from . import assets, compute, mapview
+from . import assets, compute, mapview, serve
 from .present import raw_pole_geometries
 
 logger = logging.getLogger("ptce_geo.app")
@@ -251,18 +251,51 @@ def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
 def scorecard_elsewhere() -> bool:
     """True when the poles' Scorecard (in area) is not stored yet and another process is computing it.
 
-    That process (``serve``'s preparation, started at launch) holds the stored file's lock;
-    :func:`scorecard` will wait for it, then read its result. Meanwhile a page can prepare
-    what it needs besides (the layers the other process has already written).
+    That process (``serve``'s preparation, started at launch) holds the lock of the stored
+    file, or of the first view it stores before (:func:`opening_scorecard`); :func:`scorecard`
+    will wait for it, then read its result. Meanwhile a page can prepare what it needs
+    besides (the layers the other process has already written).
     """
     path = poles_source()
     if path.startswith("upload:"):
         return False
     try:
-        stored = stored_scorecard_path(path, catalogue=catalogue())
+        cat = catalogue()
+        stored = stored_scorecard_path(path, catalogue=cat)
+        first = stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat))
     except (PtceGeoError, OSError):
         return False
-    return not stored.is_file() and Cache().busy(stored)
+    cache = Cache()
+    return not stored.is_file() and (cache.busy(stored) or cache.busy(first))
+
+
+def scorecard_stored() -> bool:
+    """True when the poles' full Scorecard (in area) can be read without computing."""
+    path = poles_source()
+    try:
+        return path.startswith("upload:") or stored_scorecard_path(path, catalogue=catalogue()).is_file()
+    except (PtceGeoError, OSError):
+        return False
+
+
+@st.cache_resource(show_spinner="Calcul des découpages principaux de tous les pôles…", max_entries=4)
+def _first_view(dkey: str, pkey: str, path: str) -> Scorecard:
+    cat = _catalogue(dkey)
+    return stored_scorecard(path, catalogue=cat, levels=serve.opening_levels(cat))
+
+
+def opening_scorecard(weight: str = "area") -> tuple[Scorecard, bool]:
+    """``(card, complete)``: the Scorecard the opening page draws, and whether it has every level.
+
+    On a cold start under ``serve``, while its preparation process computes the full
+    Scorecard, this is the first view it stored before (the main levels only: every figure
+    it holds equals the full one's), so that the map comes some seconds sooner; the page
+    then reruns when the full one is stored (:func:`scorecard_stored`). Otherwise, the full
+    one (:func:`scorecard_for`).
+    """
+    if weight == "area" and scorecard_elsewhere():
+        return remembered(f"first:{poles_key()}", lambda: _first_view(data_key(), poles_key(), poles_source())), False
+    return scorecard_for(weight), True
 
 
 def scorecard() -> Scorecard:
@@ -286,8 +319,8 @@ def scorecard_for(weight: str = "area") -> Scorecard:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
-    card = _scorecard(dkey, pkey, path)
+def _poles_display(dkey: str, pkey: str, path: str, _card: Scorecard | None) -> gpd.GeoDataFrame:
+    card = _card if _card is not None else _scorecard(dkey, pkey, path)
     p = card.perimeters
     summary = card.summary.set_index("pole_id")
     typ = summary["typology"]
@@ -301,20 +334,26 @@ def _poles_display(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
     return out
 
 
-def poles_display() -> gpd.GeoDataFrame:
-    """Poles for drawing: simplified, with typology, confidence, escaped tooltip and popup HTML."""
-    return _poles_display(data_key(), poles_key(), poles_source())
+def poles_display(card: Scorecard | None = None) -> gpd.GeoDataFrame:
+    """Poles for drawing: simplified, with typology, confidence, escaped tooltip and popup HTML.
+
+    From ``card`` when given (the opening page's first view: same perimeters and typology as
+    the full Scorecard), else from the poles' Scorecard.
+    """
+    return _poles_display(data_key(), poles_key(), poles_source(), card)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _seats(dkey: str, pkey: str, path: str) -> gpd.GeoDataFrame:
-    points = seat_points(_poles(dkey, pkey, path), catalogue=_catalogue(dkey))
+def _seats(dkey: str, pkey: str, path: str, _card: Scorecard | None) -> gpd.GeoDataFrame:
+    perimeters = _card.perimeters if _card is not None else _poles(dkey, pkey, path)
+    points = seat_points(perimeters, catalogue=_catalogue(dkey))
     return points[points["siege_source"] == "commune"].reset_index(drop=True)  # known seats only
 
 
-def seats() -> gpd.GeoDataFrame:
-    """A point per pole at its seat commune, when the poles file gives it (read-only, shared)."""
-    return _seats(data_key(), poles_key(), poles_source())
+def seats(card: Scorecard | None = None) -> gpd.GeoDataFrame:
+    """A point per pole at its seat commune, when the poles file gives it (read-only, shared);
+    from ``card``'s perimeters when given (see :func:`poles_display`)."""
+    return _seats(data_key(), poles_key(), poles_source(), card)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -15,7 +15,7 @@ or an earlier run): reading it takes seconds. On a cold cache the server starts 
 a separate process, started first thing at launch, computes and stores the poles' Scorecard
 (the opening page's data) while the visitor's browser loads the app: the first page shows its
 progress message, waits for that process (the stored Scorecard's file lock), then reads the
-result. Without this launcher (``streamlit run app.py``), the first visitor's page computes it.
+result — first a view of the main levels, drawn while the other levels are computed. Without this launcher (``streamlit run app.py``), the first visitor's page computes it.
 A failure while preparing is logged and the server starts anyway; a preparation still running
 when the server stops is stopped with it (its files are written atomically).
 """
@@ -40,6 +40,14 @@ WARM_PAGES_ENV = "PTCE_GEO_WARM_PAGES"
 PREPARE_OPTION = "--prepare-cache"
 #: why the cache is not prepared when only the poles' Scorecard is missing (it can be computed)
 NOT_STORED = "the poles' Scorecard is not stored yet (`ptce-geo fetch` prepares it)"
+#: the levels of the opening page's first view on a cold start: its map, its tables and the cards'
+#: main levels, with the typology's (EPT included), so that every figure it shows is the full one's
+OPENING_LEVELS = ("communes", "epci", "ept", "departements", "regions", "zones_emploi")
+
+
+def opening_levels(catalogue) -> list[str]:
+    """The partition levels of :data:`OPENING_LEVELS` this catalogue has, in its order."""
+    return [lid for lid in catalogue.ids(kind="partition") if lid in OPENING_LEVELS]
 
 
 def warm(app: Path = APP, *, pages: list[str] | None = None, timeout: float = 600) -> float:
@@ -98,16 +106,21 @@ def _stop_preparing(proc: subprocess.Popen) -> None:
 
 
 def prepare() -> int:
-    """Compute and store the poles' Scorecard as the opening page reads it; the exit status.
+    """Compute and store the poles' Scorecards as the app reads them; the exit status.
 
-    Same file, same key as ``common.scorecard_for("area")`` (the settings' poles file,
-    catalogue and cache, default options), so that the page only reads it; then the one in
-    population (``scorecard_for("population")``). Nothing is done when the first is stored
+    First a Scorecard of the :func:`opening_levels` only (``common.opening_scorecard``): the
+    opening page draws its map and tables from it while the rest is computed (on 2 cores,
+    some 3 s sooner than from the full one). Then the full one, with the same key as
+    ``common.scorecard_for("area")`` (the settings' poles file, catalogue and cache, default
+    options), so that the pages only read it; then the one in population
+    (``scorecard_for("population")``). After the first view, this process gives way to the
+    server and the browser drawing it. Nothing is done when the full Scorecard is stored
     already, or when the poles or the catalogue cannot be read.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # stopped by the server: exit normally, so that the layers' child process is stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    from ptce_geo.catalogue import load_catalogue
     from ptce_geo.errors import PtceGeoError
     from ptce_geo.options import Options
     from ptce_geo.scorecard import stored_scorecard, stored_scorecard_path
@@ -117,17 +130,33 @@ def prepare() -> int:
     try:
         if stored_scorecard_path(poles_path()).is_file():
             return 0  # prepared: the server runs the opening page before listening
+        catalogue = load_catalogue()
     except Exception:  # noqa: BLE001 - no poles file, no catalogue: the server and the pages say it
         return 0
     try:
-        card = stored_scorecard(poles_path())
+        first = stored_scorecard(poles_path(), catalogue=catalogue, levels=opening_levels(catalogue))
+        logger.info("ptce_geo: first view of the %d poles stored in %.1f s", len(first.ids), time.perf_counter() - t0)
+        _lower_priority()  # the opening page is drawing it: this gives way to the server and the browser
+        card = stored_scorecard(poles_path(), catalogue=catalogue)
         logger.info("ptce_geo: Scorecard of the %d poles stored in %.1f s", len(card.ids), time.perf_counter() - t0)
         # then the shares in population, as `ptce-geo fetch` does: the sidebar's switch finds them ready
-        stored_scorecard(poles_path(), options=Options(weight="population"))
+        stored_scorecard(poles_path(), catalogue=catalogue, options=Options(weight="population"))
     except PtceGeoError as exc:  # the page computes again and says it in French
         logger.warning("ptce_geo: the poles' Scorecard could not be prepared: %s", exc)
         return 1
     return 0
+
+
+def _lower_priority(increment: int = 10) -> None:
+    """Lower this process's CPU priority (every thread's: Linux sets it per thread), so that
+    on 2 cores the server and the visitor's browser go first; a no-op where not allowed."""
+    tasks = Path("/proc/self/task")
+    ids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
+    for tid in ids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + increment, 19))
+        except (OSError, AttributeError):  # not on this system, or a thread gone meanwhile
+            pass
 
 
 def _warm_pages() -> list[str]:

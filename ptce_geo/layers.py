@@ -621,11 +621,15 @@ def _dissolve(spec: LayerSpec, names: pd.DataFrame | None, catalogue: Catalogue,
 
 def _unique_codes(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
     gdf = gdf[gdf["code"].notna()]
-    wkb = shapely.to_wkb(gdf.geometry.values)
-    dup_rows = pd.DataFrame({"code": gdf["code"].to_numpy(), "wkb": wkb}).duplicated()
-    if dup_rows.any():
-        logger.info("layer %s: %d repeated rows dropped", spec.id, int(dup_rows.sum()))
-        gdf = gdf.loc[~dup_rows.to_numpy()]
+    dup = gdf["code"].duplicated(keep=False).to_numpy()
+    if dup.any():  # repeated rows (same code, same geometry) can only be among rows sharing a code
+        shared = gdf.loc[dup]
+        wkb = shapely.to_wkb(shared.geometry.values)
+        repeated = np.zeros(len(gdf), dtype=bool)
+        repeated[np.flatnonzero(dup)] = pd.DataFrame({"code": shared["code"].to_numpy(), "wkb": wkb}).duplicated()
+        if repeated.any():
+            logger.info("layer %s: %d repeated rows dropped", spec.id, int(repeated.sum()))
+            gdf = gdf.loc[~repeated]
     dup = gdf["code"].duplicated(keep=False)
     if dup.any():
         rank = gdf.groupby("code").cumcount() + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -163,3 +164,46 @@ def test_cli_unknown_layer_is_a_one_line_error(mirror_env, capsys):
     assert main(["fetch", "circonscriptions"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "circonscriptions" in err and "communes" in err
+
+
+def test_geojson_read_through_arrow_equals_gdals_default_reader(mirror_dir, catalogue):
+    """The communes and the contrats de ruralité (columns without any value) as GDAL's default
+    reader gives them: same columns, same values, same geometries, row for row."""
+    import geopandas as gpd
+
+    from ptce_geo._readers import read_source
+    from ptce_geo.layers import source_files
+
+    for lid in ("communes", "contrats_de_ruralite"):
+        source = source_files(catalogue[lid])[0]
+        path = Path(catalogue.resolve(source))
+        fast = read_source(path, source, where=lid)
+        default = gpd.read_file(f"/vsigzip/{path}" if source.format == "geojson.gz" else path)
+        assert list(fast.columns) == list(default.columns) and len(fast) == len(default) > 0
+        for col in default.columns.drop("geometry"):
+            a, b = fast[col].to_numpy(dtype=object), default[col].to_numpy(dtype=object)
+            missing = pd.isna(b)
+            assert (pd.isna(a) == missing).all(), (lid, col)
+            assert (a[~missing] == b[~missing]).all(), (lid, col)
+        assert shapely.equals_exact(fast.geometry.to_numpy(), default.geometry.to_numpy(), 0).all()
+
+
+def test_repeated_rows_dropped_and_shared_codes_suffixed_as_counted_on_the_source(mirror_dir, catalogue):
+    """Contrats de ruralité: the rows repeated in the source (same id, same geometry) are dropped
+    once each, and the ids shared by different zones get #2, #3…: counted here on the raw
+    file with the standard library's json, against the layer built."""
+    source = json.loads((mirror_dir / "contrats" / "contrats_de_ruralite_cget2019.geojson").read_bytes())
+    seen, kept = set(), []
+    for feature in source["features"]:
+        code = str(feature["properties"]["id"]).strip()
+        key = (code, json.dumps(feature["geometry"], sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            kept.append(code)
+    counts = pd.Series(kept).value_counts()
+    expected = sorted(list(counts.index) +
+                      [f"{c}#{k}" for c, n in counts.items() for k in range(2, n + 1)])
+    table = load_layer("contrats_de_ruralite", catalogue=catalogue)
+    assert len(source["features"]) - len(kept) > 0  # the source does repeat rows
+    assert (counts > 1).any()  # and shares ids between different zones
+    assert sorted(table["code"]) == expected

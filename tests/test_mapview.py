@@ -164,6 +164,18 @@ def test_serve_prepares_a_cold_cache_in_a_separate_process(app_env, monkeypatch,
         m.setattr("ptce_geo.perimeters.read_perimeters", refuse)
         stored = stored_scorecard(poles, options=pop)
     assert stored.summary.equals(Scorecard(read_perimeters(poles), options=pop).summary)
+    # and, before them all, the opening page's first view: the main levels, each figure the full one's
+    from ptce_geo.catalogue import load_catalogue
+
+    levels = serve.opening_levels(load_catalogue())
+    assert {"communes", "epci", "departements", "regions"} <= set(levels) and "cantons" not in levels
+    with monkeypatch.context() as m:
+        m.setattr("ptce_geo.perimeters.read_perimeters", refuse)
+        first = stored_scorecard(poles, levels=levels)
+    assert first.levels == tuple(levels)
+    assert list(first.summary.columns) == [c for c in own.summary.columns if c in first.summary.columns]
+    assert first.summary.equals(own.summary[first.summary.columns])
+    assert "n_cantons" in own.summary and "n_cantons" not in first.summary
 
 
 @pytest.mark.realdata
@@ -213,3 +225,76 @@ def test_the_opening_page_prepares_its_map_while_another_process_computes_the_sc
     no_failure(at)
     assert order == ["prepared", "stored"]
     assert list(at.session_state["_carte_ids"]) == ["a"]
+
+
+@pytest.mark.realdata
+def test_the_opening_page_draws_the_first_view_then_reruns_on_the_full_scorecard(app_env, monkeypatch, tmp_path):
+    """A cold start under ``serve``: the preparation process has stored the first view (main levels)
+    and holds the full Scorecard's lock while it computes. The opening page draws its map and
+    tables from the first view, says what is still coming and offers no download yet; once the
+    full Scorecard is stored, the page shows every level, the same national tables, and the
+    downloads."""
+    import json
+    import threading
+
+    from filelock import FileLock
+    from streamlit.delta_generator import DeltaGenerator
+
+    from app_pages import serve
+    from ptce_geo.cache import Cache
+    from ptce_geo.catalogue import load_catalogue
+    from ptce_geo.perimeters import read_perimeters
+    from ptce_geo.scorecard import Scorecard, stored_scorecard_path
+
+    poles = tmp_path / "poles.geojson"
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None,
+         "properties": {"id": "a", "nom": "Seignanx", "communes": ["40312", "40065", "40285"], "siege_insee": "40312"}},
+        {"type": "Feature", "geometry": None, "properties": {"id": "b", "nom": "Bayonne", "communes": ["64102"]}}]}),
+        encoding="utf-8")
+    monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
+    levels = serve.opening_levels(load_catalogue())
+    first = Scorecard(read_perimeters(poles), levels=levels)
+    first.summary, first.programmes, first.qpv
+    Cache().write_object(stored_scorecard_path(poles, levels=levels), first)
+    full_path = stored_scorecard_path(poles)
+    held, go = threading.Event(), threading.Event()
+
+    def elsewhere():  # the preparation process computing the full Scorecard
+        with FileLock(str(full_path) + ".lock"):
+            held.set()
+            card = Scorecard(read_perimeters(poles))
+            card.summary, card.programmes, card.qpv
+            go.wait(120)
+            Cache().write_object(full_path, card)
+
+    offered: list[str] = []
+    original = DeltaGenerator.download_button
+    monkeypatch.setattr(DeltaGenerator, "download_button",
+                        lambda self, label, *a, **k: (offered.append(label), original(self, label, *a, **k))[1])
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    try:
+        held.wait(60)
+        at = open_page("Carte des pôles")
+        no_failure(at)
+        assert list(at.session_state["_carte_ids"]) == ["a", "b"]
+        assert any("Premiers résultats" in i.value for i in at.info)
+        assert any("téléchargements seront proposés" in c.value for c in at.caption)
+        assert not offered and not full_path.exists()
+        (args,) = _component_args(at)
+        assert "map_div" in args["script"] and "Seignanx" in args["script"]
+        tables = [df.value.copy() for df in at.dataframe]
+    finally:
+        go.set()
+        thread.join(120)
+    at.run()  # what the page's watcher does once the full Scorecard is stored
+    no_failure(at)
+    assert not any("Premiers résultats" in i.value for i in at.info)
+    assert offered  # the downloads
+    assert len(at.dataframe) == len(tables) >= 2
+    for before, df in zip(tables, at.dataframe):
+        assert before.equals(df.value)  # the same figures as the first view showed
+    at.selectbox(key="carte_pole").set_value("a").run()
+    no_failure(at)
+    assert any("Bassin de vie le mieux ajusté" in m.value for m in at.markdown)  # every level now
