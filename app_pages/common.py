@@ -293,9 +293,20 @@ def opening_scorecard(weight: str = "area") -> tuple[Scorecard, bool]:
     then reruns when the full one is stored (:func:`scorecard_stored`). Otherwise, the full
     one (:func:`scorecard_for`).
     """
-    if weight == "area" and scorecard_elsewhere():
+    if weight == "area" and scorecard_elsewhere() and _first_view_coming():
         return remembered(f"first:{poles_key()}", lambda: _first_view(data_key(), poles_key(), poles_source())), False
     return scorecard_for(weight), True
+
+
+def _first_view_coming() -> bool:
+    """True when the first view is stored or being stored: never computed here (when another
+    session of this process computes the full Scorecard, the page waits for that one)."""
+    try:
+        cat = catalogue()
+        path = stored_scorecard_path(poles_source(), catalogue=cat, levels=serve.opening_levels(cat))
+    except (PtceGeoError, OSError):
+        return False
+    return path.is_file() or Cache().busy(path)
 
 
 def scorecard() -> Scorecard:
