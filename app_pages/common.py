@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -245,7 +246,32 @@ def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
         return _session_card(dkey, path[len("upload:"):])[2]
     # every level, QPV and programmes: computed once (then kept on disk, see stored_scorecard) and
     # shared by every session of the process
-    return stored_scorecard(path, catalogue=_catalogue(dkey))
+    cat = _catalogue(dkey)
+    _after_first_view(path, cat)
+    return stored_scorecard(path, catalogue=cat)
+
+
+def _after_first_view(path: str, cat: Catalogue, *, grace: float = 2.0) -> None:
+    """Wait while another process stores the first view: it computes the full Scorecard next.
+
+    A page other than the opening one, opened during a cold start's first seconds, then
+    reads the full Scorecard that process stores instead of computing it too. ``grace``:
+    how long to wait, once the first view is stored, for that process to take the full
+    Scorecard's lock (it does at once); after that, the page computes it itself.
+    """
+    try:
+        first = stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat))
+        full = stored_scorecard_path(path, catalogue=cat)
+    except (PtceGeoError, OSError):
+        return
+    cache = Cache()
+    if full.is_file() or not cache.busy(first):
+        return
+    with cache.lock(first):  # until the first view is stored
+        pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and not (full.is_file() or cache.busy(full)):
+        time.sleep(0.05)
 
 
 def scorecard_elsewhere() -> bool:

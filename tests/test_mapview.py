@@ -298,3 +298,55 @@ def test_the_opening_page_draws_the_first_view_then_reruns_on_the_full_scorecard
     at.selectbox(key="carte_pole").set_value("a").run()
     no_failure(at)
     assert any("Bassin de vie le mieux ajusté" in m.value for m in at.markdown)  # every level now
+
+
+@pytest.mark.realdata
+def test_another_page_opened_during_the_first_view_reads_the_full_scorecard(app_env, monkeypatch, tmp_path):
+    """A page other than the opening one, opened while the preparation process stores the first
+    view, waits for it and then reads the full Scorecard that process stores next: the
+    perimeters are read (the computation starts) in that process only, never by the page."""
+    import json
+    import threading
+
+    from filelock import FileLock
+
+    import ptce_geo.perimeters as perimeters
+    from app_pages import serve
+    from ptce_geo.cache import Cache
+    from ptce_geo.catalogue import load_catalogue
+    from ptce_geo.scorecard import Scorecard, stored_scorecard_path
+
+    poles = tmp_path / "poles.geojson"
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None,
+         "properties": {"id": "a", "nom": "Seignanx", "communes": ["40312", "40065", "40285"]}}]}), encoding="utf-8")
+    monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
+    levels = serve.opening_levels(load_catalogue())
+    first_path, full_path = stored_scorecard_path(poles, levels=levels), stored_scorecard_path(poles)
+    first_path.parent.mkdir(parents=True, exist_ok=True)
+    readers: list[str] = []
+    real = perimeters.read_perimeters
+    monkeypatch.setattr(perimeters, "read_perimeters",
+                        lambda *a, **k: (readers.append(threading.current_thread().name), real(*a, **k))[1])
+    held = threading.Event()
+
+    def preparation():  # as serve.prepare: the first view under its lock, then the full one under its own
+        with FileLock(str(first_path) + ".lock"):
+            held.set()
+            card = Scorecard(perimeters.read_perimeters(poles), levels=levels)
+            card.summary, card.programmes, card.qpv
+            threading.Event().wait(1.0)  # the page is waiting meanwhile
+            Cache().write_object(first_path, card)
+        with FileLock(str(full_path) + ".lock"):
+            card = Scorecard(perimeters.read_perimeters(poles))
+            card.summary, card.programmes, card.qpv
+            Cache().write_object(full_path, card)
+
+    thread = threading.Thread(target=preparation, name="preparation")
+    thread.start()
+    held.wait(60)
+    at = open_page("Découpages", page="decoupages")
+    thread.join(120)
+    no_failure(at)
+    assert readers == ["preparation", "preparation"]  # the page computed nothing
+    assert full_path.is_file()
