@@ -264,14 +264,26 @@ def _after_first_view(path: str, cat: Catalogue, *, grace: float = 2.0) -> None:
         full = stored_scorecard_path(path, catalogue=cat)
     except (PtceGeoError, OSError):
         return
-    cache = Cache()
-    if full.is_file() or not cache.busy(first):
+    if full.is_file() or not _busy(first):
         return
-    with cache.lock(first):  # until the first view is stored
-        pass
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and not (full.is_file() or cache.busy(full)):
+    while _busy(first):  # until the first view is stored (probed: never held here)
         time.sleep(0.05)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and not (full.is_file() or _busy(full)):
+        time.sleep(0.05)
+
+
+_PROBE_LOCK = threading.Lock()
+
+
+def _busy(path: Path) -> bool:
+    """Whether a stored Scorecard's lock is held, probed by one session of this process at a time.
+
+    A probe holds the lock for an instant: another session probing at that instant must not
+    take it for a computation (and compute a first view for nothing).
+    """
+    with _PROBE_LOCK:
+        return Cache().busy(path)
 
 
 def scorecard_elsewhere() -> bool:
@@ -291,8 +303,7 @@ def scorecard_elsewhere() -> bool:
         first = stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat))
     except (PtceGeoError, OSError):
         return False
-    cache = Cache()
-    return not stored.is_file() and (cache.busy(stored) or cache.busy(first))
+    return not stored.is_file() and (_busy(stored) or _busy(first))
 
 
 def scorecard_stored() -> bool:
@@ -332,7 +343,7 @@ def _first_view_coming() -> bool:
         path = stored_scorecard_path(poles_source(), catalogue=cat, levels=serve.opening_levels(cat))
     except (PtceGeoError, OSError):
         return False
-    return path.is_file() or Cache().busy(path)
+    return path.is_file() or _busy(path)
 
 
 def scorecard() -> Scorecard:
