@@ -246,12 +246,11 @@ def _scorecard(dkey: str, pkey: str, path: str) -> Scorecard:
         return _session_card(dkey, path[len("upload:"):])[2]
     # every level, QPV and programmes: computed once (then kept on disk, see stored_scorecard) and
     # shared by every session of the process
-    cat = _catalogue(dkey)
-    _after_first_view(path, cat)
-    return stored_scorecard(path, catalogue=cat)
+    _after_first_view(path)
+    return stored_scorecard(path, catalogue=_catalogue(dkey))
 
 
-def _after_first_view(path: str, cat: Catalogue, *, grace: float = 2.0) -> None:
+def _after_first_view(path: str, *, grace: float = 2.0) -> None:
     """Wait while another process stores the first view: it computes the full Scorecard next.
 
     A page other than the opening one, opened during a cold start's first seconds, then
@@ -259,11 +258,10 @@ def _after_first_view(path: str, cat: Catalogue, *, grace: float = 2.0) -> None:
     how long to wait, once the first view is stored, for that process to take the full
     Scorecard's lock (it does at once); after that, the page computes it itself.
     """
-    try:
-        first = stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat))
-        full = stored_scorecard_path(path, catalogue=cat)
-    except (PtceGeoError, OSError):
+    paths = _stored_paths(path)
+    if paths is None:
         return
+    full, first = paths
     if full.is_file() or not _busy(first):
         return
     while _busy(first):  # until the first view is stored (probed: never held here)
@@ -271,6 +269,34 @@ def _after_first_view(path: str, cat: Catalogue, *, grace: float = 2.0) -> None:
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and not (full.is_file() or _busy(full)):
         time.sleep(0.05)
+
+
+_PATHS_LOCK = threading.Lock()
+_PATHS: dict[tuple, tuple[Path, Path] | None] = {}
+
+
+def _stored_paths(path: str) -> tuple[Path, Path] | None:
+    """(full Scorecard, first view): where the poles file's stored Scorecards are; None when
+    they cannot be named (no poles file, no catalogue: the pages say it in French).
+
+    Kept per poles file (path, size, time) and data settings: naming them reads and hashes
+    the poles file, and the opening page asks on every run (and its watcher every second).
+    """
+    key = (_stamp(Path(path)), data_key())
+    with _PATHS_LOCK:
+        if key in _PATHS:
+            return _PATHS[key]
+    try:
+        cat = catalogue()
+        paths = (stored_scorecard_path(path, catalogue=cat),
+                 stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat)))
+    except (PtceGeoError, OSError):
+        paths = None
+    with _PATHS_LOCK:
+        if len(_PATHS) > 64:
+            _PATHS.clear()
+        _PATHS[key] = paths
+    return paths
 
 
 _PROBE_LOCK = threading.Lock()
@@ -295,24 +321,20 @@ def scorecard_elsewhere() -> bool:
     besides (the layers the other process has already written).
     """
     path = poles_source()
-    if path.startswith("upload:"):
+    paths = None if path.startswith("upload:") else _stored_paths(path)
+    if paths is None:
         return False
-    try:
-        cat = catalogue()
-        stored = stored_scorecard_path(path, catalogue=cat)
-        first = stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat))
-    except (PtceGeoError, OSError):
-        return False
-    return not stored.is_file() and (_busy(stored) or _busy(first))
+    full, first = paths
+    return not full.is_file() and (_busy(full) or _busy(first))
 
 
 def scorecard_stored() -> bool:
     """True when the poles' full Scorecard (in area) can be read without computing."""
     path = poles_source()
-    try:
-        return path.startswith("upload:") or stored_scorecard_path(path, catalogue=catalogue()).is_file()
-    except (PtceGeoError, OSError):
-        return False
+    if path.startswith("upload:"):
+        return True
+    paths = _stored_paths(path)
+    return paths is not None and paths[0].is_file()
 
 
 @st.cache_resource(show_spinner="Calcul des découpages principaux de tous les pôles…", max_entries=4)
@@ -338,12 +360,8 @@ def opening_scorecard(weight: str = "area") -> tuple[Scorecard, bool]:
 def _first_view_coming() -> bool:
     """True when the first view is stored or being stored: never computed here (when another
     session of this process computes the full Scorecard, the page waits for that one)."""
-    try:
-        cat = catalogue()
-        path = stored_scorecard_path(poles_source(), catalogue=cat, levels=serve.opening_levels(cat))
-    except (PtceGeoError, OSError):
-        return False
-    return path.is_file() or _busy(path)
+    paths = _stored_paths(poles_source())
+    return paths is not None and (paths[1].is_file() or _busy(paths[1]))
 
 
 def scorecard() -> Scorecard:

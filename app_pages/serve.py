@@ -15,7 +15,8 @@ or an earlier run): reading it takes seconds. On a cold cache the server starts 
 a separate process, started first thing at launch, computes and stores the poles' Scorecard
 (the opening page's data) while the visitor's browser loads the app: the first page shows its
 progress message, waits for that process (the stored Scorecard's file lock), then reads the
-result — first a view of the main levels, drawn while the other levels are computed. Without this launcher (``streamlit run app.py``), the first visitor's page computes it.
+result — first a view of the main levels, drawn while the other levels are computed. Without
+this launcher (``streamlit run app.py``), the first visitor's page computes it.
 A failure while preparing is logged and the server starts anyway; a preparation still running
 when the server stops is stopped with it (its files are written atomically).
 """
