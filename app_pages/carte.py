@@ -38,6 +38,11 @@ IDF_BOUNDS = (1.45, 48.12, 3.56, 49.24)
 MAP_WIDTH_PX = 650
 #: the national view (minx, miny, maxx, maxy): mainland France and Corsica
 NATIONAL_BOUNDS = (-5.2, 41.3, 9.6, 51.1)
+#: a session's first run of the page draws the map, and its two tables and downloads only this many
+#: seconds later (a rerun): drawn together in a new browser, their code held the first map back about 1 s
+TABLES_DELAY_S = 1.0
+#: session key: None before the first run, False while the tables wait, True once drawn
+TABLES_KEY = "_carte_tables"
 #: the counts of the national table, in words
 TOUCHED = {"communes": "Communes touchées", "epci": "EPCI touchés", "departements": "Départements touchés",
            "regions": "Régions touchées"}
@@ -298,6 +303,14 @@ def _prepare_national_map() -> None:
             common.logger.info("preparing the national map failed", exc_info=True)
 
 
+@st.fragment(run_every=TABLES_DELAY_S)
+def _tables_after_map() -> None:
+    """Rerun the page once, a moment after a session's first map, to draw its tables and downloads."""
+    if st.session_state.get(TABLES_KEY) is False:  # the timer's run (the page's own run finds None)
+        st.session_state[TABLES_KEY] = True
+        st.rerun()
+
+
 @st.fragment(run_every=1.0)
 def _await_full_scorecard() -> None:
     """Rerun the page once the full Scorecard is stored (a cold start's first view is shown)."""
@@ -398,6 +411,21 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
+    if st.session_state.get(TABLES_KEY) is None:  # a session's first map: the rest a moment later
+        st.caption("Les tableaux et les téléchargements s'affichent dans un instant…")
+        _tables_after_map()
+        st.session_state[TABLES_KEY] = False
+        return
+    st.session_state[TABLES_KEY] = True
+    _tables(b, counted)
+    if complete:
+        downloads.poles(b, pole)
+    else:
+        st.caption("Les téléchargements seront proposés dès que tous les découpages seront calculés.")
+
+
+def _tables(b: Scorecard, counted: list[str]) -> None:
+    """The national summary and the table of the poles ``counted``."""
     national, table = _national_tables(common.data_key(), common.poles_key(), state.measure(), tuple(counted),
                                        b.levels, b)
     st.dataframe(fr_table(national, {"Surface totale (km²)": "int"}), hide_index=True)
@@ -418,7 +446,3 @@ def page() -> None:
             width=widths[LEVEL_LABELS[k]], help=f"{touched} : au moins 1 % du pôle (en {noun}), ou entièrement dans le pôle.")
            for k, touched in TOUCHED.items() if LEVEL_LABELS[k] in table},
     })
-    if complete:
-        downloads.poles(b, pole)
-    else:
-        st.caption("Les téléchargements seront proposés dès que tous les découpages seront calculés.")

@@ -74,7 +74,14 @@ def open_page(title: str, **query):
     at.run()
     if at.sidebar.radio[0].value != title:
         at.sidebar.radio[0].set_value(title).run()
+    elif tables_pending(at):
+        at.run()  # the browser's timer: the opening page's tables and downloads, a moment after its map
     return at
+
+
+def tables_pending(at) -> bool:
+    """Whether the page drew its map and left its tables and downloads to the rerun a moment later."""
+    return any("s'affichent dans un instant" in c.value for c in at.caption)
 
 
 def no_failure(at) -> None:

@@ -64,7 +64,8 @@ def test_prepared_map_is_read_only_and_reused(sent):
     assert streamlit_folium._component_func is not None and streamlit_folium._component_func is mapview._REAL
 
 
-def _component_args(at) -> list[dict]:
+def _component_args(at, *, proto: bool = False) -> list:
+    """The map components' arguments (or, with ``proto``, their whole messages, key included)."""
     import json
 
     out = []
@@ -72,9 +73,9 @@ def _component_args(at) -> list[dict]:
         stack = [node]
         while stack:
             el = stack.pop()
-            proto = getattr(el, "proto", None)
-            if proto is not None and getattr(proto, "component_name", "") .endswith("st_folium"):
-                out.append(json.loads(proto.json_args))
+            msg = getattr(el, "proto", None)
+            if msg is not None and getattr(msg, "component_name", "").endswith("st_folium"):
+                out.append(msg.SerializeToString() if proto else json.loads(msg.json_args))
             children = getattr(el, "children", {})
             stack.extend(children.values() if isinstance(children, dict) else children)
     return out
@@ -91,6 +92,42 @@ def test_sessions_share_the_national_map(app_env):
     first.selectbox[0].set_value(first.session_state["_carte_ids"][0]).run()
     (c,) = _component_args(first)
     assert c["script"] != a["script"]
+
+
+@pytest.mark.realdata
+def test_a_sessions_first_map_comes_before_its_tables_and_downloads(app_env, monkeypatch):
+    """A session's first run of the opening page draws the map and leaves the two tables and the
+    downloads to a rerun a moment later (the page's timer); the map's element is the very same in
+    both runs (the browser keeps it), and every later run draws the tables at once."""
+    from streamlit.delta_generator import DeltaGenerator
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages import carte
+    from test_app import APP, tables_pending
+
+    offered: list[str] = []
+    original = DeltaGenerator.download_button
+    monkeypatch.setattr(DeltaGenerator, "download_button",
+                        lambda self, label, *a, **k: (offered.append(label), original(self, label, *a, **k))[1])
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.run()
+    no_failure(at)
+    assert tables_pending(at) and not at.dataframe and not offered
+    assert at.session_state[carte.TABLES_KEY] is False
+    (first,) = _component_args(at, proto=True)
+    at.run()  # what the timer (``_tables_after_map``, every TABLES_DELAY_S) asks for
+    no_failure(at)
+    assert not tables_pending(at) and len(at.dataframe) == 2 and offered
+    assert at.session_state[carte.TABLES_KEY] is True
+    (again,) = _component_args(at, proto=True)
+    assert again == first  # same key, same arguments: the map is not drawn again
+    assert len(at.dataframe[-1].value) == len(at.session_state["_carte_ids"])  # every pole
+    offered.clear()
+    at.selectbox(key="carte_pole").set_value(at.session_state["_carte_ids"][0]).run()
+    assert not tables_pending(at) and len(at.dataframe) >= 2 and offered  # at once from now on
+    other = AppTest.from_file(str(APP), default_timeout=240)
+    other.run()  # a new session (another browser tab): its first map first again
+    assert tables_pending(other) and not other.dataframe
 
 
 @pytest.mark.realdata
