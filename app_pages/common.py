@@ -289,7 +289,7 @@ def _stored_paths(path: str) -> tuple[Path, Path] | None:
     try:
         cat = catalogue()
         paths = (stored_scorecard_path(path, catalogue=cat),
-                 stored_scorecard_path(path, catalogue=cat, levels=serve.opening_levels(cat)))
+                 stored_scorecard_path(path, catalogue=cat, **serve.first_view(cat)))
     except (PtceGeoError, OSError):
         paths = None
     with _PATHS_LOCK:
@@ -340,7 +340,7 @@ def scorecard_stored() -> bool:
 @st.cache_resource(show_spinner="Calcul des découpages principaux de tous les pôles…", max_entries=4)
 def _first_view(dkey: str, pkey: str, path: str) -> Scorecard:
     cat = _catalogue(dkey)
-    return stored_scorecard(path, catalogue=cat, levels=serve.opening_levels(cat))
+    return stored_scorecard(path, catalogue=cat, **serve.first_view(cat))
 
 
 def opening_scorecard(weight: str = "area") -> tuple[Scorecard, bool]:

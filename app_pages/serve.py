@@ -51,6 +51,13 @@ def opening_levels(catalogue) -> list[str]:
     return [lid for lid in catalogue.ids(kind="partition") if lid in OPENING_LEVELS]
 
 
+def first_view(catalogue) -> dict:
+    """The Scorecard's ``levels`` and ``zones`` of the opening page's first view: the
+    :func:`opening_levels`, and no zones layer (the opening page shows no programme; the
+    programmes' layers are the slowest to build and measure on a cold cache)."""
+    return {"levels": opening_levels(catalogue), "zones": ()}
+
+
 def warm(app: Path = APP, *, pages: list[str] | None = None, timeout: float = 600) -> float:
     """Run the app's script once per page in ``pages`` (default: the opening page); seconds taken.
 
@@ -110,7 +117,7 @@ def _stop_preparing(proc: subprocess.Popen) -> None:
 def prepare() -> int:
     """Compute and store the poles' Scorecards as the app reads them; the exit status.
 
-    First a Scorecard of the :func:`opening_levels` only (``common.opening_scorecard``): the
+    First a Scorecard of the :func:`first_view` only (``common.opening_scorecard``): the
     opening page draws its map and tables from it while the rest is computed (on 2 cores,
     some 3 s sooner than from the full one). Then the full one, with the same key as
     ``common.scorecard_for("area")`` (the settings' poles file, catalogue and cache, default
@@ -136,7 +143,7 @@ def prepare() -> int:
     except Exception:  # noqa: BLE001 - no poles file, no catalogue: the server and the pages say it
         return 0
     try:
-        first = stored_scorecard(poles_path(), catalogue=catalogue, levels=opening_levels(catalogue))
+        first = stored_scorecard(poles_path(), catalogue=catalogue, **first_view(catalogue))
         logger.info("ptce_geo: first view of the %d poles stored in %.1f s", len(first.ids), time.perf_counter() - t0)
         _lower_priority()  # the opening page is drawing it: this gives way to the server and the browser
         card = stored_scorecard(poles_path(), catalogue=catalogue)

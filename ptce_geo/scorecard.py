@@ -75,6 +75,10 @@ class Scorecard:
     levels : sequence of str, optional
         Partition layers to measure (default: every partition layer of the catalogue,
         in catalogue order).
+    zones : sequence of str, optional
+        Zones layers whose programmes :attr:`programmes` and the summary list (default:
+        every zones layer of the catalogue; ``()``: none, and no programme columns).
+        :meth:`zones` still measures any zones layer asked for.
 
     Examples
     --------
@@ -84,7 +88,8 @@ class Scorecard:
     """
 
     def __init__(self, perimeters: gpd.GeoDataFrame, *, options: Options | None = None,
-                 catalogue: Catalogue | None = None, levels: Sequence[str] | None = None) -> None:
+                 catalogue: Catalogue | None = None, levels: Sequence[str] | None = None,
+                 zones: Sequence[str] | None = None) -> None:
         self.catalogue = catalogue or load_catalogue()
         self.options = options or Options()
         if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
@@ -100,6 +105,15 @@ class Scorecard:
                 raise InvalidInput(f"level {lid!r} is a zones layer, not a partition: use Scorecard.zones({lid!r}).",
                                    fr=f"« {lid} » est une couche de zones, pas un découpage.")
         self.levels = tuple(levels)
+        if zones is None:
+            zones = self.catalogue.ids(kind="zones")
+        for lid in zones:
+            if lid not in self.catalogue.layers or self.catalogue[lid].kind != "zones":
+                from .errors import InvalidInput
+
+                raise InvalidInput(f"{lid!r} is not a zones layer of the catalogue: give zones layers only.",
+                                   fr=f"« {lid} » n'est pas une couche de zones du catalogue.")
+        self.zone_ids = tuple(zones)
         self._values: dict[tuple, Any] = {}
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -126,6 +140,7 @@ class Scorecard:
 
     def __repr__(self) -> str:
         return (f"Scorecard({len(self.perimeters)} perimeter(s), levels={list(self.levels)}, "
+                f"zones={list(self.zone_ids)}, "
                 f"{self.options!r}, catalogue={self.catalogue.name!r})")
 
     @property
@@ -201,10 +216,10 @@ class Scorecard:
             self.prepared, "qpv", catalogue=self.catalogue, options=area)))
 
     def zone_layers(self) -> list[str]:
-        """The zones layers of the catalogue whose data can be had (others are logged and left out)."""
+        """The zones layers of :attr:`zone_ids` whose data can be had (others are logged and left out)."""
         def build() -> list[str]:
             ok = []
-            for lid in self.catalogue.ids(kind="zones"):
+            for lid in self.zone_ids:
                 try:
                     self.zones(lid)
                 except DataUnavailable as exc:
@@ -239,7 +254,7 @@ class Scorecard:
         de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
         ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV (areas);
         and ``programmes`` / ``programmes_historiques`` (:attr:`programmes`, one French line
-        each) when it has zones layers."""
+        each) when it measures zones layers (:attr:`zone_ids`)."""
         p = self.perimeters
         cols: dict[str, Any] = {"pole_id": self.ids, "nom": p["nom"].to_numpy() if "nom" in p else self.ids}
         from .poles import descriptive_columns
@@ -285,7 +300,7 @@ class Scorecard:
                 q = q.set_index("pole_id").reindex(self.ids)
             for col in ("qpv_count", "qpv_inside", "qpv_area_share"):
                 cols[col] = q[col].to_numpy()
-        if self.catalogue.ids(kind="zones"):
+        if self.zone_ids:
             prog = self.programmes
             cols["programmes"] = prog["programmes"].to_numpy()
             cols["programmes_historiques"] = prog["historique"].to_numpy()
@@ -399,9 +414,11 @@ def _ept_hosts(catalogue: Catalogue) -> tuple[frozenset, frozenset]:
 # ------------------------------------------------------------------ kept on disk
 #: bumped when what a stored Scorecard holds changes shape
 _STORE_FORMAT = 1
-def _store_key(data: bytes, catalogue: Catalogue, options: Options, levels: Sequence[str] | None) -> str:
+def _store_key(data: bytes, catalogue: Catalogue, options: Options, levels: Sequence[str] | None,
+               zones: Sequence[str] | None) -> str:
     parts = [f"format={_STORE_FORMAT}", code_digest(), hashlib.sha256(data).hexdigest(), repr(options),
              repr(tuple(levels) if levels is not None else None), str(catalogue.path.resolve()),
+             repr(tuple(zones) if zones is not None else None),
              repr(sorted((s.id, s.fingerprint(), s.status, s.period, s.notice, s.vintage) for s in catalogue)),
              repr([catalogue.resolve(s.source) if s.source else "" for s in catalogue])]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
@@ -409,7 +426,7 @@ def _store_key(data: bytes, catalogue: Catalogue, options: Options, levels: Sequ
 
 def stored_scorecard_path(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
                           options: Options | None = None, levels: Sequence[str] | None = None,
-                          cache: Any = None) -> Path:
+                          zones: Sequence[str] | None = None, cache: Any = None) -> Path:
     """Where :func:`stored_scorecard` keeps the Scorecard of ``poles`` (the file may not exist yet).
 
     Parameters are those of :func:`stored_scorecard`. ``ptce-geo fetch`` writes it; a
@@ -420,12 +437,12 @@ def stored_scorecard_path(poles: str | os.PathLike, *, catalogue: Catalogue | No
     catalogue = catalogue or load_catalogue()
     cache = cache or Cache()
     data = Path(poles).expanduser().read_bytes()
-    return cache.root / "scorecards" / f"{_store_key(data, catalogue, options or Options(), levels)}.pickle"
+    return cache.root / "scorecards" / f"{_store_key(data, catalogue, options or Options(), levels, zones)}.pickle"
 
 
 def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = None,
                      options: Options | None = None, levels: Sequence[str] | None = None,
-                     cache: Any = None) -> Scorecard:
+                     zones: Sequence[str] | None = None, cache: Any = None) -> Scorecard:
     """The Scorecard of a poles file with every figure computed, kept on disk between runs.
 
     What does not depend on a session (the poles' overlays on every level, the summary,
@@ -442,7 +459,7 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
         The poles file (GeoJSON or CSV list).
     catalogue : Catalogue, optional
     options : Options, optional
-    levels : sequence of str, optional
+    levels, zones : sequence of str, optional
         As for :class:`Scorecard`.
     cache : ptce_geo.cache.Cache, optional
         Default: the cache folder of the settings.
@@ -458,16 +475,18 @@ def stored_scorecard(poles: str | os.PathLike, *, catalogue: Catalogue | None = 
     catalogue = catalogue or load_catalogue()
     options = options or Options()
     cache = cache or Cache()
-    path = stored_scorecard_path(poles, catalogue=catalogue, options=options, levels=levels, cache=cache)
+    path = stored_scorecard_path(poles, catalogue=catalogue, options=options, levels=levels, zones=zones,
+                                 cache=cache)
 
     def compute() -> Scorecard:
         # a cold cache: the layers this computation reads (from the settings' cache folder, where
         # load_layer looks) are built by a child process meanwhile
-        first = ["epci", "qpv", *(levels or catalogue.ids(kind="partition")), "ept", *catalogue.ids(kind="zones")]
+        first = ["epci", "qpv", *(levels if levels is not None else catalogue.ids(kind="partition")), "ept",
+                 *(zones if zones is not None else catalogue.ids(kind="zones"))]
         prepare_layers([lid for lid in dict.fromkeys(first) if lid in catalogue.layers], catalogue=catalogue)
         # a path (its name in messages); the key's bytes are what was read just before
         card = Scorecard(read_perimeters(poles, catalogue=catalogue), catalogue=catalogue, options=options,
-                         levels=levels)
+                         levels=levels, zones=zones)
         card.summary
         card.programmes
         if card.qpv is not None:

@@ -204,15 +204,17 @@ def test_serve_prepares_a_cold_cache_in_a_separate_process(app_env, monkeypatch,
     # and, before them all, the opening page's first view: the main levels, each figure the full one's
     from ptce_geo.catalogue import load_catalogue
 
-    levels = serve.opening_levels(load_catalogue())
+    view = serve.first_view(load_catalogue())
+    levels = view["levels"]
     assert {"communes", "epci", "departements", "regions"} <= set(levels) and "cantons" not in levels
     with monkeypatch.context() as m:
         m.setattr("ptce_geo.perimeters.read_perimeters", refuse)
-        first = stored_scorecard(poles, levels=levels)
-    assert first.levels == tuple(levels)
+        first = stored_scorecard(poles, **view)
+    assert first.levels == tuple(levels) and first.zone_ids == ()
     assert list(first.summary.columns) == [c for c in own.summary.columns if c in first.summary.columns]
     assert first.summary.equals(own.summary[first.summary.columns])
     assert "n_cantons" in own.summary and "n_cantons" not in first.summary
+    assert "programmes" in own.summary and "programmes" not in first.summary  # no zones layer measured
 
 
 @pytest.mark.realdata
@@ -290,10 +292,10 @@ def test_the_opening_page_draws_the_first_view_then_reruns_on_the_full_scorecard
         {"type": "Feature", "geometry": None, "properties": {"id": "b", "nom": "Bayonne", "communes": ["64102"]}}]}),
         encoding="utf-8")
     monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
-    levels = serve.opening_levels(load_catalogue())
-    first = Scorecard(read_perimeters(poles), levels=levels)
+    view = serve.first_view(load_catalogue())
+    first = Scorecard(read_perimeters(poles), **view)
     first.summary, first.programmes, first.qpv
-    Cache().write_object(stored_scorecard_path(poles, levels=levels), first)
+    Cache().write_object(stored_scorecard_path(poles, **view), first)
     full_path = stored_scorecard_path(poles)
     held, go = threading.Event(), threading.Event()
 
@@ -358,8 +360,8 @@ def test_another_page_opened_during_the_first_view_reads_the_full_scorecard(app_
         {"type": "Feature", "geometry": None,
          "properties": {"id": "a", "nom": "Seignanx", "communes": ["40312", "40065", "40285"]}}]}), encoding="utf-8")
     monkeypatch.setenv("PTCE_GEO_POLES", str(poles))
-    levels = serve.opening_levels(load_catalogue())
-    first_path, full_path = stored_scorecard_path(poles, levels=levels), stored_scorecard_path(poles)
+    view = serve.first_view(load_catalogue())
+    first_path, full_path = stored_scorecard_path(poles, **view), stored_scorecard_path(poles)
     first_path.parent.mkdir(parents=True, exist_ok=True)
     readers: list[str] = []
     real = perimeters.read_perimeters
@@ -370,7 +372,7 @@ def test_another_page_opened_during_the_first_view_reads_the_full_scorecard(app_
     def preparation():  # as serve.prepare: the first view under its lock, then the full one under its own
         with FileLock(str(first_path) + ".lock"):
             held.set()
-            card = Scorecard(perimeters.read_perimeters(poles), levels=levels)
+            card = Scorecard(perimeters.read_perimeters(poles), **view)
             card.summary, card.programmes, card.qpv
             threading.Event().wait(1.0)  # the page is waiting meanwhile
             Cache().write_object(first_path, card)

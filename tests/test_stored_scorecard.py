@@ -106,3 +106,30 @@ def test_stored_scorecard_path_names_the_file_stored_scorecard_writes(tmp_path, 
     assert path.is_file() and list((tmp_path / "cache" / "scorecards").glob("*.pickle")) == [path]
     poles.write_text(poles.read_text(encoding="utf-8").replace("Deux", "2"), encoding="utf-8")
     assert stored_scorecard_path(poles, cache=cache) != path  # another file, another key
+
+
+def test_zones_limits_the_programmes_to_the_layers_asked_for(catalogue, poles, tmp_path):
+    """``zones=`` measures those zones layers only: each one's columns equal the full Scorecard's
+    (computed without the option), ``()`` gives no programme column; it is a key of the store."""
+    from ptce_geo.errors import InvalidInput
+    from ptce_geo.perimeters import read_perimeters
+    from ptce_geo.scorecard import stored_scorecard_path
+
+    per = read_perimeters(poles, catalogue=catalogue)
+    full = Scorecard(per, catalogue=catalogue)
+    every = catalogue.ids(kind="zones")
+    assert full.zone_ids == tuple(every) and len(every) >= 2
+    one = Scorecard(per, catalogue=catalogue, zones=[every[0]])
+    assert one.zone_layers() == [every[0]]
+    mine = [c for c in one.programmes.columns if c.startswith(f"{every[0]}_")]
+    assert mine and not [c for c in one.programmes.columns if c.startswith(f"{every[1]}_")]
+    pd.testing.assert_frame_equal(one.programmes[mine], full.programmes[mine])
+    none = Scorecard(per, catalogue=catalogue, zones=())
+    assert "programmes" in full.summary and "programmes" not in none.summary
+    pd.testing.assert_frame_equal(none.summary, full.summary.drop(columns=["programmes", "programmes_historiques"]))
+    with pytest.raises(InvalidInput, match="communes"):
+        Scorecard(per, catalogue=catalogue, zones=["communes"])  # a partition, not a zones layer
+    cache = Cache(tmp_path / "cache")
+    assert stored_scorecard_path(poles, catalogue=catalogue, zones=(), cache=cache) != \
+        stored_scorecard_path(poles, catalogue=catalogue, cache=cache)
+    assert "programmes" not in stored_scorecard(poles, catalogue=catalogue, zones=(), cache=cache).summary
