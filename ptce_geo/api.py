@@ -46,7 +46,7 @@ def load_poles(path: str | os.PathLike | None = None, *, catalogue: Catalogue | 
 
 def scorecard_of(perimeters: Source = None, *, threshold: float = 0.01, weight: str = "area",
                  tolerance: float = 0.01, catalogue: Catalogue | None = None,
-                 levels: Sequence[str] | None = None) -> Scorecard:
+                 levels: Sequence[str] | None = None, zones: Sequence[str] | None = None) -> Scorecard:
     """The Scorecard of any perimeters at every level (figures computed on first use, then kept).
 
     Parameters
@@ -58,13 +58,15 @@ def scorecard_of(perimeters: Source = None, *, threshold: float = 0.01, weight: 
     catalogue : Catalogue, optional
     levels : sequence of str, optional
         Partition layers to measure (default: all of the catalogue).
+    zones : sequence of str, optional
+        Zones layers whose programmes are listed (default: all of the catalogue; ``()``: none).
     """
     if isinstance(perimeters, Scorecard):
         return perimeters
     if not isinstance(perimeters, gpd.GeoDataFrame):
         perimeters = load_poles(perimeters, catalogue=catalogue)
     return Scorecard(perimeters, options=Options(threshold=threshold, weight=weight, tolerance=tolerance),
-                     catalogue=catalogue, levels=levels)
+                     catalogue=catalogue, levels=levels, zones=zones)
 
 
 def pieces(source: Source, level: str, *, pole: str | Sequence[str] | None = None) -> gpd.GeoDataFrame:

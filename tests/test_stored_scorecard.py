@@ -125,6 +125,9 @@ def test_zones_limits_the_programmes_to_the_layers_asked_for(catalogue, poles, t
     assert mine and not [c for c in one.programmes.columns if c.startswith(f"{every[1]}_")]
     pd.testing.assert_frame_equal(one.programmes[mine], full.programmes[mine])
     none = Scorecard(per, catalogue=catalogue, zones=())
+    from ptce_geo import scorecard_of
+
+    assert scorecard_of(per, catalogue=catalogue, zones=()).zone_ids == ()  # the notebook API passes it on
     assert "programmes" in full.summary and "programmes" not in none.summary
     pd.testing.assert_frame_equal(none.summary, full.summary.drop(columns=["programmes", "programmes_historiques"]))
     with pytest.raises(InvalidInput, match="communes"):
