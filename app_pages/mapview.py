@@ -11,6 +11,12 @@ spec are prepared once per process and shared by every session (``common.show_ma
 
 The component's key is the one ``st_folium`` derives (a digest of the script and the
 widget key), so the browser keeps the same map across runs, as with ``st_folium``.
+
+While it renders, branca turns every element's rendered script (the GeoJSON layers: 230 kB
+for the national map's départements) into a Jinja template that it compiles, only to render
+it once as it is. :func:`prepare` gives branca, for the time of its rendering, a template
+maker that skips compiling a text without Jinja syntax (:func:`_template`): the same text,
+a third less time for the national map (0,30 to 0,19 s).
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import copy
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
+import branca.element
+import jinja2
 import streamlit as st
 import streamlit.runtime
 import streamlit_folium
@@ -31,6 +39,33 @@ _COMPONENT = _REAL = streamlit_folium._component_func
 _CAPTURE = threading.Lock()
 _REGISTERED: list[int] = []  # id of the runtime the component is registered with
 _PER_CALL = ("key", "on_change")  # given by :func:`show`, not kept
+#: what opens Jinja syntax with the default delimiters (branca's templates use them)
+_JINJA_SYNTAX = ("{{", "{%", "{#")
+
+
+class _Literal:
+    """A template without Jinja syntax: renders to its text, as a compiled one would."""
+
+    __slots__ = ("_text",)
+    module = SimpleNamespace()  # no macro (``MacroElement.render`` looks for some)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def render(self, *args, **kwargs) -> str:
+        return self._text
+
+
+def _template(source, *args, **kwargs):
+    """``jinja2.Template(source)``, without compiling a text that holds no Jinja syntax.
+
+    Such a text renders to itself, but for the one final newline Jinja drops by default
+    (``keep_trailing_newline``); a carriage return (which Jinja turns into a newline) or any
+    option goes to Jinja.
+    """
+    if args or kwargs or not isinstance(source, str) or "\r" in source or any(d in source for d in _JINJA_SYNTAX):
+        return jinja2.Template(source, *args, **kwargs)
+    return _Literal(source[:-1] if source.endswith("\n") else source)
 
 
 @dataclass(frozen=True)
@@ -67,10 +102,12 @@ def prepare(m, *, height: int, returned: list[str] | None) -> PreparedMap:
 
     with _CAPTURE:  # only this module calls st_folium, always through here
         streamlit_folium._component_func = capture
+        real_template, branca.element.Template = branca.element.Template, _template
         try:
             st_folium(m, height=height, use_container_width=True, returned_objects=returned)
         finally:
             streamlit_folium._component_func = _REAL
+            branca.element.Template = real_template
     args = {k: v for k, v in captured.items() if k not in _PER_CALL}
     return PreparedMap(MappingProxyType(args))
 

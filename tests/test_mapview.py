@@ -7,6 +7,8 @@ import copy
 import folium
 import pytest
 import streamlit_folium
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app_pages import mapview
 from test_app import app_env, no_failure, open_page, poles_file  # noqa: F401 - fixtures of the app tests
@@ -48,6 +50,43 @@ def test_prepared_map_sends_what_st_folium_sends(sent, monkeypatch):
             assert ours[name] == theirs[name], name
     assert "test" in ours["script"] and "[[[1, 45], [2, 45], [2, 46], [1, 45]]]" in ours["script"]  # the layer
     assert ours["key"] != "k" and len(ours["key"]) == 64  # the digest st_folium derives
+
+
+def test_prepared_map_renders_as_st_folium_with_literal_templates(sent, monkeypatch):
+    """Rendered with templates that skip compiling literal text, a map with popups, tooltips,
+    styled GeoJSON, a legend holding Jinja-like braces and a plugin sends what st_folium sends."""
+    from folium import plugins
+
+    m = _map()
+    folium.Marker([45.5, 1.5], tooltip="Siège", popup=folium.Popup("<b>Pôle</b> {accolade} 100 %")).add_to(m)
+    folium.GeoJson({"type": "Feature", "properties": {"nom": "Zone\r\navec retour"},
+                    "geometry": {"type": "Point", "coordinates": [2.0, 46.0]}},
+                   style_function=lambda f: {"color": "#123456"}).add_to(m)
+    m.get_root().html.add_child(folium.Element("<div>{% raw %}{{ accolades }}{% endraw %}</div>\n"))
+    plugins.Fullscreen().add_to(m)
+    twin = copy.deepcopy(m)
+    mapview.show(mapview.prepare(m, height=400, returned=[]), key="k")
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.append(kw))
+    streamlit_folium.st_folium(twin, key="k", height=400, use_container_width=True, returned_objects=[])
+    ours, theirs = sent
+    for name in theirs:
+        if name != "on_change":
+            assert ours[name] == theirs[name], name
+    assert "{{ accolades }}" in ours["html"] + ours["script"] + ours["header"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="{}%#-+ab \n\r\t", max_size=40))
+def test_a_literal_template_renders_as_jinja_would(source):
+    import jinja2
+
+    try:
+        expected = jinja2.Template(source).render(this=None, kwargs={})
+    except jinja2.TemplateError:
+        with pytest.raises(jinja2.TemplateError):
+            mapview._template(source).render(this=None, kwargs={})
+        return
+    assert mapview._template(source).render(this=None, kwargs={}) == expected
 
 
 def test_prepared_map_is_read_only_and_reused(sent):
