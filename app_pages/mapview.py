@@ -16,7 +16,7 @@ While it renders, branca turns every element's rendered script (the GeoJSON laye
 for the national map's départements) into a Jinja template that it compiles, only to render
 it once as it is. :func:`prepare` gives branca, for the time of its rendering, a template
 maker that skips compiling a text without Jinja syntax (:func:`_template`): the same text,
-a third less time for the national map (0,30 to 0,19 s).
+a third less time for the national map (0.30 to 0.19 s).
 """
 
 from __future__ import annotations
