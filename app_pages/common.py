@@ -12,6 +12,7 @@ page then reads those poles, keyed by the content's digest (``upload:<digest>``)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -271,10 +272,6 @@ def _after_first_view(path: str, *, grace: float = 2.0) -> None:
         time.sleep(0.05)
 
 
-_PATHS_LOCK = threading.Lock()
-_PATHS: dict[tuple, tuple[Path, Path] | None] = {}
-
-
 def _stored_paths(path: str) -> tuple[Path, Path] | None:
     """(full Scorecard, first view): where the poles file's stored Scorecards are; None when
     they cannot be named (no poles file, no catalogue: the pages say it in French).
@@ -282,21 +279,17 @@ def _stored_paths(path: str) -> tuple[Path, Path] | None:
     Kept per poles file (path, size, time) and data settings: naming them reads and hashes
     the poles file, and the opening page asks on every run (and its watcher every second).
     """
-    key = (_stamp(Path(path)), data_key())
-    with _PATHS_LOCK:
-        if key in _PATHS:
-            return _PATHS[key]
+    return _named_paths(_stamp(Path(path)), data_key(), path)
+
+
+@functools.lru_cache(maxsize=64)
+def _named_paths(stamp: str, dkey: str, path: str) -> tuple[Path, Path] | None:
     try:
         cat = catalogue()
-        paths = (stored_scorecard_path(path, catalogue=cat),
-                 stored_scorecard_path(path, catalogue=cat, **serve.first_view(cat)))
+        return (stored_scorecard_path(path, catalogue=cat),
+                stored_scorecard_path(path, catalogue=cat, **serve.first_view(cat)))
     except (PtceGeoError, OSError):
-        paths = None
-    with _PATHS_LOCK:
-        if len(_PATHS) > 64:
-            _PATHS.clear()
-        _PATHS[key] = paths
-    return paths
+        return None
 
 
 _PROBE_LOCK = threading.Lock()

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .cache import code_digest
 from .catalogue import Catalogue, load_catalogue
-from .errors import DataUnavailable
+from .errors import DataUnavailable, InvalidInput
 from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, share_arrays, typology
 from .options import DEFAULT_THRESHOLD, Options
 from .overlay import Overlay, PreparedPerimeters, overlay
@@ -100,8 +100,6 @@ class Scorecard:
             levels = partition
         for lid in levels:
             if self.catalogue[lid].kind != "partition":
-                from .errors import InvalidInput
-
                 raise InvalidInput(f"level {lid!r} is a zones layer, not a partition: use Scorecard.zones({lid!r}).",
                                    fr=f"« {lid} » est une couche de zones, pas un découpage.")
         self.levels = tuple(levels)
@@ -109,8 +107,6 @@ class Scorecard:
             zones = self.catalogue.ids(kind="zones")
         for lid in zones:
             if lid not in self.catalogue.layers or self.catalogue[lid].kind != "zones":
-                from .errors import InvalidInput
-
                 raise InvalidInput(f"{lid!r} is not a zones layer of the catalogue: give zones layers only.",
                                    fr=f"« {lid} » n'est pas une couche de zones du catalogue.")
         self.zone_ids = tuple(zones)
