@@ -17,6 +17,7 @@ a separate process, started first thing at launch, computes and stores the poles
 progress message, waits for that process (the stored Scorecard's file lock), then reads the
 result — first a view of the main levels, drawn while the other levels are computed. Without
 this launcher (``streamlit run app.py``), the first visitor's page computes it.
+The first page a browser loads is Streamlit's, in French (:mod:`app_pages.shell`).
 A failure while preparing is logged and the server starts anyway; a preparation still running
 when the server stops is stopped with it (its files are written atomically).
 """
@@ -168,6 +169,20 @@ def _lower_priority(increment: int = 10) -> None:
             pass
 
 
+def _install_shell() -> None:
+    """Serve the app's first page in French (:mod:`app_pages.shell`), from the settings' cache."""
+    from ptce_geo.settings import cache_dir
+
+    from app_pages import shell
+
+    try:
+        folder = cache_dir()
+    except Exception as exc:  # noqa: BLE001 - the pages say what is wrong with the settings, in French
+        logger.warning("ptce_geo: Streamlit's own index.html is served (%s)", exc)
+        return
+    shell.install(folder)
+
+
 def _warm_pages() -> list[str]:
     raw = os.environ.get(WARM_PAGES_ENV, "")
     return [p.strip() for p in raw.split(",") if p.strip()]
@@ -189,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     def run_prepared(main_script_path, is_hello, args, flag_options, **kwargs):
         # the configuration (config.toml and the flags) is loaded by now: the maps get the right URLs
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        _install_shell()
         ready, why = cache_prepared()
         if not ready:
             if why == NOT_STORED:

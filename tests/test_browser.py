@@ -588,6 +588,8 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
                     page.goto(base + "/", wait_until="domcontentloaded")
                     uiscan.wait_map(page, 120)
                     times[label] = time.monotonic() - t0
+                    # served as `./dev app` serves it: the page is declared French (app_pages.shell)
+                    assert page.evaluate("document.documentElement.lang") == "fr"
                     page.goto("about:blank")
                 finally:
                     _stop(proc, log)
