@@ -171,9 +171,8 @@ def _lower_priority(increment: int = 10) -> None:
 
 def _install_shell() -> None:
     """Serve the app's first page in French (:mod:`app_pages.shell`), from the settings' cache."""
-    from ptce_geo.settings import cache_dir
-
     from app_pages import shell
+    from ptce_geo.settings import cache_dir
 
     try:
         folder = cache_dir()

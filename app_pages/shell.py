@@ -38,9 +38,9 @@ SHELL_VERSION = 1
 #: the folder of the cache that holds the shells (one per Streamlit build)
 FOLDER = "app-shell"
 
-_HTML_TAG = re.compile(r"<html\b[^>]*>", re.I)
-_TITLE = re.compile(r"<title>.*?</title>", re.I | re.S)
-_NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.I | re.S)
+_HTML_TAG = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
+_TITLE = re.compile(r"<title>.*?</title>", re.IGNORECASE | re.DOTALL)
+_NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.IGNORECASE | re.DOTALL)
 
 
 class ShellError(ValueError):

@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from streamlit import file_util  # noqa: E402
+from streamlit import file_util
 
-from app_pages import shell  # noqa: E402
+from app_pages import shell
 
 REPO = Path(__file__).resolve().parent.parent
 STATIC = Path(file_util.get_static_dir())
