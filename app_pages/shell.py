@@ -76,16 +76,17 @@ def build(static_dir: str | os.PathLike, cache: str | os.PathLike) -> Path:
     index_html = (static_dir / "index.html").read_text(encoding="utf-8")
     key = hashlib.sha256(f"{SHELL_VERSION}\n{static_dir}\n{index_html}".encode()).hexdigest()[:16]
     folder = Path(cache) / FOLDER / key
-    if (folder / "index.html").is_file():
+    entries = [entry for entry in sorted(static_dir.iterdir()) if entry.name != "index.html"]
+    linked = [(folder / entry.name).is_symlink() and (folder / entry.name).resolve() == entry.resolve()
+              for entry in entries]
+    if (folder / "index.html").is_file() and all(linked):
         return folder
     page = shell_html(index_html)
     folder.mkdir(parents=True, exist_ok=True)
-    for entry in sorted(static_dir.iterdir()):
-        if entry.name == "index.html":
+    for entry, ok in zip(entries, linked):
+        if ok:
             continue
         link = folder / entry.name
-        if link.is_symlink() and link.resolve() == entry:
-            continue
         part = folder / f".{entry.name}.part-{os.getpid()}-{secrets.token_hex(4)}"
         os.symlink(entry, part, target_is_directory=entry.is_dir())
         os.replace(part, link)

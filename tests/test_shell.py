@@ -86,6 +86,8 @@ def test_build_links_streamlits_files_and_writes_the_page_once(tmp_path):
     stamp = (folder / "index.html").stat().st_mtime_ns
     assert shell.build(STATIC, tmp_path) == folder and (folder / "index.html").stat().st_mtime_ns == stamp
     assert not [p for p in folder.iterdir() if ".part-" in p.name]
+    (folder / "static").unlink()  # a link lost (a cache cleaned by hand): built again, not served broken
+    assert shell.build(STATIC, tmp_path) == folder and (folder / "static").resolve() == (STATIC / "static").resolve()
 
 
 def test_another_streamlit_build_gets_a_folder_of_its_own(tmp_path):
