@@ -169,19 +169,6 @@ def _lower_priority(increment: int = 10) -> None:
             pass
 
 
-def _install_shell() -> None:
-    """Serve the app's first page in French (:mod:`app_pages.shell`), from the settings' cache."""
-    from app_pages import shell
-    from ptce_geo.settings import cache_dir
-
-    try:
-        folder = cache_dir()
-    except Exception as exc:  # noqa: BLE001 - the pages say what is wrong with the settings, in French
-        logger.warning("ptce_geo: Streamlit's own index.html is served (%s)", exc)
-        return
-    shell.install(folder)
-
-
 def _warm_pages() -> list[str]:
     raw = os.environ.get(WARM_PAGES_ENV, "")
     return [p.strip() for p in raw.split(",") if p.strip()]
@@ -203,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     def run_prepared(main_script_path, is_hello, args, flag_options, **kwargs):
         # the configuration (config.toml and the flags) is loaded by now: the maps get the right URLs
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        _install_shell()
+        from app_pages import shell
+
+        shell.install()  # the first page in French, from the settings' cache
         ready, why = cache_prepared()
         if not ready:
             if why == NOT_STORED:

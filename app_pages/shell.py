@@ -22,8 +22,10 @@ import html
 import logging
 import os
 import re
-import secrets
 from pathlib import Path
+
+from ptce_geo._integrity import atomic_symlink, atomic_write_bytes
+from ptce_geo.settings import cache_dir
 
 logger = logging.getLogger("ptce_geo.app")
 
@@ -84,27 +86,22 @@ def build(static_dir: str | os.PathLike, cache: str | os.PathLike) -> Path:
     page = shell_html(index_html)
     folder.mkdir(parents=True, exist_ok=True)
     for entry, ok in zip(entries, linked):
-        if ok:
-            continue
-        link = folder / entry.name
-        part = folder / f".{entry.name}.part-{os.getpid()}-{secrets.token_hex(4)}"
-        os.symlink(entry, part, target_is_directory=entry.is_dir())
-        os.replace(part, link)
-    from ptce_geo._integrity import atomic_write_bytes
-
+        if not ok:
+            atomic_symlink(entry, folder / entry.name)
     atomic_write_bytes(folder / "index.html", page.encode("utf-8"), what="app shell")
     return folder
 
 
-def install(cache: str | os.PathLike) -> Path | None:
-    """Make this process's Streamlit server serve :func:`build`'s folder (call before it starts).
+def install(cache: str | os.PathLike | None = None) -> Path | None:
+    """Make this process's Streamlit server serve :func:`build`'s folder (call before it starts),
+    in ``cache`` (default: the settings' cache folder).
 
     Returns the folder served, or ``None`` when Streamlit's own page stays (the reason logged).
     """
     try:
         from streamlit import file_util
 
-        folder = build(file_util.get_static_dir(), cache)
+        folder = build(file_util.get_static_dir(), cache_dir(cache))
     except Exception as exc:  # noqa: BLE001 - the app works the same with Streamlit's own page
         logger.warning("ptce_geo: Streamlit's own index.html is served, in English (%s)", exc)
         return None

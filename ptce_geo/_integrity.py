@@ -1,7 +1,8 @@
 """File integrity, in one place: atomic writes, SHA-256, checksummed sidecars, safe paths.
 
 Used by the downloader (:mod:`ptce_geo._http`), the cache (:mod:`ptce_geo.cache`), the
-exports (:mod:`ptce_geo.export`), ``ptce-geo poles build`` and the command line.
+exports (:mod:`ptce_geo.export`), ``ptce-geo poles build``, the command line and the app's
+first page (``app_pages.shell``: :func:`atomic_symlink`).
 
 * :func:`atomic_write_files` writes one or several files as one step: every file goes
   to a temporary file beside its target (``<name>.part-<pid>-<random>``), is flushed and
@@ -38,6 +39,7 @@ from .errors import InvalidInput, PtceGeoError
 __all__ = [
     "META_SUFFIX",
     "atomic_copy",
+    "atomic_symlink",
     "atomic_write_bytes",
     "atomic_write_files",
     "check_output",
@@ -310,6 +312,24 @@ def atomic_copy(source: str | os.PathLike, target: str | os.PathLike, *,
             part.unlink(missing_ok=True)
     fsync_dir(target.parent)
     return digest.hexdigest()
+
+
+def atomic_symlink(target: str | os.PathLike, link: str | os.PathLike) -> None:
+    """Make ``link`` a symbolic link to ``target`` atomically: made under a part name, then renamed.
+
+    Readers find either what ``link`` was or the new link, never no file; a link of a dead
+    writer left under its part name is removed by the next writer (:func:`remove_leftovers`).
+    """
+    target, link = Path(target), Path(link)
+    remove_leftovers(link)
+    part = _part_path(link)
+    try:
+        os.symlink(target, part, target_is_directory=target.is_dir())
+        os.replace(part, link)
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
+    fsync_dir(link.parent)
 
 
 # ------------------------------------------------------------------ inputs

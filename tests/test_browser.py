@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+import served
 import uiscan
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata, pytest.mark.timeout(900)]
@@ -69,47 +66,6 @@ def _browser_available() -> None:
         pytest.skip("browser test skipped: missing " + " and ".join(missing))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(env: dict, log_path: Path, *, launcher: tuple[str, ...] = ("streamlit", "run", "app.py"),
-           port: int | None = None) -> tuple[subprocess.Popen, str, object]:
-    """``streamlit run app.py`` (or ``launcher``) on ``port`` (default: a free one) of 127.0.0.1, once it
-    answers its health check."""
-    port = port or _free_port()
-    log = log_path.open("w")
-    cmd = [sys.executable, "-m", *launcher, "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base, log
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.flush()
-            _stop(proc, log)
-            pytest.fail("streamlit did not start: " + log_path.read_text()[-2000:])
-        time.sleep(0.3)
-
-
-def _stop(proc, log) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
 @pytest.fixture(scope="module")
 def app_env_vars(mirror_dir, session_cache, tmp_path_factory) -> dict:
     poles = tmp_path_factory.mktemp("browser") / "poles.geojson"
@@ -124,11 +80,11 @@ def app_env_vars(mirror_dir, session_cache, tmp_path_factory) -> dict:
 def served_app(app_env_vars, tmp_path_factory):
     """``streamlit run app.py`` on a free port of 127.0.0.1; yields its base URL."""
     _browser_available()
-    proc, base, log = _start(app_env_vars, tmp_path_factory.mktemp("browser-log") / "streamlit.log")
+    proc, base, log = served.start(app_env_vars, tmp_path_factory.mktemp("browser-log") / "streamlit.log")
     try:
         yield base
     finally:
-        _stop(proc, log)
+        served.stop(proc, log)
 
 
 def _leaflet_frame(page, timeout_s: float = 400):
@@ -570,7 +526,7 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
     # the first map after a restart, the cache prepared (by the server above), served as `./dev app` does:
     # in a new browser (nothing cached), then in a browser that had opened the app before (the same
     # address: its files are in the browser's cache, as for a person reloading the page after a restart)
-    port = _free_port()
+    port = served.free_port()
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, viewport=VIEWPORT, locale="fr-FR",
@@ -580,7 +536,7 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
             for label in ("première carte après redémarrage (cache prêt, navigateur neuf)",
                           "première carte après redémarrage (cache prêt, navigateur déjà venu)"):
                 t_launch = time.monotonic()
-                proc, base, log = _start(app_env_vars, tmp_path / "restart.log", launcher=("app_pages.serve",),
+                proc, base, log = served.start(app_env_vars, tmp_path / "restart.log", launcher=("app_pages.serve",),
                                          port=port)
                 times.setdefault("redémarrage : serveur prêt (données partagées préparées)", time.monotonic() - t_launch)
                 try:
@@ -592,7 +548,7 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
                     assert page.evaluate("document.documentElement.lang") == "fr"
                     page.goto("about:blank")
                 finally:
-                    _stop(proc, log)
+                    served.stop(proc, log)
         finally:
             context.close()
     lines = [f"{k}: {v:.2f} s" for k, v in times.items()]

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,11 +12,11 @@ import pytest
 
 pytest.importorskip("streamlit")
 
+import served
 from streamlit import file_util
 
 from app_pages import shell
 
-REPO = Path(__file__).resolve().parent.parent
 STATIC = Path(file_util.get_static_dir())
 
 
@@ -112,30 +108,11 @@ def test_install_serves_the_shell_or_leaves_streamlits_page(tmp_path, monkeypatc
     assert folder is not None and file_util.get_static_dir() == str(folder)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_served_app_sends_the_french_page_and_streamlits_bundles(tmp_path):
     """``python -m app_pages.serve`` (no poles file: nothing to prepare, the server starts at once)."""
-    port = _free_port()
     env = {**os.environ, "PTCE_GEO_CACHE": str(tmp_path / "cache"), "PTCE_GEO_POLES": str(tmp_path / "none.geojson")}
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "app_pages.serve", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    proc, base, log = served.start(env, tmp_path / "serve.log", launcher=("app_pages.serve",))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.2)
         with urllib.request.urlopen(base + "/", timeout=10) as r:
             page = r.read().decode("utf-8")
             assert r.headers["Cache-Control"] == "no-cache"
@@ -146,7 +123,5 @@ def test_the_served_app_sends_the_french_page_and_streamlits_bundles(tmp_path):
         with urllib.request.urlopen(base + "/carte", timeout=10) as r:  # a page's address: the same shell
             assert r.read().decode("utf-8") == page
     finally:
-        proc.terminate()
-        proc.wait(15)
-        log.close()
+        served.stop(proc, log)
     assert "first page is served in French" in (tmp_path / "serve.log").read_text()
