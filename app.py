@@ -71,6 +71,7 @@ def main() -> None:
                  key=state.MEASURE_KEY, help=_measure_help())
         common.sidebar_status()
     slug, page_fn = PAGES[st.session_state["page"]]
+    state.note_page(slug)
     if slug not in state.PAGE_PARAMS:  # pages that hold nothing else in the URL
         state.set_params(slug)
     common.run_page(page_fn)

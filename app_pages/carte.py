@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from urllib.parse import quote
 
 import numpy as np
@@ -38,9 +39,11 @@ IDF_BOUNDS = (1.45, 48.12, 3.56, 49.24)
 MAP_WIDTH_PX = 650
 #: the national view (minx, miny, maxx, maxy): mainland France and Corsica
 NATIONAL_BOUNDS = (-5.2, 41.3, 9.6, 51.1)
-#: a session's first run of the page draws the map, and its two tables and downloads only this many
-#: seconds later (a rerun): drawn together in a new browser, their code held the first map back about 1 s
+#: the page's first run, in a session or after another page, draws the map, and its two tables and
+#: downloads only this many seconds later (a rerun): drawn together, their code held the map back,
+#: about 1 s in a new browser (a session's first map), 0,3 s in a warm one (back from another page)
 TABLES_DELAY_S = 1.0
+ENTRY_TABLES_DELAY_S = 0.4
 #: session key: None before the first run, False while the tables wait, True once drawn
 TABLES_KEY = "_carte_tables"
 #: the counts of the national table, in words
@@ -303,12 +306,19 @@ def _prepare_national_map() -> None:
             common.logger.info("preparing the national map failed", exc_info=True)
 
 
-@st.fragment(run_every=TABLES_DELAY_S)
-def _tables_after_map() -> None:
-    """Rerun the page once, a moment after a session's first map, to draw its tables and downloads."""
-    if st.session_state.get(TABLES_KEY) is False:  # the timer's run (the page's own run finds None)
-        st.session_state[TABLES_KEY] = True
-        st.rerun()
+def _tables_timer(delay: float) -> Callable[[], None]:
+    """A fragment that reruns the page once, ``delay`` seconds after the page's first map, to draw
+    its tables and downloads (the page's next run does not call it: its timer stops)."""
+    @st.fragment(run_every=delay)
+    def timer() -> None:
+        if st.session_state.get(TABLES_KEY) is False:  # the timer's run (the page's own run sets False after)
+            st.session_state[TABLES_KEY] = True
+            st.rerun()
+    return timer
+
+
+#: after a session's first map, and after a return from another page (the browser has the map's code)
+_tables_after_first_map, _tables_after_entry = _tables_timer(TABLES_DELAY_S), _tables_timer(ENTRY_TABLES_DELAY_S)
 
 
 @st.fragment(run_every=1.0)
@@ -411,9 +421,9 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
-    if st.session_state.get(TABLES_KEY) is None:  # a session's first map: the rest a moment later
+    if st.session_state.get(TABLES_KEY) is None or state.entered():  # the page's first map: the rest a moment later
         st.caption("Les tableaux et les téléchargements s'affichent dans un instant…")
-        _tables_after_map()
+        (_tables_after_first_map if st.session_state.get(TABLES_KEY) is None else _tables_after_entry)()
         st.session_state[TABLES_KEY] = False
         return
     st.session_state[TABLES_KEY] = True

@@ -20,12 +20,25 @@ PAGE_PARAMS = {
 GLOBAL_PARAMS = ("page", "mesure")
 MEASURES = {"area": "Surface", "population": "Population"}
 MEASURE_KEY = "mesure"
+#: session keys: the page of the previous run, and whether this run opened its page
+_LAST_PAGE_KEY, _ENTERED_KEY = "_page_last_run", "_page_entered"
 
 
 def init() -> None:
     """Read the URL once per session (its first run)."""
     if "_url_in" not in st.session_state:
         st.session_state["_url_in"] = {k: st.query_params.get(k) for k in st.query_params}
+
+
+def note_page(page: str) -> None:
+    """Record that this run shows ``page`` (a URL slug); called once per run, before the page."""
+    st.session_state[_ENTERED_KEY] = st.session_state.get(_LAST_PAGE_KEY) != page
+    st.session_state[_LAST_PAGE_KEY] = page
+
+
+def entered() -> bool:
+    """Whether this run opened its page: the session's first run, or the first after another page."""
+    return bool(st.session_state.get(_ENTERED_KEY, True))
 
 
 def initial(name: str, default: str | None = None) -> str | None:

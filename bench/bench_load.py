@@ -6,7 +6,9 @@ use the app as people do — each session opens the app once, then goes from pag
 
 * ``pole_scorecard`` of every pole of the poles file, across all levels (layers in memory);
 * one page run of the app: the script run that answers a click on another page in the
-  sidebar, measured inside each session (the opening run of each session is timed apart).
+  sidebar, measured inside each session (the opening run of each session is timed apart);
+  « Carte des pôles » draws its map first and its tables in a rerun its timer asks for a
+  moment later: that rerun is a page run too (« Carte des pôles (tableaux) »).
 
 The sessions run alone for ``--seconds`` (the page-run figures and the target), then go on
 while ``pole_scorecard`` of every pole is computed twice in the same process (its loaded
@@ -50,6 +52,8 @@ PAGES = ["Carte des pôles", "Mon territoire", "Découpages", "Nouveau périmèt
 
 
 TARGET_P95_S = 3.0
+#: the rerun the opening page's timer asks for, to draw its tables a moment after its map
+TABLES_RUN = "Carte des pôles (tableaux)"
 
 
 def quantiles(times: list[float]) -> tuple[float, float]:
@@ -96,9 +100,16 @@ class Session:
         no_failure(self.at)
         return elapsed
 
-    def page_run(self, title: str) -> float:
-        """Click ``title`` in the sidebar; the wall time of the run that answers (raises when the page fails)."""
-        return self._timed(lambda: self.at.sidebar.radio[0].set_value(title).run())
+    def page_run(self, title: str) -> list[tuple[str, float]]:
+        """Click ``title`` in the sidebar; the wall time of the run that answers (raises when the page fails),
+        and of the run the page's timer asks for a moment later (« Carte des pôles » draws its map
+        first, then its tables: the browser reruns the page), each with what it was."""
+        from test_app import tables_pending
+
+        runs = [(title, self._timed(lambda: self.at.sidebar.radio[0].set_value(title).run()))]
+        if tables_pending(self.at):
+            runs.append((TABLES_RUN, self._timed(self.at.run)))
+        return runs
 
 
 def main() -> None:
@@ -122,7 +133,7 @@ def main() -> None:
 
     alone_card = time_scorecard(perims, cat, args.repeat)
     alone_open = [Session().opening for _ in range(3)]
-    alone_page = [warm.page_run(title) for _ in range(3) for title in PAGES]
+    alone_page = [t for _ in range(3) for title in PAGES for _, t in warm.page_run(title)]
 
     stop = threading.Event()
     loaded_page: list[float] = []
@@ -147,17 +158,18 @@ def main() -> None:
             k += 1
             title = PAGES[k % len(PAGES)]
             try:
-                elapsed = user.page_run(title)
+                runs = user.page_run(title)
             except Exception as exc:  # noqa: BLE001 - counted and shown
                 with lock:
                     errors.append(f"{title}: {exc.__class__.__name__}: {exc}")
                 continue
             with lock:
-                if computing.is_set():
-                    beside_card.append(elapsed)
-                else:
-                    loaded_page.append(elapsed)
-                    by_page[title].append(elapsed)
+                for what, elapsed in runs:
+                    if computing.is_set():
+                        beside_card.append(elapsed)
+                    else:
+                        loaded_page.append(elapsed)
+                        by_page.setdefault(what, []).append(elapsed)
 
     with shared_runtime() as overlap, PeakRSS() as rss:
         threads = [threading.Thread(target=session, args=(i,), daemon=True) for i in range(args.sessions)]

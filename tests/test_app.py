@@ -73,9 +73,17 @@ def open_page(title: str, **query):
     at.query_params.update(query)
     at.run()
     if at.sidebar.radio[0].value != title:
-        at.sidebar.radio[0].set_value(title).run()
-    elif tables_pending(at):
+        return to_page(at, title)
+    if tables_pending(at):
         at.run()  # the browser's timer: the opening page's tables and downloads, a moment after its map
+    return at
+
+
+def to_page(at, title: str):
+    """Click ``title`` in the sidebar, then rerun as the page's timer does when it drew its map first."""
+    at.sidebar.radio[0].set_value(title).run()
+    if tables_pending(at):
+        at.run()
     return at
 
 
@@ -725,7 +733,7 @@ def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirro
     # the low-confidence pole is dashed and pale, and the legend says so
     assert '"low": true' in script and "Confiance faible" in script and "ptce-low" in script
     # every page now shows these poles, for this session
-    at.sidebar.radio[0].set_value("Carte des pôles").run()
+    to_page(at, "Carte des pôles")
     no_failure(at)
     assert _features_on_map(maps_of(at)[0]) == 50
     assert at.subheader[0].value == "Tous les pôles (50)"

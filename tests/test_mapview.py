@@ -137,7 +137,8 @@ def test_sessions_share_the_national_map(app_env):
 def test_a_sessions_first_map_comes_before_its_tables_and_downloads(app_env, monkeypatch):
     """A session's first run of the opening page draws the map and leaves the two tables and the
     downloads to a rerun a moment later (the page's timer); the map's element is the very same in
-    both runs (the browser keeps it), and every later run draws the tables at once."""
+    both runs (the browser keeps it), and every later run of the page draws the tables at once,
+    until the page is left: back from another page, the map comes first again."""
     from streamlit.delta_generator import DeltaGenerator
     from streamlit.testing.v1 import AppTest
 
@@ -154,7 +155,7 @@ def test_a_sessions_first_map_comes_before_its_tables_and_downloads(app_env, mon
     assert tables_pending(at) and not at.dataframe and not offered
     assert at.session_state[carte.TABLES_KEY] is False
     (first,) = _component_args(at, proto=True)
-    at.run()  # what the timer (``_tables_after_map``, every TABLES_DELAY_S) asks for
+    at.run()  # what the timer (``_tables_after_first_map``, after TABLES_DELAY_S) asks for
     no_failure(at)
     assert not tables_pending(at) and len(at.dataframe) == 2 and offered
     assert at.session_state[carte.TABLES_KEY] is True
@@ -164,6 +165,13 @@ def test_a_sessions_first_map_comes_before_its_tables_and_downloads(app_env, mon
     offered.clear()
     at.selectbox(key="carte_pole").set_value(at.session_state["_carte_ids"][0]).run()
     assert not tables_pending(at) and len(at.dataframe) >= 2 and offered  # at once from now on
+    at.sidebar.radio[0].set_value("Sources").run()
+    at.sidebar.radio[0].set_value("Carte des pôles").run()  # back from another page: the map first again
+    no_failure(at)
+    assert tables_pending(at) and not at.dataframe
+    assert _component_args(at, proto=True) == [first]  # the national map, drawn at once
+    at.run()  # the timer's rerun
+    assert not tables_pending(at) and len(at.dataframe) >= 2
     other = AppTest.from_file(str(APP), default_timeout=240)
     other.run()  # a new session (another browser tab): its first map first again
     assert tables_pending(other) and not other.dataframe
