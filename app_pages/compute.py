@@ -109,6 +109,7 @@ def _scorecard(perims, options):
 
     card = Scorecard(perims, options=options)
     card.summary  # every figure the pages show, computed here, not in the server
+    card.levels_table  # and the cards' per-level rows
     return card
 
 
