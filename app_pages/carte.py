@@ -41,7 +41,7 @@ MAP_WIDTH_PX = 650
 NATIONAL_BOUNDS = (-5.2, 41.3, 9.6, 51.1)
 #: the page's first run, in a session or after another page, draws the map, and its two tables and
 #: downloads only this many seconds later (a rerun): drawn together, their code held the map back,
-#: about 1 s in a new browser (a session's first map), 0,3 s in a warm one (back from another page)
+#: about 1 s in a new browser (a session's first map), 0.3 s in a warm one (back from another page)
 TABLES_DELAY_S = 1.0
 ENTRY_TABLES_DELAY_S = 0.4
 #: session key: None before the first run, False while the tables wait, True once drawn
@@ -421,9 +421,10 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
-    if st.session_state.get(TABLES_KEY) is None or state.entered():  # the page's first map: the rest a moment later
+    first_map = st.session_state.get(TABLES_KEY) is None  # the session's first
+    if first_map or state.entered():  # the page's first map: the rest a moment later
         st.caption("Les tableaux et les téléchargements s'affichent dans un instant…")
-        (_tables_after_first_map if st.session_state.get(TABLES_KEY) is None else _tables_after_entry)()
+        (_tables_after_first_map if first_map else _tables_after_entry)()
         st.session_state[TABLES_KEY] = False
         return
     st.session_state[TABLES_KEY] = True
