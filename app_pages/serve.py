@@ -183,6 +183,17 @@ def _lower_priority(increment: int = 10) -> None:
             pass
 
 
+def _map_assets() -> list[str]:
+    """The local files the app's maps load (after :func:`warm` pointed folium at them), else none."""
+    try:
+        from ptce_geo import maps
+
+        return maps.map_assets()
+    except Exception:  # noqa: BLE001 - only a head start for the browser
+        logger.info("ptce_geo: the maps' files are not fetched early", exc_info=True)
+        return []
+
+
 def _warm_pages() -> list[str]:
     raw = os.environ.get(WARM_PAGES_ENV, "")
     return [p.strip() for p in raw.split(",") if p.strip()]
@@ -206,9 +217,9 @@ def main(argv: list[str] | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         from app_pages import shell
 
-        shell.install()  # the first page in French, from the settings' cache
         ready, why = cache_prepared()
         if not ready:
+            shell.install()  # the first page in French, from the settings' cache
             if why == NOT_STORED:
                 logger.info("ptce_geo: cache not prepared (%s): serving now while a separate process "
                             "prepares it; the first page shows its progress", why)
@@ -222,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
             logger.exception("ptce_geo: preparing the app failed; the pages will prepare their data themselves")
         else:
             logger.info("ptce_geo: données prêtes en %.1f s", seconds)
+        # the first page in French, fetching early the Leaflet files the prepared maps load
+        shell.install(assets=_map_assets())
         settle_shared_memory()
         return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
 

@@ -533,6 +533,9 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
             page = context.new_page()
+            events: list[tuple[str, str]] = []  # what the page asks for, in order (its frames' requests apart)
+            page.on("request", lambda r: events.append(("main" if r.frame == page.main_frame else "frame", r.url)))
+            page.on("websocket", lambda ws: events.append(("websocket", ws.url)))
             for label in ("première carte après redémarrage (cache prêt, navigateur neuf)",
                           "première carte après redémarrage (cache prêt, navigateur déjà venu)"):
                 t_launch = time.monotonic()
@@ -544,8 +547,16 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
                     page.goto(base + "/", wait_until="domcontentloaded")
                     uiscan.wait_map(page, 120)
                     times[label] = time.monotonic() - t0
-                    # served as `./dev app` serves it: the page is declared French (app_pages.shell)
+                    # served as `./dev app` serves it: the page is declared French (app_pages.shell), and
+                    # it asks for the opening page's element code and the map's Leaflet before it
+                    # connects to the server (app_pages.shell.first_run_chunks), not after its answer
                     assert page.evaluate("document.documentElement.lang") == "fr"
+                    if label.endswith("navigateur neuf)"):
+                        kinds = [k for k, _ in events]
+                        connect = kinds.index("websocket")
+                        early = {Path(urlsplit(u).path).name.split(".")[0] for k, u in events[:connect] if k == "main"}
+                        assert {"Radio", "Multiselect", "ComponentInstance"} <= early, sorted(early)
+                        assert any(u.endswith("-leaflet.js") for k, u in events[:connect] if k == "main")
                     page.goto("about:blank")
                 finally:
                     served.stop(proc, log)

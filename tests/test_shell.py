@@ -1,9 +1,11 @@
-"""The app's first page (app_pages.shell): Streamlit's index.html, in French, and nothing else changed."""
+"""The app's first page (app_pages.shell): Streamlit's index.html, in French, fetching early what the
+opening page needs, and nothing else changed."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
@@ -60,6 +62,56 @@ def test_the_shell_is_streamlits_page_in_french_with_every_file_it_loads():
     assert sum(t == "script" for t, _ in ours.tags) >= 2 and sum(t == "link" for t, _ in ours.tags) > 10
 
 
+def _js_files() -> list[str]:
+    return sorted(p.name for p in (STATIC / "static" / "js").iterdir())
+
+
+def test_the_opening_pages_element_code_is_fetched_with_the_page():
+    """Streamlit's page plus, at the end of its head, the opening page's on-demand modules and the map's files."""
+    index = _streamlit_index()
+    modules = shell.first_run_chunks(STATIC, index)
+    # the modules named after the opening page's elements are there, and only those elements' own
+    names = {m.split(".", 1)[0] for m in modules}
+    assert set(shell.FIRST_RUN_ELEMENTS) <= names
+    assert not names & {"DataFrame", "Arrow", "Slider", "FileUploader", "Plot", "Table"}
+    assert set(modules) <= set(_js_files()) and len(modules) == len(set(modules))
+    preloaded = set(re.findall(r'href="\./static/js/([^"]+)"', index))
+    assert not set(modules) & preloaded  # nothing Streamlit's page loads already
+    # what each module imports first, read independently: every file named in its import statements
+    js = STATIC / "static" / "js"
+    for name in modules:
+        for dep in re.findall(r'from\s*["`\']\./([^"`\']+\.js)["`\']', (js / name).read_text(encoding="utf-8")):
+            assert dep in modules or dep in preloaded or dep.startswith("index."), (name, dep)
+    assets = ["/app/static/vendor/88d58c69-leaflet.js", "/app/static/vendor/c11d0f6f-leaflet.css",
+              "https://cdn.jsdelivr.net/npm/leaflet.js", "//unpkg.com/leaflet.css", "/app/static/vendor/x.png"]
+    original, ours = _Page(index), _Page(shell.shell_html(index, modules=modules, assets=assets))
+    added = [t for t in ours.tags if t[0] == "link" and t not in original.tags]
+    assert added == [("link", (("rel", "modulepreload"), ("crossorigin", None), ("href", f"./static/js/{m}")))
+                     for m in modules] + [
+        ("link", (("rel", "preload"), ("as", "script"), ("href", assets[0]))),
+        ("link", (("rel", "preload"), ("as", "style"), ("href", assets[1])))]  # never another host's
+    head = shell.shell_html(index, modules=modules, assets=assets)
+    assert head.index(f"./static/js/{modules[-1]}") < head.index("</head>") < head.index("<body")
+
+
+def test_a_bundle_of_another_form_gives_no_early_fetch(tmp_path):
+    bundle = ('const __vite__mapDeps=(i,m=__vite__mapDeps,d=(m.f||(m.f=["./a.1.js","./Radio.2.js","./b.css"])))'
+              '=>i.map(i=>d[i]);x=()=>H(()=>import(`./Radio.2.js`),__vite__mapDeps([1,0,2]),import.meta.url);'
+              'y=()=>H(()=>import("./Slider.3.js"),__vite__mapDeps([0]));')
+    assert shell.lazy_chunks(bundle) == {"Radio.2.js": ["Radio.2.js", "a.1.js", "b.css"], "Slider.3.js": ["a.1.js"]}
+    assert shell.lazy_chunks("import('./Radio.2.js')") == {}  # no table of files: not a bundle we know
+    (tmp_path / "static" / "js").mkdir(parents=True)
+    for name in ("index.0.js", "a.1.js", "Radio.2.js", "Slider.3.js"):
+        (tmp_path / "static" / "js" / name).write_text(bundle if name == "index.0.js" else "", encoding="utf-8")
+    page = '<script type="module" crossorigin src="./static/js/index.0.js"></script>'
+    assert shell.first_run_chunks(tmp_path, page, elements=("Radio",)) == ["Radio.2.js", "a.1.js"]
+    preloaded = page + '<link rel="modulepreload" crossorigin href="./static/js/a.1.js">'
+    assert shell.first_run_chunks(tmp_path, preloaded, elements=("Radio",)) == ["Radio.2.js"]
+    (tmp_path / "static" / "js" / "Radio.2.js").unlink()  # a file the table names but the build lacks
+    assert shell.first_run_chunks(tmp_path, page, elements=("Radio",)) == ["a.1.js"]
+    assert shell.first_run_chunks(tmp_path, "<script src='./static/js/none.js'></script>") == []
+
+
 def test_a_page_not_as_expected_is_refused_naming_what_is_missing():
     page = _streamlit_index()
     no_noscript = page[:page.index("<noscript>")] + page[page.index("</noscript>") + len("</noscript>"):]
@@ -72,7 +124,10 @@ def test_a_page_not_as_expected_is_refused_naming_what_is_missing():
 def test_build_links_streamlits_files_and_writes_the_page_once(tmp_path):
     folder = shell.build(STATIC, tmp_path)
     assert folder.parent == tmp_path / shell.FOLDER
-    assert (folder / "index.html").read_text(encoding="utf-8") == shell.shell_html(_streamlit_index())
+    assert (folder / "index.html").read_text(encoding="utf-8") == shell.shell_html(
+        _streamlit_index(), modules=shell.first_run_chunks(STATIC, _streamlit_index()))
+    with_assets = shell.build(STATIC, tmp_path, assets=["/app/static/vendor/l.js"])
+    assert with_assets != folder and '"/app/static/vendor/l.js"' in (with_assets / "index.html").read_text()
     others = sorted(p.name for p in STATIC.iterdir() if p.name != "index.html")
     assert sorted(p.name for p in folder.iterdir() if p.name != "index.html") == others
     for name in others:
@@ -116,7 +171,8 @@ def test_the_served_app_sends_the_french_page_and_streamlits_bundles(tmp_path):
         with urllib.request.urlopen(base + "/", timeout=10) as r:
             page = r.read().decode("utf-8")
             assert r.headers["Cache-Control"] == "no-cache"
-        assert page == shell.shell_html(_streamlit_index())
+        index = _streamlit_index()  # nothing prepared: no map files to fetch early
+        assert page == shell.shell_html(index, modules=shell.first_run_chunks(STATIC, index))
         js = next((STATIC / "static" / "js").glob("index.*.js"))
         with urllib.request.urlopen(f"{base}/static/js/{js.name}", timeout=10) as r:
             assert r.read() == js.read_bytes()
