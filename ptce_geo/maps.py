@@ -166,12 +166,18 @@ def clip_layer(layer: gpd.GeoDataFrame, bounds: Sequence[float], *, margin: floa
 MAP_JS, MAP_CSS = ("leaflet",), ("leaflet_css",)
 
 
+def _leaflet_only() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """folium's (name, address) pairs of :data:`MAP_JS` and :data:`MAP_CSS`, as it names them now."""
+    return ([p for p in folium.Map.default_js if p[0] in MAP_JS],
+            [p for p in folium.Map.default_css if p[0] in MAP_CSS])
+
+
 def map_assets() -> list[str]:
     """The addresses of the files a map of :func:`new_map` loads (Leaflet's script, then its
     stylesheet), as folium names them now: its CDN's, or local copies once an app has pointed
     folium at them."""
-    return ([url for name, url in folium.Map.default_js if name in MAP_JS]
-            + [url for name, url in folium.Map.default_css if name in MAP_CSS])
+    js, css = _leaflet_only()
+    return [url for _, url in (*js, *css)]
 
 
 def new_map(*, bounds: Sequence[float] | None = None, tiles: TileConfig | None = None,
@@ -180,8 +186,7 @@ def new_map(*, bounds: Sequence[float] | None = None, tiles: TileConfig | None =
     m = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles=None, height=height, control_scale=False,
                    zoom_control=False, prefer_canvas=False, zoom_snap=0.25, zoom_delta=0.5)
     # Leaflet only: no Bootstrap nor icon fonts (nothing here uses them)
-    m.default_js = [p for p in type(m).default_js if p[0] in MAP_JS]
-    m.default_css = [p for p in type(m).default_css if p[0] in MAP_CSS]
+    m.default_js, m.default_css = _leaflet_only()
     m.get_root().header.add_child(Element(_CSS), name="ptce_css")
     m.add_child(_FrenchControls())
     if tiles is not None:
