@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import importlib.util
 import logging
 import os
 import signal
@@ -194,6 +195,20 @@ def _map_assets() -> list[str]:
         return []
 
 
+def server_internals() -> tuple[str, str]:
+    """The event loop and HTTP parser uvicorn serves the app with: uvloop and httptools when
+    installed (the ``[app]`` extra), else asyncio's loop and h11, about 4 times slower to serve
+    the opening page's files (``bench/bench_serving.py``)."""
+    def present(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except ValueError:  # a module set to None in sys.modules
+            return False
+
+    return ("uvloop" if present("uvloop") and os.name != "nt" else "asyncio",
+            "httptools" if present("httptools") else "h11")
+
+
 def _warm_pages() -> list[str]:
     raw = os.environ.get(WARM_PAGES_ENV, "")
     return [p.strip() for p in raw.split(",") if p.strip()]
@@ -217,6 +232,10 @@ def main(argv: list[str] | None = None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         from app_pages import shell
 
+        loop, parser = server_internals()
+        logger.info("ptce_geo: server event loop %s, HTTP parser %s%s", loop, parser,
+                    "" if (loop, parser) == ("uvloop", "httptools") else
+                    " (pip install -e '.[app]' adds uvloop and httptools: files served about 4 times faster)")
         ready, why = cache_prepared()
         if not ready:
             shell.install()  # the first page in French, from the settings' cache

@@ -551,6 +551,8 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
                     # it asks for the opening page's element code and the map's Leaflet before it
                     # connects to the server (app_pages.shell.first_run_chunks), not after its answer
                     assert page.evaluate("document.documentElement.lang") == "fr"
+                    # uvicorn with the [app] extra's event loop and HTTP parser (bench/bench_serving.py)
+                    assert "server event loop uvloop, HTTP parser httptools" in (tmp_path / "restart.log").read_text()
                     if label.endswith("navigateur neuf)"):
                         kinds = [k for k, _ in events]
                         connect = kinds.index("websocket")
