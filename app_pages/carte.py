@@ -257,8 +257,18 @@ def _national_tables(dkey: str, pkey: str, measure: str, counted: tuple[str, ...
             table[table.index.isin(counted)].drop(columns=["Type de pôle"], errors="ignore"))  # in the filters
 
 
-def _filters(summary) -> tuple[list[str], list[str], bool]:
-    """The filter widgets: ids shown on the map, ids in the national summaries, and the switch."""
+def _filters(summary, *, later: bool = False) -> tuple[list[str], list[str], bool]:
+    """The filter widgets: ids shown on the map, ids in the national summaries, and the switch.
+
+    ``later``: the session's first map, whose tables come in a rerun a moment later
+    (:func:`_tables_timer`): the widgets come with them (no filter is set yet). Their browser
+    code held a new browser's first map back by 0.3 to 0.4 s, though the box is closed.
+    """
+    if later:
+        with st.expander("Filtres", expanded=False):
+            st.caption("Les filtres s'affichent dans un instant…")
+        ids = filtered_ids(summary, {})
+        return ids, list(ids), False
     options = _filter_options(common.data_key(), common.poles_key(), state.measure(), summary)
     chosen = {}
     with st.expander("Filtres", expanded=False):
@@ -367,7 +377,8 @@ def page() -> None:
                             help="Les communes, EPCI, zones d'emploi, QPV et zones de contrat ne s'affichent "
                                  "qu'autour du pôle choisi.")
     show_seats = c3.checkbox("Sièges", value=True, key="carte_seats", help="Un point à la commune siège de chaque pôle.")
-    shown, counted, exclude_low = _filters(b.summary)
+    first_map = st.session_state.get(TABLES_KEY) is None  # the session's first: tables and filters a moment later
+    shown, counted, exclude_low = _filters(b.summary, later=first_map)
     disp = disp[disp["id"].isin(shown) | disp["id"].eq(selected)]
     pole = None if selected == NONE else selected
     state.set_params("carte", pole=pole)
@@ -421,7 +432,6 @@ def page() -> None:
     if exclude_low:
         st.caption("Les périmètres de confiance faible sont exclus du tableau et de la synthèse.")
     st.markdown("**Synthèse nationale**")
-    first_map = st.session_state.get(TABLES_KEY) is None  # the session's first
     if first_map or state.entered():  # the page's first map: the rest a moment later
         st.caption("Les tableaux et les téléchargements s'affichent dans un instant…")
         (_tables_after_first_map if first_map else _tables_after_entry)()

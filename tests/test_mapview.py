@@ -154,13 +154,20 @@ def test_a_sessions_first_map_comes_before_its_tables_and_downloads(app_env, mon
     no_failure(at)
     assert tables_pending(at) and not at.dataframe and not offered
     assert at.session_state[carte.TABLES_KEY] is False
+    # the filters too come with the tables: their box is there, closed, saying so
+    filters_box = [e for e in at.expander if e.label == "Filtres"]
+    assert len(filters_box) == 1 and not filters_box[0].multiselect and not at.toggle
+    assert "Les filtres s'affichent dans un instant…" in [c.value for c in filters_box[0].caption]
+    assert [m.key for m in at.multiselect] == ["carte_context"]
     (first,) = _component_args(at, proto=True)
     at.run()  # what the timer (``_tables_after_first_map``, after TABLES_DELAY_S) asks for
     no_failure(at)
     assert not tables_pending(at) and len(at.dataframe) == 2 and offered
     assert at.session_state[carte.TABLES_KEY] is True
+    (box,) = [e for e in at.expander if e.label == "Filtres"]
+    assert {m.key for m in box.multiselect} >= {"carte_f_confidence"} and at.toggle(key="carte_sans_faible")
     (again,) = _component_args(at, proto=True)
-    assert again == first  # same key, same arguments: the map is not drawn again
+    assert again == first  # same key, same arguments: the map is not drawn again (the filters set none)
     assert len(at.dataframe[-1].value) == len(at.session_state["_carte_ids"])  # every pole
     offered.clear()
     at.selectbox(key="carte_pole").set_value(at.session_state["_carte_ids"][0]).run()
