@@ -1,16 +1,24 @@
-"""Maps in a page: a folium map turned once into the arguments of the streamlit-folium component.
+"""Maps in a page: a folium map turned once into what the page draws, without a frame.
 
 ``streamlit_folium.st_folium`` renders its folium map to HTML and JavaScript on every
 script run (jinja templates compiled per element, every geometry serialised to JSON):
 0.3 to 0.6 s of CPU for the national map, paid again by every session on every run.
 Here the map is rendered once — :func:`prepare` runs ``st_folium`` itself with the
-component call intercepted, so the arguments are exactly the ones it would send — and
-:func:`show` hands those arguments to the component. Pages describe a map by a hashable
-``spec`` (what the map shows: page, pole, level, measure, layers, data keys); maps with a
-spec are prepared once per process and shared by every session (``common.show_map``).
+component call intercepted, so the script is exactly the one it would send — and
+:func:`show` draws it. Pages describe a map by a hashable ``spec`` (what the map shows:
+page, pole, level, measure, layers, data keys); maps with a spec are prepared once per
+process and shared by every session (``common.show_map``).
+
+The map is drawn in the page itself by a component of Streamlit's second generation
+(``st.components.v2``; its code: ``leaflet_map.js``), not in streamlit-folium's frame. A
+frame loads its own document, streamlit-folium's 225 kB bundle and Leaflet again, then
+waits for a handshake before drawing: in a new browser, that held the first map back by
+0.3 to 0.4 s. The interactions sent back to Python (``returned``, among
+:data:`RETURNABLE`) keep streamlit-folium's names, meaning and defaults: :func:`show`
+returns what ``st_folium`` returned.
 
 The component's key is the one ``st_folium`` derives (a digest of the script and the
-widget key), so the browser keeps the same map across runs, as with ``st_folium``.
+widget key): a new map is a new element, and the browser keeps a map across runs.
 
 While it renders, branca turns every element's rendered script (the GeoJSON layers: 230 kB
 for the national map's départements) into a Jinja template that it compiles, only to render
@@ -22,23 +30,38 @@ a third less time for the national map (0.30 to 0.19 s).
 from __future__ import annotations
 
 import copy
+import hashlib
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
 import branca.element
 import jinja2
 import streamlit as st
-import streamlit.runtime
 import streamlit_folium
 from streamlit_folium import generate_js_hash, st_folium
 
-#: the component streamlit-folium declares; its arguments are what the browser receives
-_COMPONENT = _REAL = streamlit_folium._component_func
+#: the component streamlit-folium declares (its call is intercepted by :func:`prepare`)
+_REAL = streamlit_folium._component_func
 _CAPTURE = threading.Lock()
-_REGISTERED: list[int] = []  # id of the runtime the component is registered with
-_PER_CALL = ("key", "on_change")  # given by :func:`show`, not kept
+#: the page's side of the maps (run in the page: ``st.components.v2``)
+JS = Path(__file__).with_name("leaflet_map.js")
+COMPONENT_NAME = "ptce_geo_map"
+_MOUNT: list[Callable] = []  # the component's mounting command, made once
+#: the component's state that holds the interactions (not ``value``, which Streamlit unwraps)
+STATE = "interactions"
+#: the interactions the page can send back, as streamlit-folium names them
+RETURNABLE = ("last_clicked", "last_object_clicked", "last_active_drawing", "all_drawings")
+#: how streamlit-folium's script makes its map (in its frame's one ``div``)
+_MAKE_MAP = re.compile(r'L\.map\(\s*"map_div"')
+#: the selector of a header rule meant for a frame's document: its ``html`` and ``body``,
+#: folium's ``#map``, the map's ``div`` by id (the page sizes the map itself)
+_FRAME_ONLY = re.compile(r"^(?:html|body)\b|[\s,](?:html|body)\b|#map(?:_div)?\b")
+_STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
+_RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
 #: what opens Jinja syntax with the default delimiters (branca's templates use them)
 _JINJA_SYNTAX = ("{{", "{%", "{#")
 
@@ -70,9 +93,16 @@ def _template(source, *args, **kwargs):
 
 @dataclass(frozen=True)
 class PreparedMap:
-    """A map rendered for the component: its arguments (read-only), shared by sessions."""
+    """A map rendered once, shared by sessions.
+
+    ``args`` are the arguments ``st_folium`` would send to its component (read-only);
+    ``data`` is what the page draws (see ``leaflet_map.js``): the script, made to draw in the
+    element the page gives it, the header's styles a map needs, Leaflet's files, the height,
+    the interactions returned and their defaults.
+    """
 
     args: Mapping[str, object]
+    data: Mapping[str, object]
     _hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def component_key(self, key: str) -> str:
@@ -93,8 +123,18 @@ def prepare(m, *, height: int, returned: list[str] | None) -> PreparedMap:
     height : int
         Height of the map in pixels (the width follows the container).
     returned : list of str or None
-        The interactions sent back to Python (``st_folium``'s ``returned_objects``).
+        The interactions sent back to Python (``st_folium``'s ``returned_objects``), among
+        :data:`RETURNABLE`.
+
+    Raises
+    ------
+    ValueError
+        An interaction the page does not send back, or a script that does not make its map
+        as streamlit-folium renders it.
     """
+    unknown = sorted(set(returned or ()) - set(RETURNABLE))
+    if unknown:
+        raise ValueError(f"maps cannot return {', '.join(unknown)}; choose among {', '.join(RETURNABLE)}")
     captured: dict[str, object] = {}
 
     def capture(**kwargs):
@@ -108,35 +148,51 @@ def prepare(m, *, height: int, returned: list[str] | None) -> PreparedMap:
         finally:
             streamlit_folium._component_func = _REAL
             branca.element.Template = real_template
-    args = {k: v for k, v in captured.items() if k not in _PER_CALL}
-    return PreparedMap(MappingProxyType(args))
+    args = {k: v for k, v in captured.items() if k not in ("key", "on_change")}
+    return PreparedMap(MappingProxyType(args), MappingProxyType(page_data(args)))
+
+
+def page_data(args: Mapping[str, object]) -> dict[str, object]:
+    """What the page draws, from the arguments ``st_folium`` gives its component."""
+    script = str(args["script"])
+    if len(_MAKE_MAP.findall(script)) != 1:
+        raise ValueError("the map script does not make one map in streamlit-folium's map_div")
+    body = _MAKE_MAP.sub("L.map(__root", script)
+    body += "\nreturn [map_div, typeof drawnItems === 'undefined' ? null : drawnItems];\n"
+    rules = (f"{sel.strip()} {{{rule.strip()}}}" for css in _STYLE.findall(str(args.get("header") or ""))
+             for sel, rule in _RULE.findall(css) if not _FRAME_ONLY.search(sel.strip()))
+    styles = "\n".join(dict.fromkeys(rules))  # once each, in their order
+    return {"script": body, "styles": styles, "css_links": list(args.get("css_links") or ()),
+            "js_links": list(args.get("js_links") or ()), "height": int(args["height"]),
+            "returned_objects": list(args.get("returned_objects") or ()),
+            "default": copy.deepcopy(args.get("default") or {}),
+            "sig": hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]}
+
+
+def _mount() -> Callable:
+    """The component's mounting command (``st.components.v2.component``), made once."""
+    if not _MOUNT:
+        _MOUNT.append(st.components.v2.component(COMPONENT_NAME, js=JS.read_text(encoding="utf-8"),
+                                                 isolate_styles=False))
+    return _MOUNT[0]
 
 
 def show(prepared: PreparedMap, *, key: str, on_change: Callable[[], None] | None = None):
     """Display a prepared map; returns what ``st_folium`` returns (the ``returned`` interactions)."""
-    _register()
     hash_key = prepared.component_key(key)
+    default = prepared.data["default"]
 
     def changed() -> None:  # as st_folium: the interactions also under the widget key
-        st.session_state[key] = st.session_state.get(hash_key, {})
+        st.session_state[key] = _value(st.session_state.get(hash_key), default)
         if on_change is not None:
             on_change()
 
-    args = dict(prepared.args)
-    args["default"] = copy.deepcopy(args["default"])
-    return _COMPONENT(**args, key=hash_key, on_change=changed)
+    result = _mount()(key=hash_key, data=dict(prepared.data), default={STATE: copy.deepcopy(default)},
+                      on_interactions_change=changed, height=int(prepared.data["height"]))
+    return _value(result, default)
 
 
-def _register() -> None:
-    """Register the component with the server's runtime (once per runtime).
-
-    Streamlit registers a custom component when its module is imported during a script
-    run. ``serve`` imports streamlit-folium before the server runs (to prepare the maps),
-    so the server's runtime would not know where the component's files are.
-    """
-    if not streamlit.runtime.exists():
-        return
-    runtime = streamlit.runtime.get_instance()
-    if _REGISTERED != [id(runtime)]:
-        runtime.component_registry.register_component(_REAL)
-        _REGISTERED[:] = [id(runtime)]
+def _value(state, default: Mapping[str, object]) -> dict:
+    """The interactions in a component's state (its :data:`STATE`), or a copy of ``default``."""
+    value = state.get(STATE) if isinstance(state, Mapping) else None
+    return copy.deepcopy(dict(value)) if isinstance(value, Mapping) else copy.deepcopy(dict(default))

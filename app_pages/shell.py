@@ -45,11 +45,11 @@ TITLE = "PTCE géo"
 #: the elements of the opening page's first run whose code Streamlit's bundle loads on demand (its
 #: chunks are named after them): the sidebar's page list and search, st.html, the list boxes and
 #: the switch, and the map's component frame
-FIRST_RUN_ELEMENTS = ("Radio", "TextInput", "Html", "Selectbox", "Multiselect", "Checkbox", "ComponentInstance")
+FIRST_RUN_ELEMENTS = ("Radio", "TextInput", "Html", "Selectbox", "Multiselect", "Checkbox", "BidiComponent")
 NOSCRIPT = ("<p>PTCE géo a besoin de JavaScript pour s'afficher : activez JavaScript dans votre "
             "navigateur, puis rechargez la page.</p>")
 #: bump when what :func:`shell_html` changes, so that a shell built before is rebuilt
-SHELL_VERSION = 2
+SHELL_VERSION = 3
 #: the folder of the cache that holds the shells (one per Streamlit build)
 FOLDER = "app-shell"
 

@@ -123,9 +123,11 @@ def displayed(df) -> list[tuple[str, list[str], list]]:
 
 
 def maps_of(at) -> list[dict]:
-    """The arguments sent to each streamlit-folium map of the page."""
-    return [json.loads(c.proto.json_args) for c in at.get("component_instance")
-            if c.proto.component_name.endswith("st_folium")]
+    """What each map of the page sends the browser (``app_pages.mapview.page_data``)."""
+    from app_pages import mapview
+
+    return [json.loads(c.proto.json) for c in at.get("bidi_component")
+            if c.proto.component_name == mapview.COMPONENT_NAME]
 
 
 def unescape_js(text: str) -> str:
@@ -261,7 +263,7 @@ def test_national_map_typologies_table_and_local_assets(app_env):
     for pid in ("sud-aquitain", "adour-basque", "hostile", "dessine", "tarnos"):
         assert f'"id": "{pid}"' in script
     assert script.index('"id": "tarnos"') > script.index('"id": "sud-aquitain"')  # the small pole on top
-    assert "http://" not in args["header"] and "https://" not in args["header"]
+    assert not re.search(r"https?://|//[a-z]", args["styles"])  # nothing the page would fetch elsewhere
     # French map: zoom titles, metric scale only, a button for Île-de-France, names of places
     assert "zoomInTitle: 'Zoom avant'" in script and "imperial: false" in script
     assert "Île-de-France" in script and "ptceLabels" in script

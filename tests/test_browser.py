@@ -88,7 +88,7 @@ def served_app(app_env_vars, tmp_path_factory):
 
 
 def _leaflet_frame(page, timeout_s: float = 400):
-    """The component iframe once Leaflet has drawn SVG paths in it."""
+    """The frame (the page itself) once Leaflet has drawn SVG paths in it."""
     return uiscan.wait_map(page, timeout_s)
 
 
@@ -144,10 +144,10 @@ def _answer(page, ready_js: str, timeout_s: float = 60.0) -> float:
 
 
 def _map_has(text: str) -> str:
-    """JavaScript: some map frame's layer list holds ``text``."""
-    return ("() => Array.from(document.querySelectorAll('iframe')).some(f => { try { const d = f.contentDocument; "
-            "return d && d.querySelectorAll('svg path.leaflet-interactive').length > 0 && "
-            f"d.body.textContent.includes({json.dumps(text)}); }} catch (e) {{ return false; }} }})")
+    """JavaScript: some drawn map's text (its layer list) holds ``text``."""
+    return ("() => Array.from(document.querySelectorAll('.ptce-map')).some(m => "
+            "m.querySelectorAll('svg path.leaflet-interactive').length > 0 && "
+            f"m.textContent.includes({json.dumps(text)}))")
 
 
 def test_served_app_draws_offline_and_escapes(served_app):
@@ -164,11 +164,11 @@ def test_served_app_draws_offline_and_escapes(served_app):
             page.goto(served_app + "/", wait_until="domcontentloaded")
             frame = _leaflet_frame(page, 400)  # a fresh cache: every layer is prepared first
             cold = time.monotonic() - t0
-            frame.evaluate("() => { window.ptceMarker = 'first map'; }")
+            frame.evaluate("() => { document.querySelector('.leaflet-container').ptceMarker = 'first map'; }")
             # the tables and downloads come with a rerun a moment after the first map, which stays
             page.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible", timeout=60_000)
             page.get_by_text("Tous les pôles", exact=False).first.wait_for(timeout=60_000)
-            assert frame.evaluate("() => window.ptceMarker") == "first map"  # the map was not reloaded
+            assert frame.evaluate("() => document.querySelector('.leaflet-container').ptceMarker") == "first map"  # the map was not reloaded
             page.get_by_text("s'affichent dans un instant").wait_for(state="detached", timeout=30_000)
             time.sleep(1.0)  # let Leaflet paint every layer before the picture
             page.screenshot(path=str(ARTIFACTS / "app-carte-nationale.png"))
@@ -195,7 +195,7 @@ def test_served_app_draws_offline_and_escapes(served_app):
             frame = _leaflet_frame(page)
             assert frame.locator("a.leaflet-draw-draw-rectangle").get_attribute("title") == "Tracer un rectangle"
             frame.locator("a.leaflet-draw-draw-rectangle").click()
-            box = page.locator('iframe[title="streamlit_folium.st_folium"]').bounding_box()
+            box = page.locator(".ptce-map").first.bounding_box()
             x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45
             page.mouse.move(x, y)
             page.mouse.down()
@@ -356,7 +356,7 @@ def _page_actions(page, title: str, collect) -> None:
         time.sleep(0.3)
         collect("outil de dessin")
         tool.click()
-        box = page.locator('iframe[title="streamlit_folium.st_folium"]').bounding_box()
+        box = page.locator(".ptce-map").first.bounding_box()
         page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
         page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.52)
         time.sleep(0.4)
@@ -557,7 +557,7 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
                         kinds = [k for k, _ in events]
                         connect = kinds.index("websocket")
                         early = {Path(urlsplit(u).path).name.split(".")[0] for k, u in events[:connect] if k == "main"}
-                        assert {"Radio", "Multiselect", "ComponentInstance"} <= early, sorted(early)
+                        assert {"Radio", "Multiselect", "BidiComponent"} <= early, sorted(early)
                         assert any(u.endswith("-leaflet.js") for k, u in events[:connect] if k == "main")
                     page.goto("about:blank")
                 finally:

@@ -1,8 +1,9 @@
-"""Maps prepared once for the streamlit-folium component send what ``st_folium`` itself sends."""
+"""Maps prepared once: the script ``st_folium`` itself renders, drawn in the page itself."""
 
 from __future__ import annotations
 
 import copy
+import json
 
 import folium
 import pytest
@@ -24,37 +25,64 @@ def _map() -> folium.Map:
     return m
 
 
+def _st_folium_args(m, **kwargs) -> dict:
+    """What ``st_folium`` itself sends its component for ``m``."""
+    sent: list[dict] = []
+    real = streamlit_folium._component_func
+    streamlit_folium._component_func = lambda **kw: sent.append(kw)
+    try:
+        streamlit_folium.st_folium(m, key="k", height=400, use_container_width=True, **kwargs)
+    finally:
+        streamlit_folium._component_func = real
+    (args,) = sent
+    return args
+
+
 @pytest.fixture
 def sent(monkeypatch):
-    """Every call of the component, as keyword arguments (nothing is displayed)."""
+    """Every mount of the page's map component, as keyword arguments (nothing is displayed)."""
     calls: list[dict] = []
 
     def record(**kwargs):
         calls.append(kwargs)
+        return {}
 
-    monkeypatch.setattr(mapview, "_COMPONENT", record)
+    monkeypatch.setattr(mapview, "_mount", lambda: record)
     return calls
 
 
-def test_prepared_map_sends_what_st_folium_sends(sent, monkeypatch):
+def test_prepared_map_holds_what_st_folium_sends_and_the_page_draws_it(sent):
     m = _map()
     twin = copy.deepcopy(m)  # same element ids, rendered independently
-    mapview.show(mapview.prepare(m, height=400, returned=["last_object_clicked"]), key="k")
-    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.append(kw))
-    streamlit_folium.st_folium(twin, key="k", height=400, use_container_width=True,
-                               returned_objects=["last_object_clicked"])
-    ours, theirs = sent
-    assert set(ours) == set(theirs)
+    prepared = mapview.prepare(m, height=400, returned=["last_object_clicked"])
+    theirs = _st_folium_args(twin, returned_objects=["last_object_clicked"])
     for name in theirs:
-        if name != "on_change":
-            assert ours[name] == theirs[name], name
-    assert "test" in ours["script"] and "[[[1, 45], [2, 45], [2, 46], [1, 45]]]" in ours["script"]  # the layer
-    assert ours["key"] != "k" and len(ours["key"]) == 64  # the digest st_folium derives
+        if name not in ("on_change", "key"):
+            assert prepared.args[name] == theirs[name], name
+    out = mapview.show(prepared, key="k")
+    (call,) = sent
+    assert call["key"] == theirs["key"] and len(call["key"]) == 64  # the digest st_folium derives
+    data = call["data"]
+    # the very script st_folium sends, its map made in the element the page gives it
+    assert theirs["script"].count('"map_div"') == 1 and '"map_div"' not in data["script"]
+    assert data["script"].startswith(theirs["script"].replace('L.map(\n                "map_div"', "L.map(__root"))
+    assert data["script"].rstrip().endswith("return [map_div, typeof drawnItems === 'undefined' ? null : drawnItems];")
+    assert "[[[1, 45], [2, 45], [2, 46], [1, 45]]]" in data["script"]  # the layer
+    assert data["css_links"] == theirs["css_links"] and data["js_links"] == theirs["js_links"]
+    assert data["height"] == 400 and data["returned_objects"] == ["last_object_clicked"]
+    # the frame's page rules stay out of the app's page; the map's own rules come
+    assert "html" not in data["styles"] and "#map" not in data["styles"] and "body" not in data["styles"]
+    assert ".foliumtooltip th {padding: 2px; padding-right: 8px;}" in data["styles"]
+    assert ".leaflet-container {font-size: 1rem;}" in data["styles"]
+    # nothing clicked yet: st_folium's defaults, returned and given to the component
+    assert out == theirs["default"] == {"last_object_clicked": None}
+    assert call["default"] == {"interactions": theirs["default"]} and callable(call["on_interactions_change"])
+    json.dumps(data)  # sent as JSON
 
 
-def test_prepared_map_renders_as_st_folium_with_literal_templates(sent, monkeypatch):
+def test_prepared_map_renders_as_st_folium_with_literal_templates():
     """Rendered with templates that skip compiling literal text, a map with popups, tooltips,
-    styled GeoJSON, a legend holding Jinja-like braces and a plugin sends what st_folium sends."""
+    styled GeoJSON, a legend holding Jinja-like braces and a plugin holds what st_folium sends."""
     from folium import plugins
 
     m = _map()
@@ -65,14 +93,19 @@ def test_prepared_map_renders_as_st_folium_with_literal_templates(sent, monkeypa
     m.get_root().html.add_child(folium.Element("<div>{% raw %}{{ accolades }}{% endraw %}</div>\n"))
     plugins.Fullscreen().add_to(m)
     twin = copy.deepcopy(m)
-    mapview.show(mapview.prepare(m, height=400, returned=[]), key="k")
-    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.append(kw))
-    streamlit_folium.st_folium(twin, key="k", height=400, use_container_width=True, returned_objects=[])
-    ours, theirs = sent
+    ours = mapview.prepare(m, height=400, returned=[]).args
+    theirs = _st_folium_args(twin, returned_objects=[])
     for name in theirs:
-        if name != "on_change":
+        if name not in ("on_change", "key"):
             assert ours[name] == theirs[name], name
     assert "{{ accolades }}" in ours["html"] + ours["script"] + ours["header"]
+
+
+def test_a_map_returns_only_what_the_page_sends_back():
+    with pytest.raises(ValueError, match="bounds"):
+        mapview.prepare(_map(), height=300, returned=["bounds"])
+    with pytest.raises(ValueError, match="map_div"):
+        mapview.page_data({"script": "var m = L.map(other);", "height": 300})
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,11 +127,13 @@ def test_prepared_map_is_read_only_and_reused(sent):
     mapview.show(prepared, key="a")
     mapview.show(prepared, key="b")
     first, second = sent
-    assert first["script"] is second["script"]  # rendered once
+    assert first["data"]["script"] is second["data"]["script"]  # rendered once
     assert first["key"] != second["key"]  # one component per widget key
-    assert first["default"] is not second["default"]  # each session gets its own copy of the defaults
+    assert first["default"]["interactions"] is not second["default"]["interactions"]  # each session its own
     with pytest.raises(TypeError):
         prepared.args["script"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        prepared.data["script"] = "x"  # type: ignore[index]
     # the module puts the real component back after preparing
     assert streamlit_folium._component_func is not None and streamlit_folium._component_func is mapview._REAL
 
@@ -113,8 +148,8 @@ def _component_args(at, *, proto: bool = False) -> list:
         while stack:
             el = stack.pop()
             msg = getattr(el, "proto", None)
-            if msg is not None and getattr(msg, "component_name", "").endswith("st_folium"):
-                out.append(msg.SerializeToString() if proto else json.loads(msg.json_args))
+            if msg is not None and getattr(msg, "component_name", "") == mapview.COMPONENT_NAME:
+                out.append(msg.SerializeToString() if proto else json.loads(msg.json))
             children = getattr(el, "children", {})
             stack.extend(children.values() if isinstance(children, dict) else children)
     return out

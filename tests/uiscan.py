@@ -1,7 +1,7 @@
 """What a person sees in the served app, read from a real browser (Playwright), and checks on it.
 
-* :func:`visible_texts` — every visible text of a page and of its frames (maps are in
-  iframes), and the tooltips and labels a person meets (``title``, ``aria-label``,
+* :func:`visible_texts` — every visible text of a page and of its frames (if any: maps are
+  drawn in the page), and the tooltips and labels a person meets (``title``, ``aria-label``,
   ``placeholder``); Material icon ligatures and hidden accessibility copies excluded.
 * :func:`english_hits` — English UI phrases among them (:data:`ENGLISH`).
 * :func:`decimal_hits` — figures written with a decimal point (« 44.39 », « 70.9% »).
@@ -217,7 +217,7 @@ def wait_idle(page, timeout_s: float = 120.0, settle: float = 0.4) -> None:
 
 
 def wait_map(page, timeout_s: float = 90.0):
-    """The first component iframe in which Leaflet has drawn SVG paths."""
+    """The first frame in which Leaflet has drawn SVG paths (the page itself: maps are drawn in it)."""
     import time
 
     deadline = time.monotonic() + timeout_s
