@@ -1,7 +1,7 @@
 """Size and build time of the national map of poles, as the app's first page draws it.
 
-Prints the HTML size of the national map (goal: under 5 MB), the size of what
-streamlit-folium sends to the browser, and the build + render time; then the same for a
+Prints the HTML size of the national map (goal: under 5 MB), the size of the script the
+page runs (rendered by streamlit-folium), and the build + render time; then the same for a
 baseline built in the same process from full-precision geometries (no simplification),
 as ratios. Needs the boundary data::
 
@@ -51,7 +51,7 @@ def national_map(poles: gpd.GeoDataFrame, deps: gpd.GeoDataFrame, seats: gpd.Geo
 
 
 def measure(build, repeat: int) -> tuple[float, int, int]:
-    """Best time of build + render, the full HTML size and the streamlit-folium script size."""
+    """Best time of build + render, the full HTML size and the size of the script the page runs."""
     import logging
 
     import streamlit  # noqa: F401  (sets up its loggers; quiet the "bare mode" warning below)
