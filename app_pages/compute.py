@@ -18,6 +18,8 @@ import logging
 import multiprocessing
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -54,14 +56,24 @@ def _settings() -> dict[str, str | None]:
     return {k: os.environ.get(k) for k in _SETTINGS}
 
 
-def _call(settings: dict[str, str | None], fn: Callable, args: tuple) -> Any:
-    """Run one task in the worker with the server's data settings (one task at a time per worker)."""
+def _call(settings: dict[str, str | None], fn: Callable, args: tuple, tmp: str | None = None) -> Any:
+    """Run one task in the worker with the server's data settings (one task at a time per worker).
+
+    ``tmp``: the task's temporary folder, made and removed by the server (a killed worker
+    leaves no file behind).
+    """
     for k, v in settings.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    return fn(*args)
+    previous = tempfile.tempdir
+    if tmp is not None:
+        tempfile.tempdir = tmp
+    try:
+        return fn(*args)
+    finally:
+        tempfile.tempdir = previous
 
 
 def _init(memory: int) -> None:
@@ -230,11 +242,12 @@ class WorkerSlots:
         perimeter) comes back as it is.
         """
         i = self._free.get()
+        tmp = tempfile.mkdtemp(prefix="ptce_geo_task_")
         try:
             with self._lock:
                 pool = self._pools[i]
             with hidden_main():  # a replaced worker's process starts with its first task
-                future = pool.submit(_call, _settings(), fn, args)
+                future = pool.submit(_call, _settings(), fn, args, tmp)
             try:
                 return future.result(timeout=timeout or self.timeout)
             except FutureTimeout:
@@ -259,6 +272,7 @@ class WorkerSlots:
                     f"{what} needed more than {self.memory / 2**30:.0f} GB of memory: simplify the data.",
                     fr="Le calcul demande trop de mémoire : simplifiez les données puis réessayez.") from None
         finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # after the task, or its killed worker
             self._free.put(i)
 
     def shutdown(self) -> None:

@@ -51,8 +51,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -177,8 +179,13 @@ def _limit_memory(extra: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, env: dict[str, str | None]) -> None:
-    """Body of the child process: apply the environment and the cap, run, send the outcome."""
+def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, env: dict[str, str | None],
+           tmp: str | None = None) -> None:
+    """Body of the child process: apply the environment and the cap, run, send the outcome.
+
+    ``tmp``: the child's temporary folder, made and removed by the parent (a killed child
+    leaves no file behind).
+    """
     import faulthandler
 
     faulthandler.disable()  # a crash is reported by the parent, without the copied stack of the caller
@@ -189,6 +196,8 @@ def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, en
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    if tmp is not None:
+        os.environ["TMPDIR"] = tempfile.tempdir = tmp  # tempfile caches its folder: a fork inherits it
     try:
         _limit_memory(memory)
         result = fn(*args, **kwargs)
@@ -288,7 +297,8 @@ def start(fn: Callable, *, args: tuple = (), kwargs: Mapping[str, Any] | None = 
     env = {k: v for k, v in os.environ.items() if k.startswith("PTCE_GEO_")}
     env.update({k: None for k in ("PTCE_GEO_MIRROR", "PTCE_GEO_CATALOGUE", "PTCE_GEO_CACHE") if k not in env})
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(sender, fn, tuple(args), dict(kwargs or {}), memory, env),
+    tmp = tempfile.mkdtemp(prefix="ptce_geo_worker_")
+    proc = ctx.Process(target=_child, args=(sender, fn, tuple(args), dict(kwargs or {}), memory, env, tmp),
                        daemon=True, name="ptce_geo-worker")
     try:
         with hidden_main():
@@ -296,16 +306,18 @@ def start(fn: Callable, *, args: tuple = (), kwargs: Mapping[str, Any] | None = 
     except BaseException:
         receiver.close()
         sender.close()
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     sender.close()
-    return Started(proc, receiver, memory, label)
+    return Started(proc, receiver, memory, label, tmp=tmp)
 
 
 class Started:
     """A call running in a child process (made by :func:`start`)."""
 
-    def __init__(self, proc, receiver, memory: int | None, label: tuple[str, str]) -> None:
+    def __init__(self, proc, receiver, memory: int | None, label: tuple[str, str], *, tmp: str | None = None) -> None:
         self._proc, self._receiver, self._memory, self._label = proc, receiver, memory, label
+        self._tmp = tmp  # the child's temporary folder, removed once the child is gone
 
     def result(self, timeout: float = DEFAULT_TIMEOUT) -> Any:
         """Wait up to ``timeout`` seconds for the result (errors as for :func:`run`)."""
@@ -339,6 +351,8 @@ class Started:
             if proc.is_alive():
                 proc.kill()
                 proc.join(1)
+            if self._tmp is not None:  # what a killed child was writing (an upload's copy) goes too
+                shutil.rmtree(self._tmp, ignore_errors=True)
         if outcome is None:
             code = proc.exitcode
             if code == _EXIT_MEMORY:

@@ -16,6 +16,17 @@ from app_pages.compute import ComputationFailed, WorkerSlots, score_document, sc
 pytestmark = pytest.mark.slow
 
 
+def _keep_a_copy(seconds: float) -> str:
+    """As an upload is read: a copy in a temporary folder of its own, then the work."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ptce_upload_") as tmp:
+        with open(os.path.join(tmp, "upload.geojson"), "w") as f:
+            f.write("{}")
+        time.sleep(seconds)
+        return tmp
+
+
 @pytest.fixture()
 def one_slot():
     slots = WorkerSlots(1, timeout=90, memory=2 * 2**30, warm=False)
@@ -37,6 +48,20 @@ def test_an_overrunning_task_is_stopped_at_its_deadline(one_slot):
     assert time.monotonic() - t0 < 10
     assert "interrompu" in info.value.fr
     assert one_slot.run(max, [4, 9, 2]) == 9
+
+
+def test_a_task_writes_in_a_folder_of_its_own_removed_even_when_its_worker_is_killed(one_slot, tmp_path,
+                                                                                      monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the server makes its temporary folders
+    used = one_slot.run(_keep_a_copy, 0.0)
+    assert used.startswith(str(tmp_path / "ptce_geo_task_"))  # the task's folder, made by the server
+    assert not list(tmp_path.iterdir())  # and removed after it
+    with pytest.raises(ComputationFailed):
+        one_slot.run(_keep_a_copy, 60, timeout=2.0, what="an endless read")
+    assert not list(tmp_path.iterdir())  # the killed worker's copy went with the task's folder
+    assert one_slot.run(_keep_a_copy, 0.0).startswith(str(tmp_path))  # the replaced worker too
 
 
 def test_memory_beyond_the_cap_is_refused_in_the_worker(one_slot):
