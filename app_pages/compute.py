@@ -27,7 +27,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ptce_geo._worker import hidden_main
+from ptce_geo._worker import hidden_main, temporary_folder
 from ptce_geo.errors import PtceGeoError
 
 logger = logging.getLogger("ptce_geo.app")
@@ -67,13 +67,8 @@ def _call(settings: dict[str, str | None], fn: Callable, args: tuple, tmp: str |
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    previous = tempfile.tempdir
-    if tmp is not None:
-        tempfile.tempdir = tmp
-    try:
+    with temporary_folder(tmp):
         return fn(*args)
-    finally:
-        tempfile.tempdir = previous
 
 
 def _init(memory: int) -> None:

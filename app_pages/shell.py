@@ -10,9 +10,9 @@ and is right).
 
 It also asks the browser to fetch early what the opening page needs and would otherwise fetch
 late (:func:`first_run_chunks`, :func:`shell_html`'s ``assets``). Streamlit loads the code of
-most elements (radio buttons, list boxes, a component's frame…) only when a script run first
+most elements (radio buttons, list boxes, a component…) only when a script run first
 draws one: in a new browser, the opening page's elements waited for some forty such files,
-fetched after the server's first answer, and the map's frame then fetched Leaflet. Declared in
+fetched after the server's first answer, and the map then fetched Leaflet. Declared in
 the page (``<link rel="modulepreload">``, ``<link rel="preload">``), they load while Streamlit
 connects. Measured on 2 cores, the first map after a restart in a new browser: median 2.43 s
 against 2.51 s before (8 runs each, alternated), a gain within the machine's noise.
@@ -44,7 +44,7 @@ LANG = "fr"
 TITLE = "PTCE géo"
 #: the elements of the opening page's first run whose code Streamlit's bundle loads on demand (its
 #: chunks are named after them): the sidebar's page list and search, st.html, the list boxes and
-#: the switch, and the map's component frame
+#: the switch, and the map's component
 FIRST_RUN_ELEMENTS = ("Radio", "TextInput", "Html", "Selectbox", "Multiselect", "Checkbox", "BidiComponent")
 NOSCRIPT = ("<p>PTCE géo a besoin de JavaScript pour s'afficher : activez JavaScript dans votre "
             "navigateur, puis rechargez la page.</p>")
@@ -123,7 +123,7 @@ def shell_html(index_html: str, *, modules: list[str] | tuple[str, ...] = (),
     modules : sequence of str
         Files of Streamlit's ``static/js`` to fetch early (``<link rel="modulepreload">``).
     assets : sequence of str
-        Paths on this server of scripts (``.js``) and stylesheets (``.css``) the page's frames
+        Paths on this server of scripts (``.js``) and stylesheets (``.css``) the page's maps
         load, to fetch early (``<link rel="preload">``); any other address is left out.
 
     Raises

@@ -179,6 +179,30 @@ def _limit_memory(extra: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+@contextlib.contextmanager
+def temporary_folder(path: str | None) -> Iterator[None]:
+    """Within it, this process makes its temporary files in ``path`` (``None``: where it did).
+
+    ``path`` is a folder the parent process made and removes when the task ends, killed or
+    not: a child stopped at its deadline leaves no file behind (an upload's copy).
+    ``tempfile`` caches its folder, and a forked child inherits the cache: both it and
+    ``TMPDIR`` are set, then restored.
+    """
+    if path is None:
+        yield
+        return
+    previous, previous_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = path
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+        if previous_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = previous_env
+
+
 def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, env: dict[str, str | None],
            tmp: str | None = None) -> None:
     """Body of the child process: apply the environment and the cap, run, send the outcome.
@@ -196,11 +220,10 @@ def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, en
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    if tmp is not None:
-        os.environ["TMPDIR"] = tempfile.tempdir = tmp  # tempfile caches its folder: a fork inherits it
     try:
         _limit_memory(memory)
-        result = fn(*args, **kwargs)
+        with temporary_folder(tmp):
+            result = fn(*args, **kwargs)
         outcome: tuple = ("ok", result)
     except MemoryError:
         outcome = ("memory",)

@@ -12,19 +12,9 @@ import pytest
 import shapely
 
 from app_pages.compute import ComputationFailed, WorkerSlots, score_document, score_upload
+from childtasks import keep_a_copy
 
 pytestmark = pytest.mark.slow
-
-
-def _keep_a_copy(seconds: float) -> str:
-    """As an upload is read: a copy in a temporary folder of its own, then the work."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="ptce_upload_") as tmp:
-        with open(os.path.join(tmp, "upload.geojson"), "w") as f:
-            f.write("{}")
-        time.sleep(seconds)
-        return tmp
 
 
 @pytest.fixture()
@@ -55,13 +45,13 @@ def test_a_task_writes_in_a_folder_of_its_own_removed_even_when_its_worker_is_ki
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the server makes its temporary folders
-    used = one_slot.run(_keep_a_copy, 0.0)
+    used = one_slot.run(keep_a_copy, 0.0)
     assert used.startswith(str(tmp_path / "ptce_geo_task_"))  # the task's folder, made by the server
     assert not list(tmp_path.iterdir())  # and removed after it
     with pytest.raises(ComputationFailed):
-        one_slot.run(_keep_a_copy, 60, timeout=2.0, what="an endless read")
+        one_slot.run(keep_a_copy, 60, timeout=2.0, what="an endless read")
     assert not list(tmp_path.iterdir())  # the killed worker's copy went with the task's folder
-    assert one_slot.run(_keep_a_copy, 0.0).startswith(str(tmp_path))  # the replaced worker too
+    assert one_slot.run(keep_a_copy, 0.0).startswith(str(tmp_path))  # the replaced worker too
 
 
 def test_memory_beyond_the_cap_is_refused_in_the_worker(one_slot):

@@ -11,6 +11,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from childtasks import keep_a_copy
 from ptce_geo._worker import WorkerCrashed, WorkerFailed, WorkerMemoryError, WorkerTimeout, run
 from ptce_geo.errors import PtceGeoError, UploadRejected
 
@@ -50,17 +51,6 @@ def _env(name: str) -> str | None:
     return os.environ.get(name)
 
 
-def _keep_a_copy(seconds: float) -> str:
-    """As an upload is read: a copy in a temporary folder of its own, then the work."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="ptce_upload_") as tmp:
-        with open(os.path.join(tmp, "upload.geojson"), "w") as f:
-            f.write("{}")
-        time.sleep(seconds)
-        return tmp
-
-
 def test_the_result_comes_back():
     out = run(_table, args=(3,))
     assert list(out["code"]) == ["0", "1", "2"] and out.crs.to_epsg() == 4326
@@ -71,11 +61,11 @@ def test_a_child_killed_at_its_timeout_leaves_no_temporary_file(tmp_path, monkey
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where this process makes its temporary folders
-    used = run(_keep_a_copy, args=(0.0,))
+    used = run(keep_a_copy, args=(0.0,))
     assert used.startswith(str(tmp_path / "ptce_geo_worker_"))  # the child's folder, made by the parent
     assert not list(tmp_path.iterdir())  # and removed with the child
     with pytest.raises(WorkerTimeout):
-        run(_keep_a_copy, args=(60,), timeout=1.5)
+        run(keep_a_copy, args=(60,), timeout=1.5)
     assert not list(tmp_path.iterdir())  # the copy of the killed child went with its folder
 
 
