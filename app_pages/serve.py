@@ -25,6 +25,7 @@ when the server stops is stopped with it (its files are written atomically).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib.util
 import logging
@@ -33,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 logger = logging.getLogger("ptce_geo.app")
@@ -61,6 +63,23 @@ def first_view(catalogue) -> dict:
     return {"levels": opening_levels(catalogue), "zones": ()}
 
 
+#: Streamlit's logger that warns, on every launch, « missing ScriptRunContext! This warning can be
+#: ignored when running in bare mode » when the app's script is prepared with AppTest
+BARE_MODE_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Within the block, the logger ``name`` logs errors only (its level restored after)."""
+    log = logging.getLogger(name)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def warm(app: Path = APP, *, pages: list[str] | None = None, timeout: float = 600) -> float:
     """Run the app's script once per page in ``pages`` (default: the opening page); seconds taken.
 
@@ -70,7 +89,8 @@ def warm(app: Path = APP, *, pages: list[str] | None = None, timeout: float = 60
     from streamlit.testing.v1 import AppTest
 
     t0 = time.perf_counter()
-    at = AppTest.from_file(str(app), default_timeout=timeout)
+    with _quiet(BARE_MODE_LOGGER):  # AppTest sets its session state outside a script run
+        at = AppTest.from_file(str(app), default_timeout=timeout)
     at.run()
     at.run()  # as the browser's timer: the opening page draws its tables in a session's second run
     for title in pages or []:

@@ -238,6 +238,21 @@ def test_serve_prepares_the_first_visit(app_env, monkeypatch):
     assert "map_div" in args["script"]
 
 
+def test_preparing_the_app_logs_no_bare_mode_warning(tmp_path, capfd):
+    """Streamlit's « missing ScriptRunContext » warning, which ``AppTest`` sets off, is not in
+    the launcher's output: the operator reads only what concerns them (its level restored after)."""
+    import logging
+
+    from app_pages import serve
+
+    script = tmp_path / "app.py"
+    script.write_text("import streamlit as st\nst.write('prêt')\n", encoding="utf-8")
+    level = logging.getLogger(serve.BARE_MODE_LOGGER).level
+    assert serve.warm(script) >= 0
+    assert "ScriptRunContext" not in capfd.readouterr().err
+    assert logging.getLogger(serve.BARE_MODE_LOGGER).level == level
+
+
 @pytest.mark.realdata
 def test_serve_does_not_wait_on_a_cold_cache(app_env, monkeypatch, tmp_path):
     """An empty cache is not prepared before listening (a minute without a server to say so)."""
