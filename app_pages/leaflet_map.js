@@ -113,6 +113,11 @@ export default function (component) {
   (async () => {
     for (const url of data.js_links || []) await load("script", url);
     if (!root.isConnected || root.dataset.sig !== data.sig) return;
+    // Leaflet focuses the map on a press (for its keys) and then restores the window's scroll;
+    // Streamlit's page scrolls in an element of its own, which the focus would move (a map
+    // whose foot is below the window jumps by a few lines under the pointer, and the click
+    // turns into a drag that selects nothing): the map takes the focus without scrolling
+    root.focus = (options) => HTMLElement.prototype.focus.call(root, { ...(options || {}), preventScroll: true });
     const draw = new Function("__root", data.script);
     const [map, drawnItems] = draw(root);
     root.ptceMap = map;

@@ -226,6 +226,34 @@ def _browser(pw):
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
 
 
+def test_a_click_on_a_pole_whose_map_runs_below_the_window_opens_its_card(served_app):
+    """In a window shorter than the page, a click on a pole opens its card: the press does not
+    scroll the page under the pointer (Leaflet focuses its map; the page scrolls in an element
+    of Streamlit's, which the focus would move, turning the click into a drag)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 790}, locale="fr-FR").new_page()
+            page.goto(served_app + "/", wait_until="domcontentloaded")
+            _leaflet_frame(page)
+            page.get_by_text("s'affichent dans un instant").first.wait_for(state="detached", timeout=60_000)
+            map_box = page.locator(".ptce-map").first.bounding_box()
+            assert map_box["y"] + map_box["height"] > 790, map_box  # the map's foot is below the window
+            pole = page.locator('svg path.leaflet-interactive[fill="#009E73"]').first  # Sud Aquitain (one EPCI)
+            box = pole.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            assert y < 790, box
+            scrolled = "() => document.querySelector('[data-testid=\"stMain\"]').scrollTop"
+            before = page.evaluate(scrolled)
+            page.mouse.click(x, y)
+            assert page.evaluate(scrolled) == before
+            page.get_by_role("heading", name="PTCE Sud Aquitain").wait_for(state="visible", timeout=60_000)
+        finally:
+            browser.close()
+
+
 def test_served_app_marks_the_qpv_2015_list_as_history(served_app):
     """The page that uses the mirror's QPV (the 2015 list) says, visibly, that it is history."""
     from playwright.sync_api import sync_playwright
