@@ -17,8 +17,8 @@ from ptce_geo.poles import pole_details
 from ptce_geo.scorecard import Scorecard
 
 from . import common, downloads, places, state
-from .present import (CARD_LEVELS, FILTERS, filter_options, filtered_ids, fr_table, level_summary, md,
-                      national_summary, summary_table, typology_label, untouched_levels)
+from .present import (CARD_LEVELS, FILTERS, filter_options, filtered_ids, fr_table, layer_title, level_summary, md,
+                      national_summary, qpv_words, summary_table, typology_label, untouched_levels)
 
 #: context layers: id → (label, colour, national display allowed, tooltip prefix)
 CONTEXT = {
@@ -101,9 +101,12 @@ def _open_decoupages(pole_id: str) -> None:
 def context_choices(cat) -> dict[str, tuple[str, str, bool, str]]:
     """Context layers of the catalogue: the administrative ones, then the zones layers."""
     out = {k: v for k, v in CONTEXT.items() if k in cat.layers}
+    if "qpv" in out and cat["qpv"].historical:  # an expired list is named as history
+        label, *rest = out["qpv"]
+        out["qpv"] = (f"Quartiers prioritaires ({qpv_words(cat)[0]}, historique)", *rest)
     for lid in cat.ids(kind="zones"):
         if lid not in out:
-            out[lid] = (cat[lid].title, "#B15928", False, "")
+            out[lid] = (layer_title(cat[lid]), "#B15928", False, "")
     return out
 
 
@@ -132,10 +135,7 @@ def add_context(m, chosen: list[str], choices: dict, bounds, *, collapsed: bool 
 
 
 def _qpv_line(b: Scorecard, s) -> str:
-    cat = b.catalogue
-    vintage = cat["qpv"].vintage if "qpv" in cat.layers else None
-    what = f"Quartiers prioritaires (liste {vintage}" + (", remplacée en 2024 : historique)" if vintage and vintage < 2024
-                                                        else ")")
+    what = qpv_words(b.catalogue)[1]
     n, inside = int(s["qpv_count"]), int(s["qpv_inside"])
     if not n:
         return f"**{what} :** aucun quartier touché."
@@ -451,10 +451,12 @@ def _tables(b: Scorecard, counted: list[str]) -> None:
                                        b.levels, b)
     st.dataframe(fr_table(national, {"Surface totale (km²)": "int"}), hide_index=True)
     noun, _ = state.measure_words()
+    qpv_column, qpv_phrase = qpv_words(b.catalogue)
     widths = {"Communes": 78, "EPCI": 50, "Départements": 100, "Régions": 66}
     st.dataframe(fr_table(table, {"Surface (km²)": "num1"}), hide_index=True, width="stretch", column_config={
-        # 928 px in all: the table's 938 px at 1400 px wide
-        "Pôle": st.column_config.TextColumn(width=190),
+        # 928 px in all: the table's 938 px at 1400 px wide (an expired QPV list's column, « QPV 2015 »,
+        # takes 25 px from the poles' names)
+        "Pôle": st.column_config.TextColumn(width=190 if qpv_column == "QPV" else 165),
         "Typologie": st.column_config.TextColumn(width=125),
         "Surface (km²)": st.column_config.NumberColumn("km²", width=70, help="Surface du périmètre du pôle."),
         "Confiance": st.column_config.TextColumn(width=84, help="Fiabilité du périmètre : haute, moyenne ou "
@@ -462,7 +464,8 @@ def _tables(b: Scorecard, counted: list[str]) -> None:
         "Zone d'emploi la mieux ajustée": st.column_config.TextColumn(
             "ZE ajustée", width=120,
             help="La zone d'emploi dont les contours ressemblent le plus à ceux du pôle. " + METRIC_HELP["best_iou"]),
-        "QPV": st.column_config.NumberColumn(width=45, help="Quartiers prioritaires touchés par le pôle."),
+        qpv_column: st.column_config.NumberColumn(width=45 if qpv_column == "QPV" else 70,
+                                                  help=f"{qpv_phrase} touchés par le pôle."),
         **{LEVEL_LABELS[k]: st.column_config.NumberColumn(
             width=widths[LEVEL_LABELS[k]], help=f"{touched} : au moins 1 % du pôle (en {noun}), ou entièrement dans le pôle.")
            for k, touched in TOUCHED.items() if LEVEL_LABELS[k] in table},

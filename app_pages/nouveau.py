@@ -18,7 +18,7 @@ from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
 from . import common, compute, downloads, places, state
 from .present import (LEVEL_FORMATS, fr_table, level_columns, level_table, md, perimeter_from_codes,
-                      perimeter_from_drawings, typology_label, untouched_levels)
+                      perimeter_from_drawings, qpv_words, typology_label, untouched_levels)
 
 MODES = ("Choisir des communes ou des EPCI", "Dessiner sur la carte", "Téléverser un fichier")
 FORMATS = {"geojson": "GeoJSON (zip avec provenance)", "gpkg": "GeoPackage (QGIS)", "csv": "CSV (zip avec provenance)"}
@@ -133,8 +133,8 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
     if untouched:
         st.caption(untouched)
     if "qpv_count" in s:
-        st.caption(f"Quartiers prioritaires touchés : {fr_int(s['qpv_count'])} (dont {fr_int(s['qpv_inside'])} "
-                   "entièrement inclus).")
+        st.caption(f"{qpv_words(b.catalogue)[1]} touchés : {fr_int(s['qpv_count'])} (dont "
+                   f"{fr_int(s['qpv_inside'])} entièrement inclus).")
     geom = perims.set_index("id").geometry.loc[pid]
     bounds = tuple(geom.bounds)
 

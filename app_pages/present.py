@@ -110,6 +110,22 @@ def _zone_columns() -> dict:
 ZONE_COLUMNS = _zone_columns()
 
 
+def layer_title(spec) -> str:
+    """A layer's title for a list or a legend, with « (historique) » for an expired generation."""
+    return spec.title + (" (historique)" if spec.historical else "")
+
+
+def qpv_words(catalogue) -> tuple[str, str]:
+    """How the pages name the QPV figures: a short column name and a phrase, both with the
+    list's year, and for an expired list (the 2015 one) « historique » and its period."""
+    spec = catalogue["qpv"] if "qpv" in catalogue.layers else None
+    if spec is None or not spec.historical:
+        year = f" {spec.vintage}" if spec is not None and spec.vintage else ""
+        return "QPV", f"Quartiers prioritaires (liste{year})" if year else "Quartiers prioritaires"
+    period = f", {spec.period}" if spec.period else ""
+    return f"QPV {spec.vintage}", f"Quartiers prioritaires (liste {spec.vintage} : historique{period})"
+
+
 def typology_label(value: object) -> str:
     """The French name of a typology (« Intra-EPCI »…), « — » when not computed."""
     return TYPOLOGY_LABELS.get(value, "—") if isinstance(value, str) else "—"
@@ -220,7 +236,7 @@ def summary_table(card: Scorecard) -> pd.DataFrame:
     if "best_ze_name" in s:
         out["Zone d'emploi la mieux ajustée"] = s["best_ze_name"]
     if "qpv_count" in s:
-        out["QPV"] = s["qpv_count"]
+        out[qpv_words(card.catalogue)[0]] = s["qpv_count"]
     out.index = s["pole_id"].to_numpy()
     return out
 

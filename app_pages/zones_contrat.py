@@ -17,7 +17,7 @@ from ptce_geo.zones import ZoneOverlap, layer_notice, overlap_zones, programme_s
 
 from . import common, compute, downloads, state
 from .french import percent_choice
-from .present import ZONE_COLUMNS, ZONE_FORMATS, fr_table, md
+from .present import ZONE_COLUMNS, ZONE_FORMATS, fr_table, layer_title, md
 
 SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
 RELATION_COLOURS = {"coincides": "#1B9E77", "pole_inside_zone": "#66A61E", "zone_inside_pole": "#7570B3",
@@ -92,7 +92,7 @@ def _zones_source(options: Options) -> ZoneOverlap | None:
         default = ids.index(asked) if asked in ids else (
             ids.index("territoires_industrie") if "territoires_industrie" in ids else 0)
         lid = st.selectbox("Couche", ids, index=default, key="zc_layer",
-                           format_func=lambda i: cat[i].title + (" (historique)" if cat[i].historical else ""))
+                           format_func=lambda i: layer_title(cat[i]))
         state.set_params("zones", couche=lid)
         spec = cat[lid]
         period = f", période {md(spec.period)}" if spec.period else ""

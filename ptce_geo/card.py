@@ -101,9 +101,9 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _list_text(items: Sequence[str], limit: int, *, noun: str = "autres") -> str:
-    """« a, b, c et 4 autres »."""
+    """« a, b, c et 4 autres » (never « et 1 autres »: then the last one is named)."""
     items = [i for i in items if i]
-    if len(items) <= limit:
+    if len(items) <= limit + 1:
         return ", ".join(items)
     return ", ".join(items[:limit]) + f" et {len(items) - limit}{NBSP}{noun}"
 

@@ -32,6 +32,7 @@ from .errors import DataUnavailable, IntegrityError, PtceGeoError
 from .geometry import repair_polygonal
 from .projection import AREA_METHOD, area_m2, length_m
 from .settings import mirror_base
+from .textsafe import C1_CONTROLS, repair_cp1252
 
 logger = logging.getLogger(__name__)
 
@@ -179,12 +180,18 @@ def _drop_no_unit(rows: pd.DataFrame, spec: LayerSpec) -> pd.DataFrame:
     return rows.loc[~outside]
 
 
+def _text(column: pd.Series) -> pd.Series:
+    """A text field as strings, Windows punctuation read as control characters repaired
+    (:func:`~ptce_geo.textsafe.repair_cp1252`)."""
+    return column.astype("string").str.replace(C1_CONTROLS, lambda m: repair_cp1252(m.group()), regex=True)
+
+
 def _normalise(raw: pd.DataFrame, spec: LayerSpec, *, code_field: str, name_field: str | None) -> pd.DataFrame:
     """Rename source fields to the normalised columns."""
     out = pd.DataFrame(index=raw.index)
     out["code"] = _codes(raw[_field(raw, code_field, spec)], spec.code_width)
     out["nom"] = (
-        raw[_field(raw, name_field, spec)].astype("string").str.strip()
+        _text(raw[_field(raw, name_field, spec)]).str.strip()
         if name_field else out["code"]
     )
     if spec.population_field:
@@ -193,7 +200,7 @@ def _normalise(raw: pd.DataFrame, spec: LayerSpec, *, code_field: str, name_fiel
         out[name] = _codes(raw[_field(raw, field, spec)], None)
     for name, field in spec.attributes.items():
         col = raw[_field(raw, field, spec)]
-        out[name] = col if pd.api.types.is_numeric_dtype(col) else col.astype("string")
+        out[name] = col if pd.api.types.is_numeric_dtype(col) else _text(col)
     if spec.members is not None and spec.members.field:  # read by zone_members
         out["members"] = raw[_field(raw, spec.members.field, spec)].astype("string")
     if spec.members is not None and spec.members.count_field:

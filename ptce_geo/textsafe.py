@@ -8,7 +8,9 @@
   user's file, shown through a Markdown renderer (the app's ``st.error``) without any of
   it becoming a link, an image, HTML or formatting;
 * :func:`csv_neutralise`: a spreadsheet cell that can never run as a formula, whatever
-  separator the spreadsheet splits on.
+  separator the spreadsheet splits on;
+* :func:`repair_cp1252`: names whose Windows punctuation was read as control characters
+  (the 2015 QPV file: « Gaspard \\x96 La Réserve » for « Gaspard – La Réserve »).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 import unicodedata
 
 __all__ = ["normalise_id", "id_key", "invisible_characters", "describe_characters", "escape_markdown",
-           "FORMULA_START", "CSV_SEPARATORS", "csv_neutralise"]
+           "FORMULA_START", "CSV_SEPARATORS", "csv_neutralise", "repair_cp1252"]
 
 #: Unicode categories refused in identifiers and names: controls (ESC of ANSI sequences,
 #: newlines), format characters (zero-width space, bidirectional overrides), surrogates,
@@ -102,3 +104,24 @@ def csv_neutralise(value: object) -> object:
         return value
     out = _INNER_FORMULA.sub(r"\1'", value)
     return "'" + out if out.startswith(FORMULA_START) else out
+
+
+#: the C1 control characters (U+0080 to U+009F): in a source's text, Windows-1252 bytes
+#: (’ – — œ € …) decoded as Latin-1
+C1_CONTROLS = re.compile("[\x80-\x9f]")
+
+
+def _cp1252(match: re.Match) -> str:
+    try:
+        return match.group().encode("latin-1").decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: no character in Windows-1252
+        return ""
+
+
+def repair_cp1252(text: str) -> str:
+    """``text`` with each C1 control character replaced by the Windows-1252 character of the
+    same byte (« \\x92 » → « ’ », « \\x96 » → « – », « \\x9c » → « œ »); one with none is
+    dropped. No real name holds a C1 control: they come from a file written in Windows-1252
+    and read as Latin-1, and a browser, a PDF or a terminal shows them as boxes or not at all.
+    """
+    return C1_CONTROLS.sub(_cp1252, text)

@@ -481,6 +481,32 @@ def test_new_perimeter_keeps_communes_chosen_in_several_departements(app_env):
     assert next(m.value for m in at.metric if m.label == "Typologie") == "Inter-départemental"
 
 
+def test_an_expired_qpv_list_is_named_as_history_wherever_its_figures_show(app_env, mirror_dir):
+    """The mirror's QPV are the 2015 list (history): the national table's column, the context
+    layers' list and Nouveau périmètre's count all say so; the count is the 2015 file's own."""
+    at = open_page("Carte des pôles")
+    at.run()  # the tables' rerun
+    no_failure(at)
+    table = at.dataframe[1].value
+    assert "QPV 2015" in table.columns and "QPV" not in table.columns
+    options = at.multiselect(key="carte_context").options
+    assert "Quartiers prioritaires (QPV 2015, historique)" in options
+    assert "Contrats de ruralité (historique)" in options and "Contrats de ville 2015-2020 (historique)" in options
+    assert "Territoires d'industrie (2023-2027)" in options  # in force: no mention
+    at = open_page("Nouveau périmètre")
+    at.selectbox(key="nouv_dep").set_value("64").run()
+    at.multiselect(key="nouv_communes_64").set_value(["64102"]).run()  # Bayonne
+    no_failure(at)
+    line = next(c.value for c in at.caption if "Quartiers prioritaires" in c.value)
+    qpv = gpd.read_file(mirror_dir / "qpv" / "qpv_2015_france.geojson")
+    communes = gpd.read_file("/vsigzip/" + str(mirror_dir / "communes" / "communes_2024.geojson.gz"),
+                             where="INSEE_COM = '64102'")
+    bayonne = communes.to_crs(qpv.crs).geometry.iloc[0]
+    n = int(qpv.intersects(bayonne).sum())
+    assert n >= 1
+    assert line.startswith(f"Quartiers prioritaires (liste 2015 : historique, 2015-2023) touchés : {n} ")
+
+
 def test_new_perimeter_upload_and_bad_uploads(app_env, tmp_path):
     at = open_page("Nouveau périmètre")
     at.radio(key="nouv_mode").set_value("Téléverser un fichier").run()

@@ -223,3 +223,12 @@ def test_cli_card_errors(catalogue, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
     assert main(["card", "ptce11", "--format", "html", "--output", str(tmp_path / "p.html")]) == 0
     assert (tmp_path / "p.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_a_list_cut_short_names_its_last_item_rather_than_one_other():
+    from ptce_geo.card import _list_text
+
+    items = ["a", "b", "c", "d", "e"]
+    assert _list_text(items, 4) == "a, b, c, d, e"  # not « a, b, c, d et 1 autres »
+    assert _list_text(items, 3) == "a, b, c et 2\u00a0autres"
+    assert _list_text(items, 5) == "a, b, c, d, e"

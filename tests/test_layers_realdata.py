@@ -47,6 +47,21 @@ def test_codes_are_strings_with_leading_zeros_and_corsica(catalogue):
     assert communes["epci"].isna().sum() == 4
 
 
+def test_windows_punctuation_read_as_control_characters_is_repaired(catalogue, mirror_dir):
+    """The 2015 QPV file holds 13 names with C1 control characters (Windows-1252 bytes read as
+    Latin-1): the layer gives their characters; the other names are unchanged."""
+    raw = json.loads((mirror_dir / "qpv" / "qpv_2015_france.geojson").read_text(encoding="utf-8"))
+    names = {f["properties"]["code_qp"]: f["properties"]["nom_qp"] for f in raw["features"]}
+    broken = {c: n for c, n in names.items() if any(0x80 <= ord(ch) <= 0x9F for ch in n)}
+    assert len(broken) == 13 and broken["QP974016"] == "Gaspard \x96 La Réserve"
+    qpv = load_layer("qpv", catalogue=catalogue).set_index("code")["nom"]
+    assert qpv["QP974016"] == "Gaspard – La Réserve"
+    assert qpv["QP974009"] == "Bois D’Olives" and qpv["QP974019"] == "Cœur De Saint-Laurent"
+    assert not qpv.str.contains("[\x80-\x9f]", regex=True).any()
+    clean = [c for c in names if c not in broken]
+    assert (qpv[clean] == pd.Series(names)[clean].str.strip()).all()
+
+
 def test_supra_communal_levels_nest_exactly(catalogue):
     """A dissolved département has the area of its communes and no sliver."""
     communes = load_layer("communes", catalogue=catalogue)
