@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -9,7 +11,7 @@ import streamlit as st
 
 from ptce_geo import maps
 from ptce_geo.fmt import LEVEL_NOUNS, fr_count, fr_int, fr_km, fr_km2, fr_pct
-from ptce_geo.territory import (SEARCH_LEVELS, TerritoryIndex, nearest_poles, territory_communes,
+from ptce_geo.territory import (SEARCH_LEVELS, TIERS, TerritoryIndex, nearest_poles, territory_communes,
                                 territory_coverage, territory_poles)
 
 from . import common, downloads, places, state
@@ -46,6 +48,12 @@ def nearest(level: str, code: str, n: int = 3) -> pd.DataFrame:
 
 def level_noun(level: str) -> str:
     return LEVEL_NOUNS.get(level, (level, level))[0]
+
+
+#: a query that may be a postal code (five digits), and what the page says of it
+POSTAL_LIKE = re.compile(r"\d{5}")
+POSTAL_NOTE = ("Les codes postaux ne sont pas reconnus (les contours officiels n'en donnent pas) : pour une commune, "
+               "tapez son nom ou son code INSEE.")
 
 
 def option_label(row) -> str:
@@ -115,11 +123,21 @@ def page() -> None:
         state.set_params("territoire")
         return
     found = _results(index, query)
+    postal = POSTAL_LIKE.fullmatch(query.strip()) is not None
     if not len(found):
-        st.warning(f"Aucun territoire ne correspond à « {md(query)} ». Vérifiez l'orthographe, ou essayez un code "
-                   "INSEE, un SIREN ou un numéro de département.")
+        st.warning(f"Aucun territoire ne correspond à « {md(query)} ». "
+                   + (POSTAL_NOTE if postal else "Vérifiez l'orthographe, ou essayez un code INSEE, un SIREN ou un "
+                                                 "numéro de département."))
         state.set_params("territoire")
         return
+    best = found["match"].iloc[0]
+    if best == TIERS[9]:  # « nom approchant »
+        st.caption(f"Aucun nom ne correspond exactement à « {md(query)} » : voici les noms les plus proches.")
+    elif best == TIERS[7]:  # « code sans son zéro initial »
+        st.caption(f"« {md(query)} » est lu comme le code INSEE {md(found['code'].iloc[0])} : un code de commune a "
+                   "cinq caractères, le zéro initial a sans doute été perdu par un tableur.")
+    elif postal and found["level"].iloc[0] == "communes":
+        st.caption(f"« {md(query)} » est lu comme le code INSEE de {md(found['label'].iloc[0])}. " + POSTAL_NOTE)
     options = [f"{lv}:{c}" for lv, c in zip(found["level"], found["code"])]
     labels = {o: option_label(r) for o, (_, r) in zip(options, found.iterrows())}
     if st.session_state.get("_terr_last") != query or st.session_state.get(CHOICE_KEY) not in options:

@@ -4,8 +4,11 @@
 has an ``ept`` layer) and communes of a catalogue in one table and finds them by name or
 code: case, accents, hyphens, apostrophes and « St »/« Ste » are ignored
 (:func:`ptce_geo.fmt.search_key`); INSEE codes, SIREN and département numbers match
-exactly. Ranking: codes, then the exact name, then names beginning with the query, then
-names holding every word of the query; within each, by population. A commune found
+exactly. Ranking: codes, then the exact name (or a région's abbreviation: « PACA »,
+« IDF »…), then names beginning with the query, then names holding every word of the query,
+then a commune code whose leading zero was dropped (« 1004 » for 01004), then codes beginning
+with the query; within each, by population. When nothing matches, the names closest to the
+query (a typo: « Nants » offers Nantes) are offered. A commune found
 brings its EPCI (and EPT) right after it. Communes are labelled with their département
 (« Saint-Denis (93) »), so that homonyms can be told apart.
 
@@ -17,6 +20,7 @@ between their outlines. :func:`territory_report` is what ``ptce-geo territory`` 
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -38,8 +42,12 @@ SEARCH_LEVELS = ("regions", "departements", "epci", "ept", "communes")
 #: the communes layer's column giving each commune's unit of a level
 COMMUNE_COLUMN = {"regions": "reg", "departements": "dep", "epci": "epci", "ept": "ept", "communes": "code"}
 #: match tiers, best first
-TIERS = {0: "code", 1: "code de région", 2: "nom exact", 3: "début du nom", 4: "mots du nom",
-         5: "partie du nom", 6: "début du code"}
+TIERS = {0: "code", 1: "code de région", 2: "nom exact", 3: "sigle de région", 4: "début du nom", 5: "mots du nom",
+         6: "partie du nom", 7: "code sans son zéro initial", 8: "début du code", 9: "nom approchant"}
+#: the abbreviations by which régions are commonly named (their search keys), with their codes
+REGION_ABBREVIATIONS = {"paca": "93", "idf": "11", "aura": "84", "bfc": "27", "hdf": "32", "cvl": "24"}
+#: names this close to the query (difflib's ratio) are offered when nothing else matches
+CLOSE_NAME_RATIO = 0.8
 _GEOD = Geod(ellps="WGS84")
 _RESULT_COLUMNS = ["level", "code", "nom", "label", "population", "dep", "tier", "match", "via"]
 
@@ -105,6 +113,7 @@ class TerritoryIndex:
         self._level = self.table["level"].to_numpy(dtype=object)
         self._pop = np.nan_to_num(self.table["population"].to_numpy(dtype=float), nan=-1.0)
         self._row = {(lv, c): i for i, (lv, c) in enumerate(zip(self.table["level"], self.table["code"]))}
+        self._distinct: list[str] | None = None
 
     @classmethod
     def from_catalogue(cls, catalogue=None, *, loader=None) -> "TerritoryIndex":
@@ -122,6 +131,12 @@ class TerritoryIndex:
     def __len__(self) -> int:
         return len(self.table)
 
+    def _unique_keys(self) -> list[str]:
+        """The distinct search keys, for the closest names to a typo (made on first use)."""
+        if self._distinct is None:
+            self._distinct = sorted(set(self._ukeys.tolist()))
+        return self._distinct
+
     def get(self, level: str, code: str) -> dict | None:
         """The territory ``code`` of ``level`` as a dict (``None`` when unknown)."""
         i = self._row.get((level, str(code)))
@@ -134,8 +149,9 @@ class TerritoryIndex:
         ----------
         query : str
             A name (any case, with or without accents, hyphens, apostrophes; « st » for
-            « saint »), a part of it, or a code: INSEE code of a commune, SIREN of an EPCI
-            or EPT, département number, région code.
+            « saint »; a région's abbreviation), a part of it, or a code: INSEE code of a
+            commune (also without its leading zero), SIREN of an EPCI or EPT, département
+            number, région code. A name with a typo finds the closest names.
         levels : iterable of str, optional
             Keep only these levels (default: all). A commune matched still brings its
             EPCI, so ``search("bayonne", levels=["epci"])`` finds the CA du Pays Basque.
@@ -168,15 +184,22 @@ class TerritoryIndex:
             assign(exact & (level == "regions"), 1)
         if key:
             assign(self._ukeys == key, 2)
-            assign(np.char.startswith(self._ukeys, key), 3)
+            if key in REGION_ABBREVIATIONS:
+                assign((level == "regions") & (self._ucodes == REGION_ABBREVIATIONS[key]), 3)
+            assign(np.char.startswith(self._ukeys, key), 4)
             every = np.ones(n, dtype=bool)
             for w in key.split():
                 every &= np.char.find(self._uspaced, " " + w) >= 0
-            assign(every, 4)
+            assign(every, 5)
             if len(key) >= 3:
-                assign(np.char.find(self._ukeys, key) >= 0, 5)
+                assign(np.char.find(self._ukeys, key) >= 0, 6)
+        if len(code_q) == 4 and code_q.isdigit():  # a commune code whose leading zero a spreadsheet dropped
+            assign((self._ucodes == "0" + code_q) & (level == "communes"), 7)
         if len(code_q) >= 2 and code_q.isalnum() and any(ch.isdigit() for ch in code_q):
-            assign(np.char.startswith(self._ucodes, code_q), 6)
+            assign(np.char.startswith(self._ucodes, code_q), 8)
+        if not (tier < 99).any() and len(key) >= 4 and not key.isdigit():  # a typo: the closest names
+            for close in difflib.get_close_matches(key, self._unique_keys(), n=8, cutoff=CLOSE_NAME_RATIO):
+                assign(self._ukeys == close, 9)
         hits = np.flatnonzero(tier < 99)
         if not len(hits):
             return pd.DataFrame(columns=_RESULT_COLUMNS)

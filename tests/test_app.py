@@ -228,6 +228,34 @@ def test_population_measure_weights_every_share(app_env):
         assert share == pytest.approx(expected[unit], rel=1e-9)
 
 
+def test_mon_territoire_says_how_it_read_a_typo_a_lost_zero_and_a_postal_code(app_env):
+    """« Nants » offers Nantes and says the names are only close; « 1004 » is read as 01004;
+    « 64100 » (Bayonne's postal code, Bassussarry's INSEE code) says which commune it read and
+    that postal codes are not known; « 44000 » (no INSEE code) says so too."""
+    communes = layer("communes").set_index("code")
+    at = open_page("Mon territoire")
+
+    def ask(query: str) -> str:
+        at.text_input(key="terr_query").input(query).run()
+        no_failure(at)
+        said = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
+        return said.replace("\\", "")  # Markdown-escaped: the labels are data
+
+    said = ask("Nants")
+    assert "voici les noms les plus proches" in said
+    assert at.radio(key="terr_choice").value == "communes:44109"
+    said = ask("1004")
+    assert "code INSEE 01004" in said and at.radio(key="terr_choice").value == "communes:01004"
+    said = ask("64100")
+    assert at.radio(key="terr_choice").value == "communes:64100"
+    assert f"code INSEE de {communes.loc['64100', 'nom']} (64)" in said and "codes postaux ne sont pas reconnus" in said
+    assert "44000" not in communes.index
+    said = ask("44000")
+    assert "Aucun territoire ne correspond" in said and "codes postaux ne sont pas reconnus" in said
+    said = ask("bayonne")
+    assert "codes postaux" not in said and "noms les plus proches" not in said
+
+
 def test_sidebar_search_opens_mon_territoire(app_env):
     at = open_page("Carte des pôles")
     at.sidebar.text_input(key="side_query").input("st denis").run()

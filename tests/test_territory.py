@@ -9,6 +9,7 @@ densified outlines (pyproj), not against the function's own method.
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 
@@ -19,7 +20,7 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from ptce_geo.fmt import fr_bytes, fr_count, fr_number, fr_pct, plural, search_key
+from ptce_geo.fmt import fr_bytes, fr_count, fr_number, fr_pct, plural, search_key, search_keys
 from ptce_geo.territory import TerritoryIndex, geodesic_distance_km, nearest_poles
 
 GEOD = Geod(ellps="WGS84")
@@ -181,6 +182,30 @@ def test_real_queries_of_the_issue(index):
     assert index.search("40")["label"].iloc[0] == "Landes (40)"
     assert index.search("2A")["label"].iloc[0] == "Corse-du-Sud (2A)"
     assert index.search("244000659")["label"].iloc[0] == epci.loc["244000659", "nom"]
+
+
+@pytest.mark.realdata
+def test_a_dropped_leading_zero_an_abbreviation_and_a_typo(index):
+    """« 1004 » is the commune 01004 (a spreadsheet dropped its zero), before codes beginning
+    with 1004; « PACA » is the région 93; « Nants », which matches nothing, offers the closest
+    names, the most populated first (Nantes)."""
+    communes = _layer("communes").set_index("code")
+    found = index.search("1004")
+    assert (found["code"].iloc[0], found["match"].iloc[0]) == ("01004", "code sans son zéro initial")
+    assert found["label"].iloc[0] == f"{communes.loc['01004', 'nom']} (01)"
+    assert set(found["match"].iloc[1:]) <= {"début du code", "commune membre"}  # 10040…, after it
+    assert (found["level"].iloc[0], found["code"].iloc[0]) == ("communes", "01004")
+    paca = index.search("PACA").iloc[0]
+    assert (paca["level"], paca["code"], paca["match"]) == ("regions", "93", "sigle de région")
+    assert index.search("idf").iloc[0]["label"] == "Île-de-France"
+    typo = index.search("Nants")
+    assert typo.iloc[0]["code"] == "44109" and typo.iloc[0]["match"] == "nom approchant"
+    close = typo[typo["via"] == ""]
+    assert (close["match"] == "nom approchant").all()
+    assert set(close["nom"]) >= {"Nantes", "Nant"}  # each at ratio >= 0.8 of « nants »
+    assert all(difflib.SequenceMatcher(None, "nants", k).ratio() >= 0.8 for k in search_keys(close["nom"]))
+    assert index.search("zzqxv").empty  # nothing close: nothing offered
+    assert index.search("nantes")["match"].iloc[0] == "nom exact"  # an exact name is never « approchant »
 
 
 @pytest.fixture()
