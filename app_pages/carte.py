@@ -143,6 +143,22 @@ def _qpv_line(b: Scorecard, s) -> str:
             f"entièrement dans le pôle ; {fr_pct(s['qpv_area_share'], 2)} de la surface du pôle.")
 
 
+def _programme_lines(b: Scorecard, pole_id: str) -> None:
+    """The programmes the pole sits in (the Scorecard's :attr:`~Scorecard.programmes`, as the
+    page « Zones de contrat » and the printed card give them): in force, then history."""
+    if not b.zone_ids:  # a first view, without the zones layers: they come with the full Scorecard
+        if b.catalogue.ids(kind="zones"):
+            st.caption("Programmes contractuels : affichés dans quelques secondes, avec tous les découpages.")
+        return
+    row = b.programmes.set_index("pole_id").loc[pole_id]
+    st.markdown(f"**Programmes en vigueur :** {md(row['programmes'])}",
+                help="Les zones de contrat en vigueur dont le pôle partage le territoire : chaque zone nommée avec la "
+                     "part du pôle qui s'y trouve, puis le nombre de communes ou de sites (PVD, ACV). Le détail est "
+                     "sur la page « Zones de contrat ».")
+    if row["historique"]:
+        st.markdown(f"**Générations expirées (historique) :** {md(row['historique'])}")
+
+
 def render_card(b: Scorecard, pole_id: str) -> None:
     """The card of one pole: description, sources and scorecard by level, all in French."""
     p = b.perimeters.set_index("id")
@@ -202,6 +218,7 @@ def render_card(b: Scorecard, pole_id: str) -> None:
                     if isinstance(name, str) else f"**{label} :** {none}", help=METRIC_HELP["best_iou"])
     if "qpv_count" in s:
         st.markdown(_qpv_line(b, s))
+    _programme_lines(b, pole_id)
     with st.expander("Que signifient ces chiffres ?"):
         st.markdown("\n".join(f"- **{label}** : {md(text)}" for label, text in (
             ("Unités", METRIC_HELP["n_units"]), ("Dominante", METRIC_HELP["dominant_name"]),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Geod
@@ -315,7 +316,7 @@ def test_hostile_name_is_escaped_in_popups_tooltips_card_and_table(app_env):
     assert HOSTILE in list(at.dataframe[-1].value["Pôle"])
 
 
-def test_pole_card_scorecard(app_env):
+def test_pole_card_scorecard(app_env, mirror_dir):
     at = open_page("Carte des pôles")
     at.selectbox(key="carte_pole").set_value("sud-aquitain").run()
     no_failure(at)
@@ -337,6 +338,16 @@ def test_pole_card_scorecard(app_env):
     ze = communes.loc[communes["epci"] == "244000659", "ze"].unique()
     ze_names = layer("zones_emploi").set_index("code")["nom"]
     assert len(ze) == 1 and f"Zone d'emploi dominante :** {ze_names.loc[ze[0]]} (100,0\u00a0% du pôle)" in text
+    # the programmes it sits in: the CRTE table gives every commune of the Seignanx to one CRTE
+    crte = pd.read_csv(mirror_dir / "tables" / "crte_2022_communes_cog2024.csv", dtype=str).set_index("insee_com")
+    seignanx = communes.loc[communes["epci"] == "244000659", "code"]
+    (name,) = crte.loc[seignanx, "lib_crte"].unique()
+    assert f"**Programmes en vigueur :** {name} (100\u00a0%)" in text
+    assert "Générations expirées" not in text  # no QPV, no expired contract there
+    at.selectbox(key="carte_pole").set_value("adour-basque").run()
+    past = next(m.value for m in at.markdown if "Générations expirées" in m.value).replace("\\", "")
+    assert "QPV — 2015-2023" in past  # Bayonne's districts of the 2015 list, as history
+    at.selectbox(key="carte_pole").set_value("sud-aquitain").run()
     # with a pole selected, the context layers are clipped around it
     at.multiselect(key="carte_context").set_value(["departements", "communes", "qpv"]).run()
     no_failure(at)
