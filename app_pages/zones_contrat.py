@@ -8,8 +8,8 @@ import streamlit as st
 
 from ptce_geo import maps
 from ptce_geo.errors import PtceGeoError
-from ptce_geo.export import csv_safe
-from ptce_geo.fmt import RELATION_LABELS, fr_count, fr_pct
+from ptce_geo.export import csv_bytes
+from ptce_geo.fmt import METHOD_LABELS, RELATION_LABELS, fr_count, fr_pct
 from ptce_geo.layers import UNRESOLVED_REASONS
 from ptce_geo.options import Options
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
@@ -23,7 +23,6 @@ SOURCES = ("Couche du catalogue", "Fichier de zones téléversé")
 RELATION_COLOURS = {"coincides": "#1B9E77", "pole_inside_zone": "#66A61E", "zone_inside_pole": "#7570B3",
                     "straddles": "#D95F02", "touches": "#999999"}
 #: how a pair was measured, in the table's « Calcul » column
-METHODS = {"membership": "communes", "geometry": "contours"}
 VIEWS = ("Recouvrements", "Contacts en bordure et recouvrements marginaux", "Synthèse par pôle",
          "Programmes par pôle")
 
@@ -129,9 +128,16 @@ def _table(t: pd.DataFrame, names: dict) -> pd.DataFrame:
         "Part de la zone dans le pôle": t["share_of_zone"], "IoU": t["iou"],
         "Relation": t["relation"].map(RELATION_LABELS).fillna(t["relation"]),
         "Surface commune (km²)": t["overlap_km2"],
-        "Calcul": t["method"].map(METHODS).fillna(t["method"]),
+        "Calcul": t["method"].map(METHOD_LABELS).fillna(t["method"]),
         "_pole": t["pole_id"], "_relation": t["relation"],
     })
+
+
+def _with_pole_names(rows: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """Overlap rows with each pole's name after its id (column ``pole_nom``)."""
+    out = rows.copy()
+    out.insert(int(out.columns.get_loc("pole_id")) + 1, "pole_nom", out["pole_id"].map(names).fillna(out["pole_id"]))
+    return out
 
 
 def _show(df: pd.DataFrame, **kw) -> None:
@@ -175,7 +181,7 @@ def _programme_view(options: Options, names: dict) -> None:
         "Pôle": table["pole_id"].map(names).fillna(table["nom"]), "Programmes en vigueur": table["programmes"],
         "Historique": table["historique"],
     }), hide_index=True, width="stretch")
-    csv = downloads.deferred(lambda: csv_safe(table).to_csv(index=False).encode("utf-8-sig"), "programmes-par-pole.csv")
+    csv = downloads.deferred(lambda: csv_bytes(table, dialect="fr"), "programmes-par-pole.csv")
     st.download_button("Télécharger la synthèse des programmes (CSV)", csv, file_name="programmes-par-pole.csv",
                        mime="text/csv", on_click="ignore", key="zc_programmes_download")
 
@@ -248,8 +254,8 @@ def page() -> None:
     sel = sel[sel["Part du pôle dans la zone"] >= minimum / 100]
     _show(sel)
     name = f"recouvrements-{res.layer}.csv"
-    csv = downloads.deferred(  # written when clicked
-        lambda: csv_safe(sel.drop(columns=["_pole", "_relation"])).to_csv(index=False).encode("utf-8-sig"), name)
+    rows = res.table.loc[sel.index]  # the rows shown, with their machine columns: French in the spreadsheet
+    csv = downloads.deferred(lambda: csv_bytes(_with_pole_names(rows, names), dialect="fr", table="overlaps"), name)
     st.download_button("Télécharger le tableau (CSV)", csv, file_name=name,
                        mime="text/csv", on_click="ignore", key="zc_download")
     shown = sorted(sel["_pole"].unique(), key=lambda i: names.get(i, i))

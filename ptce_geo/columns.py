@@ -16,7 +16,7 @@ from .fmt import LEVEL_LABELS
 __all__ = ["KINDS", "column_kind", "french_header", "french_headers"]
 
 #: value kinds: how a French table shows a column
-KINDS = ("pct", "km2", "km", "ratio", "int", "typology", "relation", "bool", "text", "number")
+KINDS = ("pct", "km2", "km", "ratio", "int", "typology", "relation", "method", "zone_type", "bool", "text", "number")
 
 #: French header of a column, whatever the table
 _HEADERS = {
@@ -35,6 +35,9 @@ _HEADERS = {
     "kept": "Retenue", "unit_population": "Population de l'unité",
     "zone_code": "Code de la zone", "zone_name": "Zone", "share_of_zone": "Part de la zone (%)",
     "relation": "Relation", "overlap_km2": "Surface commune (km²)", "zone_type": "Type de zone",
+    "counted": "Recouvrement compté", "overlap_population": "Population commune",
+    "shared_communes": "Communes en commun", "method": "Calcul",
+    "programmes": "Programmes en vigueur", "historique": "Générations expirées (historique)",
     "qpv_count": "QPV touchés", "qpv_inside": "QPV entièrement inclus",
     "qpv_area_share": "Part de la surface en QPV (%)",
     "siege_insee": "Siège (code INSEE)", "siege_nom": "Siège", "siege_source": "Origine du point",
@@ -57,7 +60,17 @@ _TABLE_HEADERS = {
                   "area_km2": "Surface en commun (km²)"},
     "overlaps": {"share_of_pole": "Part du pôle dans la zone (%)", "share_of_zone": "Part de la zone dans le pôle (%)"},
 }
-_MATCHING = {"ze": "Zone d'emploi", "bv": "Bassin de vie", "aav": "Aire d'attraction"}
+_MATCHING = {"ze": "Zone d'emploi la mieux ajustée", "bv": "Bassin de vie le mieux ajusté",
+             "aav": "Aire d'attraction la mieux ajustée"}
+#: the zones layers of the catalogues, for the per-layer columns of the programmes' summary
+_ZONE_LAYERS = {"qpv": "QPV", "territoires_industrie": "Territoires d'industrie", "contrats_de_ville": "Contrats de ville",
+                "contrats_de_ruralite": "Contrats de ruralité",
+                "contrats_transition_ecologique": "Contrats de transition écologique",
+                "petites_villes_de_demain": "Petites villes de demain", "action_coeur_de_ville": "Action cœur de ville",
+                "crte": "CRTE", "pnr": "Parcs naturels régionaux"}
+#: the programmes' summary's per-layer columns (``crte_n``…): what follows the layer's name
+_ZONE_COLUMNS = (("_covered_share", "part du pôle couverte (%)"), ("_codes", "codes des zones"),
+                 ("_n", "zones comptées"))
 #: per-level columns: (pattern whose group 1 is the level, what follows the level's label),
 #: tried in this order (``dominant_<level>_share`` before ``dominant_<level>``)
 _LEVEL_COLUMNS = (
@@ -68,7 +81,8 @@ _LEVEL_COLUMNS = (
 )
 _PCT = {"share_of_pole", "share_of_unit", "share_of_zone", "covered_share", "qpv_area_share", "dominant_share",
         "share_inside"}
-_INT = {"population", "unit_population", "n_units", "n_slivers", "qpv_count", "qpv_inside", "cog", "annee"}
+_INT = {"population", "unit_population", "n_units", "n_slivers", "qpv_count", "qpv_inside", "cog", "annee",
+        "overlap_population", "shared_communes"}
 _RATIO = {"iou", "best_iou", "effective_units", "entropy_norm"}
 
 
@@ -119,7 +133,11 @@ def french_header(column: str, *, table: str = "") -> str:
     m = re.fullmatch(r"best_(ze|bv|aav)_(code|name|iou)", column)
     if m:
         what = {"code": "code", "name": "nom", "iou": "recouvrement (IoU)"}[m.group(2)]
-        return f"{_MATCHING[m.group(1)]} la plus proche : {what}"
+        return f"{_MATCHING[m.group(1)]} : {what}"
+    for suffix, what in _ZONE_COLUMNS:
+        lid = column.removesuffix(suffix)
+        if column.endswith(suffix) and lid in _ZONE_LAYERS:
+            return f"{_ZONE_LAYERS[lid]} : {what}"
     return column
 
 
@@ -142,12 +160,15 @@ def column_kind(column: str) -> str:
         return "km"
     if column in _RATIO or column.endswith("_iou"):
         return "ratio"
-    if column in _INT or re.fullmatch(r"n_\w+", column):
+    if column in _INT or re.fullmatch(r"n_\w+", column) or (
+            column.endswith("_n") and column.removesuffix("_n") in _ZONE_LAYERS):
         return "int"
     if column == "typology":
         return "typology"
     if column == "relation":
         return "relation"
-    if column == "kept":
+    if column in ("method", "zone_type"):
+        return column
+    if column in ("kept", "counted"):
         return "bool"
     return "number"

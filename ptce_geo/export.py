@@ -79,7 +79,7 @@ from ._integrity import atomic_write_files, check_output
 from .catalogue import Catalogue
 from .columns import column_kind, french_headers
 from .errors import InvalidInput
-from .fmt import RELATION_LABELS, TYPOLOGY_LABELS
+from .fmt import METHOD_LABELS, RELATION_LABELS, TYPOLOGY_LABELS, ZONE_TYPE_LABELS
 from .geometry import orient_ccw, round_coords
 from .options import DEFAULT_THRESHOLD, Options
 from .projection import ZONES, equal_area_crs, zone_of
@@ -531,6 +531,9 @@ def french_table(df: pd.DataFrame, *, table: str = "") -> pd.DataFrame:
             s = s.map(lambda t: TYPOLOGY_LABELS.get(t, t) if isinstance(t, str) else t)
         elif kind == "relation":
             s = s.map(lambda t: RELATION_LABELS.get(t, t) if isinstance(t, str) else t)
+        elif kind in ("method", "zone_type"):
+            labels = METHOD_LABELS if kind == "method" else ZONE_TYPE_LABELS
+            s = s.map(lambda t: labels.get(t, t) if isinstance(t, str) else t)
         if pd.api.types.is_bool_dtype(s) or (s.dtype == object and len(s) and all(
                 isinstance(v, (bool, np.bool_)) or v is None for v in s)):
             s = s.map(lambda v: None if v is None else ("oui" if v else "non")).astype(object)

@@ -40,6 +40,10 @@ RELATION_LABELS = {
     "straddles": "Chevauchement",
     "touches": "Contact en bordure",
 }
+#: French names of how a zone's overlap is computed: on shared communes, or on outlines
+METHOD_LABELS = {"membership": "communes", "geometry": "contours"}
+#: French names of the kinds of zones (``zone_type`` of an overlap)
+ZONE_TYPE_LABELS = {"communes": "communes", "polygon": "contour", "point": "site (point)"}
 #: French names of the typologies (:data:`ptce_geo.metrics.TYPOLOGIES`)
 TYPOLOGY_LABELS = {
     "commune": "Une seule commune",

@@ -114,3 +114,33 @@ def test_new_perimeter_scorecard_is_written_on_click_under_its_own_name(offered,
         else:
             members = zipfile.ZipFile(io.BytesIO(content)).namelist()
             assert any(m.startswith("nouveau-perimetre") and m.endswith("." + fmt) for m in members), members
+
+
+def test_zones_de_contrat_tables_download_as_a_french_spreadsheet(offered):
+    """The overlaps shown and the programmes' summary download in the « fr » dialect: French
+    headers and words, shares in %, decimal comma, « ; »: no machine name left."""
+    import io
+
+    import pandas as pd
+
+    at = open_page("Zones de contrat", couche="crte")
+    no_failure(at)
+    _, data = offered["Télécharger le tableau (CSV)"]
+    raw = data()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: a French spreadsheet reads the accents
+    table = pd.read_csv(io.BytesIO(raw), sep=";", decimal=",", encoding="utf-8-sig", dtype={"Code de la zone": str})
+    assert not [c for c in table.columns if "_" in c]
+    row = table.set_index("Pôle").loc["PTCE Sud Aquitain"]
+    assert row["Zone"] == "CRTE du Seignanx" and row["Part du pôle dans la zone (%)"] == 100.0
+    assert row["Calcul"] == "communes" and row["Relation"] in ("Confondus", "Pôle inclus dans la zone")
+    assert row["Communes en commun"] == 8 and row["Recouvrement compté"] == "oui"  # the Seignanx's 8 communes
+    shown = at.dataframe[0].value
+    assert len(table) == len(shown)  # the rows shown, no more
+    at.radio(key="zc_view").set_value("Programmes par pôle").run()
+    no_failure(at)
+    _, data = offered["Télécharger la synthèse des programmes (CSV)"]
+    table = pd.read_csv(io.BytesIO(data()), sep=";", decimal=",", encoding="utf-8-sig")
+    assert not [c for c in table.columns if "_" in c]
+    row = table.set_index("Nom").loc["PTCE Sud Aquitain"]
+    assert row["Programmes en vigueur"].startswith("CRTE du Seignanx (100")
+    assert row["CRTE : part du pôle couverte (%)"] == 100.0 and row["CRTE : zones comptées"] == 1
