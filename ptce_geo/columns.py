@@ -50,7 +50,15 @@ _HEADERS = {
     "epci": "EPCI du périmètre (saisie, SIREN)", "departements": "Départements entiers du périmètre (saisie)",
     "note_perimetre": "Note sur le périmètre", "confiance": "Confiance", "sources": "Sources",
     "filieres": "Filières", "annee": "Année", "annee_detail": "Création", "description": "Description",
-    "cog": "Millésime du COG",
+    "cog": "Millésime du COG", "qpv": "QPV du périmètre (saisie, codes)",
+    "filiere_pole": "Filière du pôle", "appel_2011_pole_temoin": "Pôle témoin de l'appel de 2011",
+    "appel_2013_laureat": "Lauréat de l'appel à projets de 2013", "note_appels": "Note sur les appels",
+    "fichier_type_pole": "Type de pôle (fichier des pôles)", "fichier_filiere_pole": "Filière du pôle (fichier des pôles)",
+    "fichier_appel_2013_laureat": "Lauréat de l'appel de 2013 (fichier des pôles)",
+    "territoire": "Profil du territoire (JSON)", "territoire_classe_densite": "Territoire : classe de densité",
+    "territoire_profil": "Territoire : profil (urbain ou rural)",
+    "territoire_part_urbaine": "Territoire : part de la population en unité urbaine (%)",
+    "programmes_historiques": "Générations expirées (historique)",
 }
 #: column-specific headers for tables where a name means something else
 _TABLE_HEADERS = {
@@ -80,7 +88,7 @@ _LEVEL_COLUMNS = (
     (r"border_(\w+)_km", "frontières traversées (km)"),
 )
 _PCT = {"share_of_pole", "share_of_unit", "share_of_zone", "covered_share", "qpv_area_share", "dominant_share",
-        "share_inside"}
+        "share_inside", "territoire_part_urbaine"}
 _INT = {"population", "unit_population", "n_units", "n_slivers", "qpv_count", "qpv_inside", "cog", "annee",
         "overlap_population", "shared_communes"}
 _RATIO = {"iou", "best_iou", "effective_units", "entropy_norm"}

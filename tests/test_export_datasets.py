@@ -215,3 +215,17 @@ def test_cli_csv_dialect_fr(card, tmp_path, monkeypatch):
                  "-o", str(tmp_path / "e.csv")]) == 0
     e = pd.read_csv(tmp_path / "e.csv", sep=";", decimal=",", encoding="utf-8-sig")
     assert "Typologie" in e and "Inter-régional" in set(e["Typologie"])
+
+
+def test_the_poles_spreadsheet_has_no_machine_header_left(card):
+    """Every column of the poles' « tableur » CSV has a French header; the territory's urban share
+    is a percentage of the poles file's own figure."""
+    files = dataset_files(poles_dataset(card), fmt="csv", dialect="fr")
+    main = next(name for name in files if name.endswith("poles.csv"))
+    table = pd.read_csv(io.BytesIO(files[main]), sep=";", decimal=",", encoding="utf-8-sig")
+    assert [c for c in table.columns if "_" in c or c == c.lower()] == []
+    props = {f["properties"]["id"]: f["properties"] for f in POLES["features"]}
+    row = table.set_index("Identifiant").loc["ptce05"]
+    share = props["ptce05"]["territoire"]["part_urbaine"]
+    assert row["Territoire : part de la population en unité urbaine (%)"] == pytest.approx(round(share * 100, 1))
+    assert row["Territoire : profil (urbain ou rural)"] == props["ptce05"]["territoire"]["profil"]
