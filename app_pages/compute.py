@@ -81,14 +81,51 @@ def _init(memory: int) -> None:
         logger.warning("worker memory cap of %d bytes not applied", memory)
 
 
+#: how much lower the CPU priority of a worker's warm-up is than the server's (``nice`` steps)
+WARM_UP_NICENESS = 10
+
+
+def at_low_priority(fn: Callable[[], Any], *, increment: int = WARM_UP_NICENESS) -> Any:
+    """``fn()`` run in a thread of its own at a CPU priority ``increment`` steps lower; its result.
+
+    On Linux a priority belongs to a thread: the caller's stays as it was (a process may not
+    raise its priority again once lowered), so the tasks that follow run at the normal one.
+    Elsewhere, or where not allowed, ``fn`` runs at the caller's priority.
+    """
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + increment, 19))
+        except (OSError, AttributeError):  # not on this system, or not allowed
+            pass
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, name="ptce_geo-low-priority", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
 def _warm() -> int:
     """First task of each worker: load the layers, then analyse one commune, by code and drawn.
 
     Loading the partition layers is not all a first analysis costs: the zones layers, the
     QPV and the per-layer arrays of the engine are built on first use. Two small analyses
     build them here, in the background, so that a user's first answer from this worker is
-    as fast as the next ones.
+    as fast as the next ones. It runs at a lower CPU priority (:func:`at_low_priority`):
+    started with the server, it gives way to the server and to a visitor's browser.
     """
+    return at_low_priority(_warm_up)
+
+
+def _warm_up() -> int:
     from ptce_geo.catalogue import load_catalogue
     from ptce_geo.layers import load_layer
 

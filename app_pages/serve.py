@@ -204,6 +204,22 @@ def _lower_priority(increment: int = 10) -> None:
             pass
 
 
+def start_workers() -> None:
+    """Start the processes that analyse visitors' perimeters and files (``compute.slots``) now.
+
+    Each loads the layers and runs two small analyses first (some 4 s on 2 cores, at a lower
+    CPU priority): started on first use, they kept the first visitor who added a commune
+    on « Nouveau périmètre » waiting that long. Only with a prepared cache: on a cold one,
+    the preparing process builds the layers first.
+    """
+    try:
+        from app_pages import compute
+
+        compute.slots()
+    except Exception:  # noqa: BLE001 - they start on first use instead
+        logger.info("ptce_geo: the workers start on first use", exc_info=True)
+
+
 def _map_assets() -> list[str]:
     """The local files the app's maps load (after :func:`warm` pointed folium at them), else none."""
     try:
@@ -275,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         # the first page in French, fetching early the Leaflet files the prepared maps load
         shell.install(assets=_map_assets())
         settle_shared_memory()
+        start_workers()
         return real_run(main_script_path, is_hello, args, flag_options, **kwargs)
 
     bootstrap.run = run_prepared

@@ -100,3 +100,35 @@ def test_the_grand_est_outline_is_scored_in_a_worker(mirror_env):
         assert card2.summary.loc[0, "n_communes"] == card.summary.loc[0, "n_communes"] > 5000
     finally:
         slots.shutdown()
+
+
+def test_at_low_priority_lowers_only_its_own_thread():
+    """The warm-up's thread runs 10 steps lower (capped at 19); the caller's thread keeps its
+    priority, so the worker's later tasks are not slowed; an error comes back to the caller."""
+    import os
+    import threading
+
+    from app_pages.compute import WARM_UP_NICENESS, at_low_priority
+
+    def mine() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = mine()
+    assert at_low_priority(mine) == min(before + WARM_UP_NICENESS, 19)
+    assert mine() == before
+
+    def fails():
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        at_low_priority(fails)
+
+
+def test_the_launcher_starts_the_workers_with_the_server(monkeypatch):
+    """``serve.start_workers`` starts the worker slots (so that they warm up before a visitor asks)."""
+    from app_pages import compute, serve
+
+    started = []
+    monkeypatch.setattr(compute, "slots", lambda: started.append(True))
+    serve.start_workers()
+    assert started == [True]
