@@ -267,7 +267,7 @@ def test_served_app_marks_the_qpv_2015_list_as_history(served_app):
             notice.wait_for(state="visible", timeout=120_000)
             text = notice.inner_text()
             assert "liste 2015 des QPV, remplacée le 1er janvier 2024 par la liste 2024" in text
-            assert "fournissez la couche 2024 via le catalogue" in text
+            assert "que les données installées ne contiennent pas" in text
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "app-zones-qpv-historique.png"), full_page=True)
         finally:

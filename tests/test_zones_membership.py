@@ -585,8 +585,9 @@ def test_historical_layers_are_marked_in_the_mirror_catalogue_and_exports(real, 
     _, cat, poles = real
     hist = {s.id for s in cat if s.historical}
     assert hist == {"qpv", "contrats_de_ville", "contrats_de_ruralite", "contrats_transition_ecologique"}
-    assert cat["qpv"].notice == ("liste 2015 des QPV, remplacée le 1er janvier 2024 par la liste 2024 ; "
-                                 "fournissez la couche 2024 via le catalogue")
+    assert cat["qpv"].notice == ("liste 2015 des QPV, remplacée le 1er janvier 2024 par la liste 2024, que les "
+                                 "données installées ne contiennent pas (l'administrateur de l'application peut "
+                                 "l'ajouter au catalogue des couches)")
     out = export(poles.iloc[:2], fmt="csv", output=tmp_path / "p.csv", layers=["contrats_de_ville"], catalogue=cat)
     meta = json.loads((tmp_path / "p.csv.provenance.json").read_text(encoding="utf-8"))
     layers = {layer["id"]: layer for layer in meta["layers"]}
