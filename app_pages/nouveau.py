@@ -17,6 +17,7 @@ from ptce_geo.export import export_bytes, export_name
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
 from . import common, compute, downloads, places, state
+from .territoire import territory_index
 from .present import (LEVEL_FORMATS, fr_table, level_columns, level_table, md, perimeter_from_codes,
                       perimeter_from_drawings, qpv_words, typology_label, untouched_levels)
 
@@ -49,6 +50,46 @@ def _keep_communes(dep: str) -> None:
     st.session_state.setdefault("_nouv_communes", {})[dep] = list(st.session_state.get(f"nouv_communes_{dep}") or [])
 
 
+def _add_commune(code: str, dep: str) -> None:
+    """Add a commune found by the search to the communes chosen in its département."""
+    store = st.session_state.setdefault("_nouv_communes", {})
+    chosen = list(store.get(dep, []))
+    if code not in chosen:
+        chosen.append(code)
+    store[dep] = chosen
+    st.session_state.pop(f"nouv_communes_{dep}", None)  # the list box of that département starts again from it
+    st.session_state["nouv_search"] = ""
+
+
+def _clear_communes() -> None:
+    for dep in list(st.session_state.get("_nouv_communes", {})):
+        st.session_state.pop(f"nouv_communes_{dep}", None)
+    st.session_state["_nouv_communes"] = {}
+
+
+def _commune_search(by_dep: dict) -> None:
+    """A commune anywhere in France, found as on « Mon territoire » (« st » for « saint »,
+    hyphens and accents optional, INSEE code), added with a button."""
+    query = st.text_input("Chercher une commune dans toute la France", key="nouv_search",
+                          placeholder="par exemple : « st jean de luz », « 64483 »",
+                          help="Majuscules, accents, tirets et apostrophes sont facultatifs ; « st » vaut « saint ». "
+                               "La commune choisie s'ajoute à celles de son département.")
+    if not (query or "").strip():
+        return
+    found = territory_index().search(query, levels=["communes"], limit=8)
+    found = found[found["level"] == "communes"]
+    if not len(found):
+        st.caption(f"Aucune commune ne correspond à « {md(query)} ».")
+        return
+    labels = dict(zip(found["code"], found["label"]))
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    code = c1.selectbox("Commune trouvée", list(found["code"]), key="nouv_found",
+                        format_func=lambda c: f"{labels.get(c, c)} — {c}")
+    dep = str(found.set_index("code").loc[code, "dep"])
+    c2.button("Ajouter", key="nouv_add", on_click=_add_commune, args=(code, dep), width="stretch",
+              disabled=dep not in by_dep)
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _choices(dkey: str) -> tuple[list[str], dict[str, str], list[str], dict[str, str], dict[str, tuple[list[str], dict]]]:
     """The EPCI, the départements and, per département, its communes sorted by name, with their names
@@ -69,6 +110,7 @@ def _codes_mode() -> dict | None:
     chosen_epci = st.multiselect("EPCI", epci_codes, key="nouv_epci", filter_mode="contains", select_all=False,
                                  format_func=lambda c: f"{e_names.get(c, c)} ({c})",
                                  placeholder="Tapez un nom ou un SIREN d'EPCI")
+    _commune_search(by_dep)
     c1, c2 = st.columns([1, 2])
     dep = c1.selectbox("Communes du département", dep_codes, key="nouv_dep", filter_mode="contains",
                        format_func=lambda c: f"{d_names.get(c, c)} ({c})")
@@ -81,8 +123,12 @@ def _codes_mode() -> dict | None:
                    on_change=_keep_communes, args=(dep,))
     chosen_communes = sorted({c for values in store.values() for c in values})
     if chosen_communes:
-        st.caption(f"{fr_count(len(chosen_communes), 'commune choisie', 'communes choisies')} dans l'ensemble des "
-                   "départements.")
+        named = [f"{by_dep[d][1].get(c, c)} ({d})" for d in sorted(store) if d in by_dep for c in store[d]]
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.caption(f"{fr_count(len(chosen_communes), 'commune choisie', 'communes choisies')} dans l'ensemble des "
+                   "départements : " + md(", ".join(named)) + ".")
+        c2.button("Tout effacer", key="nouv_clear", on_click=_clear_communes, width="stretch",
+                  help="Retire toutes les communes choisies, dans tous les départements.")
     if not chosen_epci and not chosen_communes:
         st.info("Choisissez au moins un EPCI ou une commune.")
         return None

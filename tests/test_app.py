@@ -546,6 +546,34 @@ def test_an_expired_qpv_list_is_named_as_history_wherever_its_figures_show(app_e
     assert line.startswith(f"Quartiers prioritaires (liste 2015 : historique, 2015-2023) touchés : {n} ")
 
 
+def test_new_perimeter_finds_communes_by_the_search_rules_in_every_departement(app_env):
+    """« st jean de luz » (typed as people type it) finds Saint-Jean-de-Luz, and « Ajouter » adds it
+    to the communes of its département; communes of several départements are listed by name and
+    « Tout effacer » removes them all."""
+    communes = layer("communes").set_index("code")
+    at = open_page("Nouveau périmètre")
+    at.selectbox(key="nouv_dep").set_value("40").run()
+    at.multiselect(key="nouv_communes_40").set_value(["40312"]).run()  # Tarnos, from its département's list
+    at.text_input(key="nouv_search").input("st jean de luz").run()
+    no_failure(at)
+    code = at.selectbox(key="nouv_found").value
+    assert communes.loc[code, "nom"] == "Saint-Jean-de-Luz" and communes.loc[code, "dep"] == "64"
+    at.button(key="nouv_add").click().run()
+    no_failure(at)
+    assert at.text_input(key="nouv_search").value == ""
+    listed = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "2\u00a0communes choisies" in listed and "Tarnos (40)" in listed and "Saint-Jean-de-Luz (64)" in listed
+    levels = at.dataframe[0].value.set_index("Échelon")
+    assert levels.loc["Communes", "Unités touchées"] == 2 and levels.loc["Départements", "Unités touchées"] == 2
+    at.selectbox(key="nouv_dep").set_value("64").run()
+    assert at.multiselect(key="nouv_communes_64").value == [code]  # shown in its département's list
+    assert not at.warning  # no « default value also set through the Session State API »
+    at.button(key="nouv_clear").click().run()
+    no_failure(at)
+    assert at.multiselect(key="nouv_communes_64").value == []
+    assert "Choisissez au moins un EPCI ou une commune." in [i.value for i in at.info]
+
+
 def test_new_perimeter_upload_and_bad_uploads(app_env, tmp_path):
     at = open_page("Nouveau périmètre")
     at.radio(key="nouv_mode").set_value("Téléverser un fichier").run()
