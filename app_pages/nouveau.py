@@ -17,6 +17,7 @@ from ptce_geo.export import export_bytes, export_name
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
 from . import common, compute, downloads, places, state
+from .carte import NATIONAL_BOUNDS
 from .territoire import territory_index
 from .present import (LEVEL_FORMATS, fr_table, level_columns, level_table, md, perimeter_from_codes,
                       perimeter_from_drawings, qpv_words, typology_label, untouched_levels)
@@ -44,6 +45,8 @@ def _from_upload(dkey: str, digest: str, _data: bytes, filename: str,
 
 
 EXPORT_STEM = "nouveau-perimetre"
+#: the drawing map's width at 1400 px (the page's whole width): how many place names it holds
+DRAW_MAP_WIDTH_PX = 870
 
 
 def _keep_communes(dep: str) -> None:
@@ -143,8 +146,9 @@ def _draw_mode() -> dict | None:
         m = maps.new_map(tiles=common.tiles())
         maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
                           colour="#444444", weight=0.8, tolerance=0.01, label="Département")
+        places.add_place_labels(m, NATIONAL_BOUNDS, width_px=DRAW_MAP_WIDTH_PX)  # more names as one zooms in
         maps.add_draw(m)
-        maps.add_attribution(m, common.data_attribution(["departements"]))
+        maps.add_attribution(m, common.data_attribution(["communes", "departements"]))
         return maps.finish(m)
 
     out = common.show_map(build, key=DRAW_KEY, returned=["all_drawings"], spec=("nouveau-dessin",)) or {}

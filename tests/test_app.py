@@ -609,6 +609,12 @@ def test_draw_map_uses_local_draw_plugin(app_env):
     assert any(u.endswith("leaflet.draw.js") for u in args["js_links"])
     assert all(u.startswith("/app/static/vendor/") for u in args["js_links"] + args["css_links"])
     assert "L.Control.Draw" in args["script"]
+    # place names, as on the national map: the most populated communes first (Paris, Marseille…)
+    script = unescape_js(args["script"])
+    assert "ptce-label" in script
+    communes = layer("communes")
+    biggest = communes.nlargest(3, "population")["nom"]
+    assert all(name in script for name in biggest), list(biggest)
 
 
 # ------------------------------------------------------------------ Zones de contrat
