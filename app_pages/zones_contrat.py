@@ -150,8 +150,8 @@ def _unresolved(res: ZoneOverlap) -> None:
     if not len(bad):
         return
     n = bad["zone_code"].nunique()
-    with st.expander(f"{n} zone(s) dont les membres n'ont pas pu être rattachés aux communes : mesurées par leur "
-                     "contour"):
+    with st.expander(f"{fr_count(n, 'zone')} dont des membres n'ont pas pu être rattachés aux communes "
+                     f"{'(mesurée' if n == 1 else '(mesurées'} par {'son' if n == 1 else 'leur'} contour)"):
         st.dataframe(pd.DataFrame({
             "Code de la zone": bad["zone_code"], "Zone": bad["zone_name"], "Membre": bad["member_name"],
             "Code du membre": bad["member_code"], "Raison": bad["reason"].map(UNRESOLVED_REASONS).fillna(bad["reason"]),
@@ -211,6 +211,10 @@ def page() -> None:
         return
     counted = res.table["counted"].to_numpy(dtype=bool)
     real, slivers = full[counted], full[~counted]
+    view = st.radio("Vue", VIEWS, horizontal=True, key="zc_view", label_visibility="collapsed")
+    if view == VIEWS[3]:  # every layer at once: the chosen layer's counts do not describe it
+        _programme_view(options, names)
+        return
     st.markdown(f"**{fr_count(len(real), 'recouvrement')}** entre {fr_count(real['_pole'].nunique(), 'pôle')} et "
                 f"{fr_count(real['Code de la zone'].nunique(), 'zone')}"
                 + (f" ; {fr_count(len(slivers), 'contact en bordure ou recouvrement marginal', 'contacts en bordure ou recouvrements marginaux')} "
@@ -219,12 +223,8 @@ def page() -> None:
                "Calcul « communes » : zone et pôle comparés sur les communes qu'ils ont en commun, parts exactes ; "
                "« contours » : intersection des contours.")
     _unresolved(res)
-    view = st.radio("Vue", VIEWS, horizontal=True, key="zc_view", label_visibility="collapsed")
     if view == VIEWS[2]:
         _synthesis(res, names)
-        return
-    if view == VIEWS[3]:
-        _programme_view(options, names)
         return
     if view == VIEWS[1]:
         st.caption("Paires dont les deux parts sont sous la tolérance (contact en bordure, souvent un artefact de "
