@@ -40,6 +40,8 @@ from .scorecard import Scorecard, pole_scorecard
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+# the package's namespace holds the public API (and the subpackages), not the names this file used
+del annotations, logging
 
 __all__ = [
     "__version__",

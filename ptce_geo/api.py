@@ -52,7 +52,9 @@ def scorecard_of(perimeters: Source = None, *, threshold: float = 0.01, weight: 
     Parameters
     ----------
     perimeters : GeoDataFrame, path or None
-        Default: the repository's poles. A Scorecard is returned as it is.
+        Default: the repository's poles. A Scorecard is returned as it is. A GeoDataFrame
+        needs an ``id`` column (a unique text per perimeter) and a CRS; without a CRS its
+        coordinates are read as longitude/latitude, and refused when they are not degrees.
     threshold, weight, tolerance
         :class:`~ptce_geo.options.Options`.
     catalogue : Catalogue, optional
@@ -60,6 +62,13 @@ def scorecard_of(perimeters: Source = None, *, threshold: float = 0.01, weight: 
         Partition layers to measure (default: all of the catalogue).
     zones : sequence of str, optional
         Zones layers whose programmes are listed (default: all of the catalogue; ``()``: none).
+
+    Raises
+    ------
+    InvalidPerimeter
+        A GeoDataFrame without an ``id`` column, or without a CRS and with coordinates in
+        metres (Lambert-93…) or swapped: the message names the perimeter and the fix
+        (:func:`ptce_geo.overlay.lonlat_perimeters`).
     """
     if isinstance(perimeters, Scorecard):
         return perimeters

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +28,8 @@ from .projection import ZONES
 from .textsafe import describe_characters, id_key, invisible_characters
 
 __all__ = ["Problem", "by_feature", "structure_problems", "coordinate_problem", "code_problems", "crs_problem",
-           "seat_problem", "feature_label", "CODE_KEYS", "SEAT_KEYS", "QPV_KEY", "PERIMETER_KEYS", "qpv_problems"]
+           "seat_problem", "feature_label", "CODE_KEYS", "SEAT_KEYS", "QPV_KEY", "PERIMETER_KEYS", "qpv_problems",
+           "CONFIDENCE_LEVELS", "CONFIDENCE_SYNONYMS", "confidence_of", "confidence_problem"]
 
 #: properties that define a perimeter by codes, and the unit each holds
 CODE_KEYS = {"communes": "commune", "epci": "EPCI", "departements": "département"}
@@ -47,6 +49,11 @@ _ALIASES = {"commune": "communes", "insee": "communes", "code_insee": "communes"
             "departement": "departements", "département": "departements", "départements": "departements",
             "dep": "departements", "deps": "departements", "code_dep": "departements",
             "code_qp": "qpv", "code_qpv": "qpv", "codes_qpv": "qpv", "quartiers": "qpv", "qp": "qpv"}
+#: confidence levels of a perimeter (the ``confiance`` property), surest first
+CONFIDENCE_LEVELS = ("haute", "moyenne", "faible")
+#: other words read as a confidence level (case, surrounding blanks ignored); docs/poles.md lists them
+CONFIDENCE_SYNONYMS = {"high": "haute", "élevée": "haute", "elevee": "haute", "forte": "haute",
+                       "medium": "moyenne", "moyen": "moyenne", "low": "faible"}
 _PLM = {"75": ("75056", "Paris", range(75101, 75121)),
         "69": ("69123", "Lyon", range(69381, 69390)),
         "13": ("13055", "Marseille", range(13201, 13217))}
@@ -164,6 +171,9 @@ def structure_problems(data: object) -> list[Problem]:
         if bad_nom:
             out.append(Problem(label, f"its name holds control or invisible characters ({describe_characters(bad_nom)})",
                                "write the name with visible characters only"))
+        confidence = confidence_problem(label, props)
+        if confidence is not None:
+            out.append(confidence)
         geom = feat.get("geometry")
         has_codes = any(props.get(k) not in (None, "", []) for k in PERIMETER_KEYS)
         for key in PERIMETER_KEYS:
@@ -198,6 +208,39 @@ def structure_problems(data: object) -> list[Problem]:
                 out.append(Problem(label, "its geometry is empty (no coordinates)",
                                    "draw the perimeter, or set geometry to null and give codes"))
     return out
+
+
+def _confidence_text(props: dict) -> tuple[str, object]:
+    """The property giving the confidence (``confiance``, else ``confidence``) and its raw value."""
+    key = "confiance" if "confiance" in props else "confidence"
+    return key, props.get(key)
+
+
+def confidence_of(props: dict) -> str | None:
+    """The confidence level of a pole's properties: ``haute``, ``moyenne``, ``faible`` or None.
+
+    ``confiance`` (or ``confidence``) is read ignoring case and surrounding blanks, with
+    the :data:`CONFIDENCE_SYNONYMS`; anything else (absent, empty, unknown) is None, which
+    :func:`confidence_problem` reports when a value was given.
+    """
+    _, value = _confidence_text(props)
+    if not isinstance(value, str):
+        return None
+    word = unicodedata.normalize("NFC", value).strip().lower()
+    return word if word in CONFIDENCE_LEVELS else CONFIDENCE_SYNONYMS.get(word)
+
+
+def confidence_problem(label: str, props: dict) -> Problem | None:
+    """A warning when a pole gives a confidence that is no known level (it is then read as none)."""
+    key, value = _confidence_text(props)
+    if value is None or (isinstance(value, str) and not value.strip()) or confidence_of(props) is not None:
+        return None
+    synonyms = "; ".join(f"{', '.join(w for w, lvl in CONFIDENCE_SYNONYMS.items() if lvl == level)} → {level}"
+                         for level in CONFIDENCE_LEVELS if level in CONFIDENCE_SYNONYMS.values())
+    shown = repr(value[:40]) if isinstance(value, str) else str(value)[:40]
+    return Problem(label, f"its '{key}' {shown} is not a confidence level, so the perimeter is read with no "
+                   "confidence (not shown as 'faible', nor filtered as such)",
+                   f"write one of {', '.join(CONFIDENCE_LEVELS)} (also read: {synonyms})", severity="warning")
 
 
 def _has_coordinates(coords: object) -> bool:
@@ -258,7 +301,8 @@ def _projected_guess(x: np.ndarray, y: np.ndarray) -> list[tuple[str, str]]:
     return out
 
 
-def coordinate_problem(label: str, coords: np.ndarray) -> Problem | None:
+def coordinate_problem(label: str, coords: np.ndarray, *, outside: bool = True,
+                       source: str = "the file") -> Problem | None:
     """Whether lon/lat coordinates are really lon/lat in France.
 
     Parameters
@@ -267,6 +311,11 @@ def coordinate_problem(label: str, coords: np.ndarray) -> Problem | None:
         Words naming the feature.
     coords : numpy.ndarray
         ``(n, 2)`` array of the feature's coordinates.
+    outside : bool
+        Also report degrees that lie outside France (default). ``False`` reports only
+        coordinates that cannot be longitude/latitude: metres, swapped, not finite.
+    source : str
+        What declares no CRS, in the messages (``"the file"``).
     """
     if coords.size == 0:
         return None
@@ -279,19 +328,21 @@ def coordinate_problem(label: str, coords: np.ndarray) -> Problem | None:
         fix = "reproject the file to WGS84 (EPSG:4326) longitude/latitude, or declare its CRS"
         if len(guesses) == 1:
             crs, name = guesses[0]
-            return Problem(label, f"has coordinates in metres that look like {name} ({crs}) and the file "
+            return Problem(label, f"has coordinates in metres that look like {name} ({crs}) and {source} "
                            "declares no CRS", f'{fix} ("crs": {{"type": "name", "properties": {{"name": "{crs}"}}}})')
         if guesses:
             names = " or ".join(f"{name} ({crs})" for crs, name in guesses[:3])
-            return Problem(label, f"has coordinates in metres (perhaps {names}) and the file declares no CRS", fix)
-        return Problem(label, "has projected coordinates (metres) that fall in France in no usual CRS, and the "
-                       "file declares no CRS", fix)
+            return Problem(label, f"has coordinates in metres (perhaps {names}) and {source} declares no CRS", fix)
+        return Problem(label, "has projected coordinates (metres) that fall in France in no usual CRS, and "
+                       f"{source} declares no CRS", fix)
     inside = _in_france(x, y)
     if inside.all():
         return None
     if _in_france(y, x).mean() > 0.9:
         return Problem(label, "has coordinates that look swapped (latitude, longitude)",
                        "write each position as [longitude, latitude], as GeoJSON requires")
+    if not outside:
+        return None
     share = 1 - inside.mean()
     return Problem(label, f"has {share:.0%} of its vertices outside France (mainland, Corsica, DROM), "
                    f"around lon {np.median(x):.2f}, lat {np.median(y):.2f}",

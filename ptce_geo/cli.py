@@ -76,7 +76,7 @@ def write_table(df: pd.DataFrame, args, *, table: str = "") -> None:
         except OSError as exc:
             raise InvalidInput(f"cannot write {args.output} ({exc.strerror or exc}): free some space or "
                                "choose another --output; the previous file is unchanged.") from None
-        logger.info("wrote %s", args.output)
+        sys.stdout.write(f"wrote {args.output}\n")  # as `export` and `card` say what they wrote
     else:
         try:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -144,13 +144,28 @@ def _warn(lines) -> None:
         logger.warning("%s", line)
 
 
+def _division(args) -> str:
+    """``--layer`` of ``analyze``: a division (partition) layer of the catalogue, or a one-line refusal.
+
+    A zones layer (QPV, programmes) may overlap and leave gaps: a pole outside every zone is
+    normal there, and its figures are the overlap command's (relations, union coverage).
+    """
+    cat = _catalogue(args)
+    spec = cat[args.layer]  # an unknown id: CatalogueError naming the known ones
+    if spec.kind != "partition":
+        raise InvalidInput(f"--layer {spec.id!r} is a zones layer, not a division: `analyze` measures divisions "
+                           f"({', '.join(cat.ids(kind='partition'))}); for zones use "
+                           f"`ptce-geo overlap --zones {spec.id}` (or `ptce-geo programmes`).")
+    return spec.id
+
+
 def cmd_analyze(args) -> int:
     from .poles import with_confidence
 
-    card = _scorecard(args, levels=())
-    table = card.level_table(args.layer)
-    _warn(f"perimeter {pid!r} touches no unit of {args.layer!r}: it lies outside the layer's territory "
-          "(abroad, at sea?); check its coordinates." for pid in table.loc[table["covered_share"] <= 0, "pole_id"])
+    layer = _division(args)
+    card = _scorecard(args, levels=(layer,))
+    table = card.level_table(layer)
+    _warn(card.warnings)  # as `scorecard` warns: layers leaving communes out by design are not checked
     write_table(with_confidence(table, card.perimeters), args)
     return 0
 
@@ -400,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ptce-geo", description="Map PTCE perimeters and measure how they cut across French boundaries.")
     parser.add_argument("--version", action="version", version=f"ptce-geo {__version__}")
+    parser.add_argument("-v", "--verbose", dest="verbose_first", action="store_true",
+                        help="log progress to stderr, with the mirror and catalogue chosen (before or after the "
+                             "command)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("layers", parents=[common], help="list the catalogue's layers, their vintage and status")
     p.add_argument("--format", choices=("csv", "json"), default=None, help="table format (default: a text table)")
@@ -478,6 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ptce-geo``; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose = getattr(args, "verbose", False) or args.verbose_first  # `ptce-geo -v layers` as `layers -v`
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:

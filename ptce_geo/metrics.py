@@ -8,7 +8,8 @@ A piece is *kept* (a unit of the perimeter) when s_i ≥ t, or when it is the wh
 sliver. The other pieces are *slivers*, reported and not counted. Over the kept shares
 renormalised to sum 1 (p_i): effective_units = 1 / Σ p_i², entropy_norm =
 −Σ p_i ln p_i / ln(n_units) (0 when n_units ≤ 1). border_km = (Σ outline(piece_i) −
-outline(∪ pieces)) / 2 on partition layers: the length of unit borders inside P.
+outline(∪ pieces)) / 2 on partition layers: the length of unit borders inside P (0 up to
+:data:`BORDER_TOLERANCE_KM`, the rounding left when no two pieces touch).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ SCORECARD_COLUMNS = [
     "dominant_share", "effective_units", "entropy_norm", "best_iou_code", "best_iou", "border_km",
     "covered_share",
 ]
+#: border lengths at or below this (km, 1 µm) are 0: what remains of rounding in (Σ outlines − outline of the union)
+BORDER_TOLERANCE_KM = 1e-9
 #: typology labels, from the narrowest to the widest
 TYPOLOGIES = ("commune", "intra-EPCI", "inter-EPCI", "inter-départemental", "inter-régional")
 
@@ -129,7 +132,9 @@ def layer_arrays(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: s
                            np.where(n_units == 1, 0.0, np.nan))
     if ov.kind == "partition":
         inner = np.bincount(pos, weights=ov.piece_length_m, minlength=n) - ov.union_length_m
-        border = np.where(n_pieces > 0, np.maximum(inner / 2 / 1000, 0.0), 0.0)
+        border = inner / 2 / 1000
+        # pieces that share no border: the difference of two equal sums is rounding noise (±1e-14 km), not a border
+        border = np.where((n_pieces > 0) & (border > BORDER_TOLERANCE_KM), border, 0.0)
     else:
         border = np.full(n, np.nan)
     return {

@@ -44,7 +44,7 @@ import pyproj
 import shapely
 
 from .catalogue import Catalogue, load_catalogue
-from .errors import InvalidInput
+from .errors import InvalidInput, InvalidPerimeter
 from .geometry import polygonal_part, repair_polygonal
 from .layers import commune_membership, load_layer, shared_key, zone_members
 from .projection import area_m2, length_m
@@ -53,7 +53,8 @@ WGS84 = pyproj.CRS.from_epsg(4326)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Overlay", "overlay", "PreparedPerimeters", "geometric_pairs", "WEIGHTS", "cores"]
+__all__ = ["Overlay", "overlay", "PreparedPerimeters", "lonlat_perimeters", "geometric_pairs", "WEIGHTS",
+           "cores"]
 
 _POLY_TYPES = (3, 6)  # shapely type ids of Polygon, MultiPolygon
 #: the measures a share can be taken in
@@ -580,6 +581,68 @@ def _population_array(table: gpd.GeoDataFrame) -> np.ndarray | None:
     return np.nan_to_num(table["population"].to_numpy(dtype=float))
 
 
+def lonlat_perimeters(perimeters: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The perimeters in EPSG:4326, or an error naming what a frame lacks and the fix.
+
+    A frame without a CRS is read as longitude/latitude (EPSG:4326) when its coordinates
+    can be degrees; coordinates in metres (Lambert-93…), swapped or not finite are refused
+    with the check that refuses them in a perimeter file
+    (:func:`ptce_geo.checks.coordinate_problem`). Degrees outside France are accepted:
+    such a perimeter touches no unit, which the scorecard's warnings say.
+
+    Parameters
+    ----------
+    perimeters : geopandas.GeoDataFrame
+        ``id`` (a unique text per perimeter) and a geometry; other columns are kept.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``perimeters`` itself when already in EPSG:4326, else a converted copy.
+
+    Raises
+    ------
+    InvalidPerimeter
+        Without an ``id`` column, or without a CRS and with coordinates that are not degrees.
+    """
+    if not isinstance(perimeters, gpd.GeoDataFrame):
+        raise InvalidPerimeter(f"perimeters must be a GeoDataFrame, not a {type(perimeters).__name__}: read a "
+                               "file with ptce_geo.read_perimeters (or load_poles).",
+                               fr="Les périmètres doivent être une table géographique (GeoDataFrame).")
+    if "id" not in perimeters.columns:
+        shown = ", ".join(map(str, list(perimeters.columns)[:8])) + ("…" if len(perimeters.columns) > 8 else "")
+        raise InvalidPerimeter(f"the perimeters have no 'id' column (columns: {shown}): add one holding a unique "
+                               "text id per perimeter, e.g. gdf['id'] = gdf['code'].astype(str) or "
+                               "gdf['id'] = [f'p{i}' for i in range(len(gdf))].",
+                               fr="Les périmètres n'ont pas de colonne « id » : ajoutez un identifiant unique "
+                               "par périmètre.")
+    if perimeters.crs is None:
+        from .checks import coordinate_problem
+
+        def problem(geoms: np.ndarray):
+            coords = shapely.get_coordinates(geoms)
+            if len(coords) > 200_000:  # a sample says metres as surely
+                coords = coords[:: len(coords) // 200_000]
+            return coordinate_problem("", coords, outside=False, source="the GeoDataFrame")
+
+        geoms = perimeters.geometry.to_numpy()
+        whole = problem(geoms)
+        if whole is not None:  # name the first perimeter at fault (the frame when none is alone)
+            pid, first = next(((pid, p) for pid, g in zip(perimeters["id"], geoms)
+                               if (p := problem(np.array([g], dtype=object))) is not None), (None, whole))
+            fix = ("declare the CRS the coordinates are in, e.g. gdf = gdf.set_crs('EPSG:2154') for Lambert-93 "
+                   "(ptce_geo converts them to longitude/latitude), or reproject them to EPSG:4326"
+                   if "metres" in first.message else first.fix)
+            which = "the perimeters" if pid is None else f"perimeter {str(pid)[:40]!r}"
+            raise InvalidPerimeter(f"{which} {first.message}: {fix}.",
+                                   fr="Les coordonnées des périmètres ne sont pas des longitudes/latitudes et "
+                                   "la table ne déclare pas son système de coordonnées.")
+        return perimeters.set_crs("EPSG:4326")
+    if not perimeters.crs.equals("EPSG:4326"):
+        return perimeters.to_crs("EPSG:4326")
+    return perimeters
+
+
 class PreparedPerimeters:
     """Perimeters checked once for many overlays: in EPSG:4326, repaired, index reset.
 
@@ -596,9 +659,7 @@ class PreparedPerimeters:
     """
 
     def __init__(self, perimeters: gpd.GeoDataFrame) -> None:
-        if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
-            perimeters = perimeters.to_crs("EPSG:4326")
-        frame = perimeters.reset_index(drop=True)
+        frame = lonlat_perimeters(perimeters).reset_index(drop=True)
         self.frame = _repaired(frame, frame["id"], "perimeters")
         self.ids = self.frame["id"].to_numpy(dtype=object)
         #: the ``nom`` column (None without one), read once for every layer's summary

@@ -25,7 +25,7 @@ import shapely
 
 from ._integrity import atomic_write_bytes
 from .catalogue import Catalogue, load_catalogue
-from .checks import SEAT_KEYS, feature_label
+from .checks import CONFIDENCE_LEVELS, SEAT_KEYS, confidence_of, feature_label
 from .errors import InvalidInput, InvalidPerimeter
 from .geometry import orient_ccw, polygonal_part, round_coords
 from .layers import load_layer
@@ -363,19 +363,6 @@ def pole_details(props: dict | None) -> dict[str, Any]:
         "annee": as_text(p.get("annee_detail") or p.get("annee")),
     }
 
-#: confidence levels of a perimeter, surest first (French values of ``confiance``)
-CONFIDENCE_LEVELS = ("haute", "moyenne", "faible")
-_CONFIDENCE_ALIASES = {"high": "haute", "medium": "moyenne", "low": "faible", "élevée": "haute", "elevee": "haute",
-                       "forte": "haute", "moyen": "moyenne", "faible": "faible", "haute": "haute",
-                       "moyenne": "moyenne"}
-
-
-def _confidence(props: dict) -> str | None:
-    value = props.get("confiance", props.get("confidence"))
-    if not isinstance(value, str):
-        return None
-    return _CONFIDENCE_ALIASES.get(value.strip().lower())
-
 
 def _flag(value: object) -> bool | None:
     """A yes/no attribute: True, False, or None when unknown (CSV text accepted)."""
@@ -398,7 +385,9 @@ def descriptive_columns(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per pole, in order: ``pole_id``; ``confidence`` (``haute``, ``moyenne``,
-        ``faible``, or None when the pole says nothing: a user's perimeter); ``type_pole``
+        ``faible``, read with :data:`~ptce_geo.checks.CONFIDENCE_SYNONYMS`; None when the pole
+        says nothing, a user's perimeter, or gives a value that is no level, which
+        ``ptce-geo poles check`` reports); ``type_pole``
         (``multi-activités`` or ``filière``) and ``filiere_pole`` (the filière named);
         ``appel_2011_pole_temoin`` and ``appel_2013_laureat`` (True, False, or None when
         unknown); and the ``territoire`` profile as ``territoire_<key>`` columns (population,
@@ -409,7 +398,7 @@ def descriptive_columns(perimeters: gpd.GeoDataFrame) -> pd.DataFrame:
     rows = []
     for fid, p in zip(perimeters["id"], props):
         p = p if isinstance(p, dict) else {}
-        row = {"pole_id": fid, "confidence": _confidence(p),
+        row = {"pole_id": fid, "confidence": confidence_of(p),
                "type_pole": p.get("type_pole") if p.get("type_pole") in ("multi-activités", "filière") else None,
                "filiere_pole": p.get("filiere_pole") or None,
                "appel_2011_pole_temoin": _flag(p.get("appel_2011_pole_temoin")),

@@ -33,7 +33,7 @@ from .catalogue import Catalogue, load_catalogue
 from .errors import DataUnavailable, InvalidInput
 from .metrics import SCORECARD_COLUMNS, layer_arrays, piece_shares, share_arrays, typology
 from .options import DEFAULT_THRESHOLD, Options
-from .overlay import Overlay, PreparedPerimeters, overlay
+from .overlay import Overlay, PreparedPerimeters, lonlat_perimeters, overlay
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,9 @@ class Scorecard:
     ----------
     perimeters : geopandas.GeoDataFrame
         As returned by :func:`ptce_geo.perimeters.read_perimeters` (``id``, ``nom``,
-        ``definition``, ``communes``, ``properties``, ``geometry``). Not modified.
+        ``definition``, ``communes``, ``properties``, ``geometry``), or any frame with an
+        ``id`` column and a CRS (none: degrees, checked by
+        :func:`~ptce_geo.overlay.lonlat_perimeters`). Not modified.
     options : Options, optional
         Threshold, weight and tolerance (default ``Options()``).
     catalogue : Catalogue, optional
@@ -92,9 +94,7 @@ class Scorecard:
                  zones: Sequence[str] | None = None) -> None:
         self.catalogue = catalogue or load_catalogue()
         self.options = options or Options()
-        if perimeters.crs is not None and not perimeters.crs.equals("EPSG:4326"):
-            perimeters = perimeters.to_crs("EPSG:4326")
-        self.perimeters = perimeters.copy()
+        self.perimeters = lonlat_perimeters(perimeters).copy()  # an `id` column, EPSG:4326
         partition = self.catalogue.ids(kind="partition")
         if levels is None:
             levels = partition
@@ -237,20 +237,43 @@ class Scorecard:
     # -------------------------------------------------------------- summary
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per perimeter across every level (see :meth:`_summary`)."""
+        """One row per perimeter across every level (computed once, then kept).
+
+        Returns
+        -------
+        pandas.DataFrame
+            In perimeter order:
+
+            * ``pole_id``, ``nom``;
+            * the descriptive columns of the poles file: ``confidence`` and ``type_pole``
+              always, the other :data:`DESCRIPTIVE` columns (``filiere_pole``, the calls,
+              the ``territoire_*`` profile) when the file has them;
+            * ``area_km2`` and ``population`` (when known) of each perimeter;
+            * ``typology`` (``commune``, ``intra-EPCI``, ``inter-EPCI``,
+              ``inter-départemental``, ``inter-régional``), from the kept units of the
+              communes, EPCI, départements and régions; None when one of them is not in
+              :attr:`levels`. When the catalogue has EPT, ``n_interco`` is the
+              intercommunal count it uses: the kept EPCI, each EPCI holding EPT (the
+              Métropole du Grand Paris) replaced by its kept EPT, and each of its communes
+              in no EPT (Paris) counted as a territory of its own;
+            * for each level of :attr:`levels`: ``n_<level>`` (units kept),
+              ``dominant_<level>`` and ``dominant_<level>_share`` (the unit with the largest
+              share), ``border_<level>_km`` (unit borders inside the perimeter);
+            * for each matching zoning measured (zones d'emploi, bassins de vie, aires
+              d'attraction): ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou`` (the unit
+              of highest IoU; ``<p>`` is ``ze``, ``bv``, ``aav``);
+            * ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV
+              (always in area);
+            * ``programmes`` and ``programmes_historiques`` (one French line each: the
+              programmes in force, and history) when :attr:`zone_ids` is not empty
+              (see :attr:`programmes`).
+
+            The README's « What the figures mean » defines every figure.
+        """
         return self._memo(("summary",), self._summary)
 
     def _summary(self) -> pd.DataFrame:
-        """``pole_id``, ``nom``, descriptive columns (``confidence``, ``type_pole``, and the
-        other :data:`DESCRIPTIVE` columns when the poles file has them), ``area_km2``,
-        ``population`` (when known), ``typology`` (with ``n_interco``, the intercommunal
-        territories it counts, when the catalogue has EPT: see :meth:`_intercommunal_counts`),
-        for each level ``n_<level>``, ``dominant_<level>``, ``dominant_<level>_share``,
-        ``border_<level>_km``; for each matching zoning present (zones d'emploi, bassins
-        de vie, aires d'attraction) ``best_<p>_code``, ``best_<p>_name``, ``best_<p>_iou``;
-        ``qpv_count``, ``qpv_inside``, ``qpv_area_share`` when the catalogue has QPV (areas);
-        and ``programmes`` / ``programmes_historiques`` (:attr:`programmes`, one French line
-        each) when it measures zones layers (:attr:`zone_ids`)."""
+        """Build :attr:`summary` (its docstring lists the columns)."""
         p = self.perimeters
         cols: dict[str, Any] = {"pole_id": self.ids, "nom": p["nom"].to_numpy() if "nom" in p else self.ids}
         from .poles import descriptive_columns

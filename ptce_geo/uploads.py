@@ -191,10 +191,8 @@ def _looks_projected(gdf: gpd.GeoDataFrame) -> str | None:
     coords = shapely.get_coordinates(gdf.geometry.to_numpy())
     if len(coords) > 20_000:
         coords = coords[:: len(coords) // 20_000]
-    problem = coordinate_problem("file", coords)
-    if problem is None or "outside France" in problem.message:
-        return None
-    return problem.message
+    problem = coordinate_problem("file", coords, outside=False)
+    return None if problem is None else problem.message
 
 
 def _set_crs(gdf: gpd.GeoDataFrame, where: str, kind: str, assume_crs: str | None) -> tuple[gpd.GeoDataFrame, str]:

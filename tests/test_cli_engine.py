@@ -71,7 +71,7 @@ def test_analyze_json_to_file_with_threshold(poles, capsys, tmp_path):
     code, out, err = run(capsys, "analyze", "--layer", "departements", "--poles", poles, "--format", "json",
                          "--output", str(out_file), "--threshold", "0.3")
     assert code == 0, err
-    assert out == ""
+    assert out == f"wrote {out_file}\n"  # as `export` says what it wrote
     records = json.loads(out_file.read_text(encoding="utf-8"))
     assert [list(r) for r in records] == [ANALYZE_COLUMNS, ANALYZE_COLUMNS]
     rhone = {r["pole_id"]: r for r in records}["rhone"]
@@ -93,10 +93,30 @@ def test_pieces_csv_and_json(poles, capsys, tmp_path):
     for pid, group in table.groupby("pole_id"):
         assert group["share_of_pole"].sum() == pytest.approx(1.0, abs=1e-6), pid
     out_file = tmp_path / "pieces.json"
-    code, _, err = run(capsys, "pieces", "--layer", "communes", "--poles", poles, "--format", "json", "-o", str(out_file))
+    code, out, err = run(capsys, "pieces", "--layer", "communes", "--poles", poles, "--format", "json", "-o", str(out_file))
     assert code == 0, err
+    assert out == f"wrote {out_file}\n"
     records = json.loads(out_file.read_text(encoding="utf-8"))
     assert len(records) == len(table) and all(list(r) == PIECES_COLUMNS for r in records)
+
+
+def test_analyze_refuses_a_zones_layer_and_names_overlap(poles, capsys, caplog):
+    """A pole outside every QPV is normal: `analyze` measures divisions, `overlap` zones."""
+    caplog.set_level("WARNING")
+    assert_refused(capsys, ["analyze", "--layer", "qpv", "--poles", poles],
+                   "--layer 'qpv' is a zones layer, not a division", "ptce-geo overlap --zones qpv", "epci")
+    assert "touches no unit" not in caplog.text
+
+
+def test_analyze_does_not_warn_where_a_division_leaves_communes_out(poles, capsys, caplog):
+    """Outside the Grand Paris no commune has an EPT: no "outside the layer's territory" warning."""
+    caplog.set_level("WARNING")
+    code, out, err = run(capsys, "analyze", "--layer", "ept", "--poles", poles, "--format", "json")
+    assert code == 0, err
+    rows = {r["pole_id"]: r for r in json.loads(out)}
+    assert [rows[p]["n_units"] for p in ("seignanx", "rhone")] == [0, 0]
+    assert [rows[p]["covered_share"] for p in ("seignanx", "rhone")] == [0.0, 0.0]
+    assert "touches no unit" not in caplog.text
 
 
 def test_pieces_with_population(poles, capsys):

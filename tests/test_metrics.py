@@ -246,3 +246,21 @@ def test_the_scorecard_of_a_layer_leaves_its_overlay_unchanged():
 ])
 def test_typology(counts, label):
     assert typology(*counts) == label
+
+
+@pytest.mark.realdata
+def test_two_communes_that_do_not_touch_cross_no_border(mirror_env):
+    """Σ outlines − outline of the union is rounding noise (7.3e-15 km here), written 0, not 7.275957614183426e-15."""
+    from ptce_geo.layers import load_layer
+    from ptce_geo.perimeters import read_perimeters
+
+    communes = load_layer("communes").set_index("code")
+    apart = ["07010", "07019"]  # Annonay and Aubenas (Ardèche), about 69 km apart
+    assert not communes.loc[apart[0], "geometry"].intersects(communes.loc[apart[1], "geometry"])
+    poles = read_perimeters({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "apart", "communes": apart}, "geometry": None},
+        {"type": "Feature", "properties": {"id": "seignanx", "epci": ["244000659"]}, "geometry": None}]})
+    card = layer_scorecard(overlay(poles, "communes")).set_index("pole_id")
+    assert card.loc["apart", "n_units"] == 2
+    assert card.loc["apart", "border_km"] == 0.0
+    assert card.loc["seignanx", "border_km"] > 10  # eight communes side by side: real borders stay

@@ -116,12 +116,22 @@ def test_the_installed_command_and_its_help(capsys):
     assert listed and listed.group(1).split() == [f"{i}," for i in ids[:-1]] + [ids[-1]], proc.stdout
 
 
-def test_verbose_says_which_mirror_and_catalogue(tmp_path):
+@pytest.mark.parametrize("argv", [["layers", "-v"], ["-v", "layers"], ["--verbose", "layers"],
+                                  ["layers", "--verbose"], ["-v", "layers", "-v"]])
+def test_verbose_says_which_mirror_and_catalogue(tmp_path, argv):
+    """``-v`` works before the command (as the README writes ``ptce-geo -v …``) and after it."""
     env = _clean_env(PTCE_GEO_MIRROR="", PTCE_GEO_CACHE=str(tmp_path))
-    proc = subprocess.run([str(PTCE_GEO), "layers", "-v"], env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0
-    assert "data: mirror (none) (none set or found beside the checkout: official hosts)" in proc.stderr
+    proc = subprocess.run([str(PTCE_GEO), *argv], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "INFO: data: mirror (none) (none set or found beside the checkout: official hosts)" in proc.stderr
     assert "catalogue.toml" in proc.stderr
+    assert proc.stdout.split()[0] == "id" and "communes" in proc.stdout  # the command itself ran
+
+
+def test_without_verbose_nothing_is_logged(tmp_path):
+    env = _clean_env(PTCE_GEO_MIRROR="", PTCE_GEO_CACHE=str(tmp_path))
+    proc = subprocess.run([str(PTCE_GEO), "layers"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "" and "communes" in proc.stdout
 
 
 def test_the_search_order_beside_the_checkout(tmp_path, monkeypatch):

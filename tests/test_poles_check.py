@@ -251,6 +251,42 @@ def test_seat_and_stale_geometry_warnings(catalogue, capsys, tmp_path):
     assert capsys.readouterr().out.strip().endswith("clean (2 warning(s))")
 
 
+def test_an_unknown_confidence_is_reported_and_a_synonym_read():
+    from ptce_geo.poles import descriptive_columns
+    from ptce_geo.perimeters import read_perimeters
+
+    data = collection(*(feature({"id": f"c{i}", "confiance": value}, square(2, 47))
+                        for i, value in enumerate(["+cmd", "@SUM(A1)", "très haute", 3, "élevée", " Moyenne ", "",
+                                                   None, "low"])),
+                      feature({"id": "en", "confidence": "sure"}, square(2, 47)))
+    problems = check_perimeters(data, codes=False)
+    assert [(p.feature, p.severity) for p in problems] == [
+        ("feature #1 (id 'c0')", "warning"), ("feature #2 (id 'c1')", "warning"),
+        ("feature #3 (id 'c2')", "warning"), ("feature #4 (id 'c3')", "warning"), ("feature #10 (id 'en')", "warning")]
+    first = problems[0]
+    assert first.message == ("its 'confiance' '+cmd' is not a confidence level, so the perimeter is read with no "
+                             "confidence (not shown as 'faible', nor filtered as such)")
+    assert first.fix.startswith("write one of haute, moyenne, faible (also read: ") and "élevée" in first.fix
+    assert "'très haute'" in problems[2].message and "its 'confiance' 3 is" in problems[3].message
+    assert "its 'confidence' 'sure'" in problems[4].message
+    # what is read: synonyms as their level, anything else as no confidence
+    poles = read_perimeters(data)
+    assert list(descriptive_columns(poles)["confidence"]) == [None, None, None, None, "haute", "moyenne", None,
+                                                              None, "faible", None]
+
+
+def test_cli_reports_an_unknown_confidence_of_a_csv_list(catalogue, capsys, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("id,nom,epci,confiance\np1,Un,244000659,très haute\np2,Deux,244000659,élevée\n", "utf-8")
+    assert main(["poles", "check", str(path)]) == 0  # the list can be used: the value is read as none
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert lines == [
+        "warning: feature #1 (id 'p1'): its 'confiance' 'très haute' is not a confidence level, so the perimeter is "
+        "read with no confidence (not shown as 'faible', nor filtered as such). Fix: write one of haute, moyenne, "
+        "faible (also read: high, élevée, elevee, forte → haute; medium, moyen → moyenne; low → faible).",
+        f"{path}: clean (1 warning(s))"]
+
+
 # -- the command ----------------------------------------------------------------------------
 
 def test_cli_lists_every_problem_and_exits_2(catalogue, capsys, tmp_path):
