@@ -508,6 +508,7 @@ def run_page(page: Callable[[], None]) -> None:
         logger.exception("page failed")
         st.error("Une erreur interne est survenue sur cette page. Elle a été consignée dans le journal du "
                  "serveur ; les autres pages restent utilisables.")
+    compute.page_served()  # the first visitor's first page: the workers start a moment later
 
 
 def tiles() -> maps.TileConfig | None:

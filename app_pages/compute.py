@@ -81,16 +81,18 @@ def _init(memory: int) -> None:
         logger.warning("worker memory cap of %d bytes not applied", memory)
 
 
-#: how much lower the CPU priority of a worker's warm-up is than the server's (``nice`` steps)
-WARM_UP_NICENESS = 10
+#: how much lower the CPU priority of the workers is than the server's (``nice`` steps)
+WORKER_NICENESS = 10
 
 
-def at_low_priority(fn: Callable[[], Any], *, increment: int = WARM_UP_NICENESS) -> Any:
+def at_low_priority(fn: Callable[[], Any], *, increment: int = WORKER_NICENESS) -> Any:
     """``fn()`` run in a thread of its own at a CPU priority ``increment`` steps lower; its result.
 
     On Linux a priority belongs to a thread: the caller's stays as it was (a process may not
     raise its priority again once lowered), so the tasks that follow run at the normal one.
-    Elsewhere, or where not allowed, ``fn`` runs at the caller's priority.
+    A process started by ``fn`` inherits the lowered priority (Linux gives a new process
+    the priority of the thread that starts it). Elsewhere, or where not allowed, ``fn`` runs
+    at the caller's priority.
     """
     out: dict[str, Any] = {}
 
@@ -119,13 +121,8 @@ def _warm() -> int:
     Loading the partition layers is not all a first analysis costs: the zones layers, the
     QPV and the per-layer arrays of the engine are built on first use. Two small analyses
     build them here, in the background, so that a user's first answer from this worker is
-    as fast as the next ones. It runs at a lower CPU priority (:func:`at_low_priority`):
-    started with the server, it gives way to the server and to a visitor's browser.
+    as fast as the next ones.
     """
-    return at_low_priority(_warm_up)
-
-
-def _warm_up() -> int:
     from ptce_geo.catalogue import load_catalogue
     from ptce_geo.layers import load_layer
 
@@ -233,7 +230,11 @@ class WorkerSlots:
     memory : int
         Address-space cap of each worker, bytes.
     warm : bool
-        Load the layers in each worker as soon as it starts (in the background).
+        Start each worker now and load its layers (in the background), at a CPU priority
+        :data:`WORKER_NICENESS` steps lower than the server's for the worker's life: started
+        with the server, they give way to the pages being served and, on one machine, to a
+        visitor's browser; analyses of visitors' data come after the pages. Else a worker
+        starts with its first task, at the server's priority.
     """
 
     def __init__(self, n: int = N_SLOTS, *, timeout: float = TIMEOUT_S, memory: int = MEMORY_BYTES,
@@ -250,8 +251,8 @@ class WorkerSlots:
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no lock inherited from server threads
         pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(self.memory,))
         with hidden_main():  # the process starts here: it must not run app.py (Streamlit's __main__)
-            if self.warm:
-                pool.submit(_warm)  # layers loaded before the first user asks
+            if self.warm:  # layers loaded before the first user asks, by a process of lower priority
+                at_low_priority(lambda: pool.submit(_warm))
         with self._lock:
             self._pools[i] = pool
 
@@ -327,3 +328,44 @@ def slots() -> WorkerSlots:
         if _SLOTS is None:
             _SLOTS = WorkerSlots()
         return _SLOTS
+
+
+#: seconds between the first page a visitor is served and the workers' start (see :func:`start_after_first_page`)
+START_DELAY_S = 3.0
+_start_armed = False  # set by the launcher
+_start_timer: threading.Timer | None = None
+
+
+def start_after_first_page() -> None:
+    """Have the workers start :data:`START_DELAY_S` seconds after the first page run this
+    process serves (:func:`page_served`), in the background.
+
+    Started with the server, their start (a Python interpreter each, its imports, its
+    layers: some 4 s on 2 cores) held the first visitor's first map back by 0.25 to 0.6 s
+    on one machine, even at a lower priority; started on first use, the first analysis a
+    visitor asked waited for it (4.7 s). A moment after the first page, the browser has
+    drawn it, and the workers are warm before the visitor reaches « Nouveau périmètre ».
+    """
+    global _start_armed
+    _start_armed = True
+
+
+def page_served() -> None:
+    """A page run ended: the first, once :func:`start_after_first_page` was called, starts
+    the workers' timer; any other does nothing (a few microseconds)."""
+    global _start_timer
+    if not _start_armed or _start_timer is not None or _SLOTS is not None:
+        return
+    with _SLOTS_LOCK:
+        if _start_timer is not None:
+            return
+        _start_timer = threading.Timer(START_DELAY_S, _start_quietly)
+        _start_timer.daemon = True
+        _start_timer.start()
+
+
+def _start_quietly() -> None:
+    try:
+        slots()
+    except Exception:  # noqa: BLE001 - they start on first use instead
+        logger.warning("the workers could not be started ahead; they start on first use", exc_info=True)

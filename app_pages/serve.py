@@ -205,19 +205,17 @@ def _lower_priority(increment: int = 10) -> None:
 
 
 def start_workers() -> None:
-    """Start the processes that analyse visitors' perimeters and files (``compute.slots``) now.
+    """Have the processes that analyse visitors' perimeters and files start a moment after
+    the first page served (``compute.start_after_first_page``), not on first use.
 
     Each loads the layers and runs two small analyses first (some 4 s on 2 cores, at a lower
     CPU priority): started on first use, they kept the first visitor who added a commune
     on « Nouveau périmètre » waiting that long. Only with a prepared cache: on a cold one,
     the preparing process builds the layers first.
     """
-    try:
-        from app_pages import compute
+    from app_pages import compute
 
-        compute.slots()
-    except Exception:  # noqa: BLE001 - they start on first use instead
-        logger.info("ptce_geo: the workers start on first use", exc_info=True)
+    compute.start_after_first_page()
 
 
 def _map_assets() -> list[str]:

@@ -108,13 +108,13 @@ def test_at_low_priority_lowers_only_its_own_thread():
     import os
     import threading
 
-    from app_pages.compute import WARM_UP_NICENESS, at_low_priority
+    from app_pages.compute import WORKER_NICENESS, at_low_priority
 
     def mine() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     before = mine()
-    assert at_low_priority(mine) == min(before + WARM_UP_NICENESS, 19)
+    assert at_low_priority(mine) == min(before + WORKER_NICENESS, 19)
     assert mine() == before
 
     def fails():
@@ -124,11 +124,44 @@ def test_at_low_priority_lowers_only_its_own_thread():
         at_low_priority(fails)
 
 
-def test_the_launcher_starts_the_workers_with_the_server(monkeypatch):
-    """``serve.start_workers`` starts the worker slots (so that they warm up before a visitor asks)."""
+def test_the_workers_start_a_moment_after_the_first_page_the_launcher_serves(monkeypatch):
+    """Without the launcher a page run starts nothing; after ``serve.start_workers`` the first page
+    run starts the workers START_DELAY_S later, once; later page runs do not start them again."""
     from app_pages import compute, serve
 
     started = []
-    monkeypatch.setattr(compute, "slots", lambda: started.append(True))
+    monkeypatch.setattr(compute, "slots", lambda: started.append(time.monotonic()))
+    monkeypatch.setattr(compute, "START_DELAY_S", 0.3)
+    monkeypatch.setattr(compute, "_start_armed", False)
+    monkeypatch.setattr(compute, "_start_timer", None)
+    monkeypatch.setattr(compute, "_SLOTS", None)
+    compute.page_served()
+    time.sleep(0.5)
+    assert started == []  # `streamlit run app.py`, or the launcher's own preparation
     serve.start_workers()
-    assert started == [True]
+    t0 = time.monotonic()
+    compute.page_served()
+    compute.page_served()
+    assert started == []  # not at once: the visitor's browser is drawing the page
+    time.sleep(0.8)
+    compute.page_served()
+    time.sleep(0.5)
+    assert len(started) == 1 and started[0] - t0 >= 0.3
+
+
+def _priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_warm_workers_run_at_a_lower_priority_than_the_server(mirror_env):
+    """Workers started warm (with the server) inherit a priority 10 steps lower, from their
+    very start (their imports and layers included); the server's own priority is unchanged."""
+    from app_pages.compute import WORKER_NICENESS
+
+    before = _priority()
+    slots = WorkerSlots(1, timeout=300, warm=True)
+    try:
+        assert slots.run(_priority) == min(before + WORKER_NICENESS, 19)
+    finally:
+        slots.shutdown()
+    assert _priority() == before
