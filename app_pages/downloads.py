@@ -89,8 +89,10 @@ def poles(card: Scorecard, pole_id: str | None, *, key: str = "dl_carte") -> Non
                                                                         zones=card.catalogue.ids(kind="zones")),
                  key=f"{key}_pole", label="Données du pôle (périmètre, attributs, tableau de bord, découpages, zones)")
     else:
-        _buttons("ptce_poles", lambda: poles_dataset(card, levels=[lid for lid in card.levels if lid != "communes"]),
-                 key=f"{key}_all", label=f"Tous les pôles ({len(card.ids)}) : périmètres, attributs et tableau de bord")
+        # what one pole's download holds, for every pole (GeoPackage: 7,6 MB for the 29 poles, built in about 1 s)
+        _buttons("ptce_poles", lambda: poles_dataset(card, levels=card.levels, zones=card.catalogue.ids(kind="zones")),
+                 key=f"{key}_all", label=f"Tous les pôles ({len(card.ids)}) : périmètres, attributs, tableau de bord, "
+                                         "découpages, zones")
 
 
 def pieces(card: Scorecard, pole_id: str, level: str, *, key: str = "dl_dec") -> None:

@@ -59,6 +59,22 @@ def test_carte_des_poles_offers_the_pole_its_card_and_all_poles(offered):
     offered.clear()
     at.radio(key="dl_carte_what").set_value("all").run()
     assert names(offered)["GeoPackage (QGIS)"] == "ptce_poles.gpkg"
+    # every pole with what one pole's download holds: the pieces of every level and the zones' overlaps
+    import tempfile
+
+    import pyogrio
+    from ptce_geo.layers import load_layer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/all.gpkg"
+        with open(path, "wb") as f:
+            f.write(offered["GeoPackage (QGIS)"][1]())
+        layers = {name for name, _ in pyogrio.list_layers(path)}
+        assert {"poles", "pieces_communes", "pieces_epci", "overlaps_crte", "overlaps_qpv"} <= layers
+        pieces = pyogrio.read_dataframe(path, layer="pieces_communes", read_geometry=False)
+    communes = load_layer("communes")
+    seignanx = set(communes.loc[communes["epci"] == "244000659", "code"])
+    assert set(pieces.loc[pieces["pole_id"] == "sud-aquitain", "unit_code"]) == seignanx
 
 
 def test_decoupages_territoire_and_zones_offer_what_they_show(offered):
