@@ -168,7 +168,9 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
                                                     key="nouv_show")
     s = b.summary.set_index("pole_id").loc[pid]
     st.subheader(md(s["nom"]))
-    c1, c2, c3, c4 = st.columns(4)
+    # two by two: « Inter-départemental » and a zone d'emploi's name are cut in a quarter of the page
+    c1, c2 = st.columns(2)
+    c3, c4 = st.columns(2)
     c1.metric("Typologie", typology_label(s["typology"]))
     c2.metric("Surface", fr_km2(s["area_km2"]))
     if "dominant_zones_emploi" in s and isinstance(s["dominant_zones_emploi"], str):
