@@ -278,6 +278,8 @@ def open_widgets(page, collect) -> None:
             collect("info-bulle")
         except Exception:
             continue
+    page.mouse.move(1, 1)  # as a person moves on: the last tooltip closes instead of covering the next widget
+    time.sleep(0.3)
     for table in main.locator('[data-testid="stDataFrame"]').all()[:3]:
         try:
             table.scroll_into_view_if_needed(timeout=3000)
