@@ -208,7 +208,7 @@ def level_summary(card: Scorecard, pole_id: str, levels=None) -> pd.DataFrame:
         order = {lid: i for i, lid in enumerate(levels)}
         rows = rows[rows["layer"].isin(order)]
         rows = rows.iloc[np.argsort([order[lid] for lid in rows["layer"]], kind="stable")]
-    dominant = [f"{name} ({fr_pct(share, 0)})" if isinstance(name, str) else "—"
+    dominant = [f"{md(name)} ({fr_pct(share, 0)})" if isinstance(name, str) else "—"  # st.table reads Markdown
                 for name, share in zip(rows["dominant_name"], rows["dominant_share"])]
     return pd.DataFrame({
         "Échelon": [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"]],

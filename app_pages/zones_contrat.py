@@ -177,10 +177,12 @@ def _programme_view(options: Options, names: dict) -> None:
                "expirées, avec leur période.")
     if missing:
         st.warning("Couches indisponibles, non prises en compte : " + md(", ".join(missing)) + ".")
-    st.dataframe(pd.DataFrame({
-        "Pôle": table["pole_id"].map(names).fillna(table["nom"]), "Programmes en vigueur": table["programmes"],
-        "Historique": table["historique"],
-    }), hide_index=True, width="stretch")
+    # a table whose cells wrap: the lines are long, and a grid would cut them; its cells read Markdown
+    st.table(pd.DataFrame({
+        "Pôle": [md(n) for n in table["pole_id"].map(names).fillna(table["nom"])],
+        "Programmes en vigueur": [md(t) for t in table["programmes"]],
+        "Historique": [md(t) if t else "—" for t in table["historique"]],
+    }), hide_index=True)
     csv = downloads.deferred(lambda: csv_bytes(table, dialect="fr"), "programmes-par-pole.csv")
     st.download_button("Télécharger la synthèse des programmes (CSV)", csv, file_name="programmes-par-pole.csv",
                        mime="text/csv", on_click="ignore", key="zc_programmes_download")
