@@ -102,8 +102,7 @@ def context_choices(cat) -> dict[str, tuple[str, str, bool, str]]:
     """Context layers of the catalogue: the administrative ones, then the zones layers."""
     out = {k: v for k, v in CONTEXT.items() if k in cat.layers}
     if "qpv" in out and cat["qpv"].historical:  # an expired list is named as history
-        label, *rest = out["qpv"]
-        out["qpv"] = (f"Quartiers prioritaires ({qpv_words(cat)[0]}, historique)", *rest)
+        out["qpv"] = (f"Quartiers prioritaires ({qpv_words(cat)[0]}, historique)", *out["qpv"][1:])
     for lid in cat.ids(kind="zones"):
         if lid not in out:
             out[lid] = (layer_title(cat[lid]), "#B15928", False, "")

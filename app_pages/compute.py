@@ -27,7 +27,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ptce_geo._worker import hidden_main, temporary_folder
+from ptce_geo._worker import hidden_main, lower_thread_priority, temporary_folder
 from ptce_geo.errors import PtceGeoError
 
 logger = logging.getLogger("ptce_geo.app")
@@ -97,11 +97,7 @@ def at_low_priority(fn: Callable[[], Any], *, increment: int = WORKER_NICENESS) 
     out: dict[str, Any] = {}
 
     def run() -> None:
-        try:
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + increment, 19))
-        except (OSError, AttributeError):  # not on this system, or not allowed
-            pass
+        lower_thread_priority(threading.get_native_id(), increment)
         try:
             out["value"] = fn()
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
@@ -235,10 +231,10 @@ class WorkerSlots:
         Address-space cap of each worker, bytes.
     warm : bool
         Start each worker now and load its layers (in the background), at a CPU priority
-        :data:`WORKER_NICENESS` steps lower than the server's for the worker's life: started
-        with the server, they give way to the pages being served and, on one machine, to a
-        visitor's browser; analyses of visitors' data come after the pages. Else a worker
-        starts with its first task, at the server's priority.
+        :data:`WORKER_NICENESS` steps lower than the server's for the worker's life: they
+        give way to the pages being served and, on one machine, to a visitor's browser;
+        analyses of visitors' data come after the pages. Else a worker starts with its
+        first task, at the server's priority.
     """
 
     def __init__(self, n: int = N_SLOTS, *, timeout: float = TIMEOUT_S, memory: int = MEMORY_BYTES,

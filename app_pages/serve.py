@@ -195,13 +195,11 @@ def prepare() -> int:
 def _lower_priority(increment: int = 10) -> None:
     """Lower this process's CPU priority (every thread's: Linux sets it per thread), so that
     on 2 cores the server and the visitor's browser go first; a no-op where not allowed."""
+    from ptce_geo._worker import lower_thread_priority
+
     tasks = Path("/proc/self/task")
-    ids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
-    for tid in ids:
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + increment, 19))
-        except (OSError, AttributeError):  # not on this system, or a thread gone meanwhile
-            pass
+    for tid in [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]:
+        lower_thread_priority(tid, increment)
 
 
 def start_workers() -> None:

@@ -203,6 +203,18 @@ def temporary_folder(path: str | None) -> Iterator[None]:
             os.environ["TMPDIR"] = previous_env
 
 
+def lower_thread_priority(tid: int, increment: int) -> None:
+    """Lower the CPU priority of the thread ``tid`` (Linux: a priority belongs to a thread) by
+    ``increment`` ``nice`` steps, at most to 19; a no-op where not allowed or not supported.
+
+    A process started by that thread afterwards inherits the lowered priority.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + increment, 19))
+    except (OSError, AttributeError):  # not on this system, a thread gone meanwhile, or not allowed
+        pass
+
+
 def _child(conn, fn: Callable, args: tuple, kwargs: dict, memory: int | None, env: dict[str, str | None],
            tmp: str | None = None) -> None:
     """Body of the child process: apply the environment and the cap, run, send the outcome.
