@@ -124,6 +124,12 @@ def main() -> None:
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     from test_load import PeakRSS, shared_runtime
 
+    from app_pages.serve import BARE_MODE_LOGGER
+
+    # no « missing ScriptRunContext » per session (a filter: Streamlit sets its loggers' levels again
+    # when a session loads its configuration)
+    logging.getLogger(BARE_MODE_LOGGER).addFilter(lambda record: record.levelno >= logging.ERROR)
+
     cat = load_catalogue()
     perims = read_perimeters(args.poles, catalogue=cat)
     pole_scorecard(perims, catalogue=cat)  # layers into memory
