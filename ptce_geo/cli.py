@@ -187,6 +187,7 @@ def pieces_table(card, layer: str) -> pd.DataFrame:
 
 
 def cmd_pieces(args) -> int:
+    _catalogue(args)[args.layer]  # an unknown id: said before any layer is read
     write_table(pieces_table(_scorecard(args, levels=()), args.layer), args, table="pieces")
     return 0
 
@@ -418,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", dest="verbose_first", action="store_true",
                         help="log progress to stderr, with the mirror and catalogue chosen (before or after the "
                              "command)")
+    parser.add_argument("--debug", dest="debug_first", action="store_true",
+                        help="show tracebacks (before or after the command)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("layers", parents=[common], help="list the catalogue's layers, their vintage and status")
     p.add_argument("--format", choices=("csv", "json"), default=None, help="table format (default: a text table)")
@@ -431,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, helptext in (("analyze", cmd_analyze, "one scorecard row per pole for one layer"),
                                ("pieces", cmd_pieces, "one row per (pole, unit) for one layer")):
         p = sub.add_parser(name, parents=[common, out, poles], help=helptext)
-        p.add_argument("--layer", required=True, help=_layer_help("partition"))
+        # analyze: divisions only (a zones layer goes to `overlap`); pieces: any layer
+        p.add_argument("--layer", required=True, help=_layer_help("partition" if name == "analyze" else None))
         p.set_defaults(fn=fn)
     sub.add_parser("scorecard", parents=[common, out, poles], help="one row per pole across all levels").set_defaults(fn=cmd_scorecard)
     pp = sub.add_parser("poles", help="build or check a poles file")
@@ -497,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", False) or args.verbose_first  # `ptce-geo -v layers` as `layers -v`
+    args.debug = getattr(args, "debug", False) or args.debug_first
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:

@@ -128,6 +128,34 @@ def test_verbose_says_which_mirror_and_catalogue(tmp_path, argv):
     assert proc.stdout.split()[0] == "id" and "communes" in proc.stdout  # the command itself ran
 
 
+@pytest.mark.parametrize("argv", [["--debug", "pieces", "--layer", "nope"], ["pieces", "--layer", "nope", "--debug"],
+                                  ["pieces", "--layer", "nope"]])
+def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path, argv):
+    """``--debug`` (before or after the command) shows the traceback; without it, one line. The unknown
+    layer is said before any layer is read (an empty mirror folder: nothing could be read anyway)."""
+    env = _clean_env(PTCE_GEO_CATALOGUE=str(REPO_ROOT / "boundaries" / "mirror-2024.toml"),
+                     PTCE_GEO_MIRROR=str(tmp_path / "empty-mirror"), PTCE_GEO_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([str(PTCE_GEO), *argv], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    debug = "--debug" in argv
+    assert ("Traceback (most recent call last)" in proc.stderr) is debug, proc.stderr
+    assert "Unknown layer 'nope'" in proc.stderr
+    if not debug:
+        assert proc.stderr.startswith("error: Unknown layer 'nope'") and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_pieces_help_lists_every_layer_and_analyze_only_divisions():
+    env = _clean_env(PTCE_GEO_CATALOGUE=str(REPO_ROOT / "boundaries" / "catalogue.toml"))
+    from ptce_geo.catalogue import load_catalogue
+
+    cat = load_catalogue(REPO_ROOT / "boundaries" / "catalogue.toml")
+    for command, kind in (("pieces", None), ("analyze", "partition")):
+        proc = subprocess.run([str(PTCE_GEO), command, "--help"], capture_output=True, text=True, timeout=60, env=env)
+        listed = re.search(r"--layer LAYER\s+one of: ([^(]*)\(see", proc.stdout)
+        assert listed and [w.rstrip(",") for w in listed.group(1).split()] == cat.ids(kind=kind), proc.stdout
+    assert "qpv" in cat.ids() and "qpv" not in cat.ids(kind="partition")
+
+
 def test_without_verbose_nothing_is_logged(tmp_path):
     env = _clean_env(PTCE_GEO_MIRROR="", PTCE_GEO_CACHE=str(tmp_path))
     proc = subprocess.run([str(PTCE_GEO), "layers"], env=env, capture_output=True, text=True, timeout=60)
