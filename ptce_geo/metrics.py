@@ -117,7 +117,7 @@ def layer_arrays(ov: Overlay, *, threshold: float = DEFAULT_THRESHOLD, weight: s
     n_pieces = np.bincount(pos, minlength=n)
     codes = _with_none(ov.unit_code)  # index -1: no piece
     names = _with_none(ov.unit_name)
-    s_, iou_ = np.append(s, 0.0), np.append(iou, 0.0)
+    s_, iou_ = np.append(s, np.nan), np.append(iou, np.nan)  # no piece: no dominant unit, no best fit
     dom, best = _first_by_group(pos, s, n), _first_by_group(pos, iou, n)
     kept_sum = np.bincount(pos[kept], weights=s[kept], minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -175,6 +175,9 @@ def test_pole_without_pieces():
     assert row["n_units"] == 0 and row["n_slivers"] == 0
     assert row["covered_share"] == 0.0 and row["dominant_code"] is None
     assert math.isnan(row["effective_units"]) and math.isnan(row["entropy_norm"])
+    # no dominant unit, so no dominant share (a 0 % would read as a unit holding none of the pole)
+    assert row["dominant_name"] is None and math.isnan(row["dominant_share"])
+    assert row["best_iou_code"] is None and math.isnan(row["best_iou"])
     assert row["border_km"] == 0.0
 
 
