@@ -56,6 +56,13 @@ _HEADERS = {
     "fichier_type_pole": "Type de pôle (fichier des pôles)", "fichier_filiere_pole": "Filière du pôle (fichier des pôles)",
     "fichier_appel_2013_laureat": "Lauréat de l'appel de 2013 (fichier des pôles)",
     "territoire": "Profil du territoire (JSON)", "territoire_classe_densite": "Territoire : classe de densité",
+    # the keys of the poles file's ``territoire`` profile, spread in French tables (docs/poles.md)
+    "territoire_population": "Territoire : population", "territoire_population_source": "Territoire : source de la population",
+    "territoire_superficie_km2": "Territoire : superficie (km²)", "territoire_densite": "Territoire : densité (hab./km²)",
+    "territoire_unites_urbaines": "Territoire : source des unités urbaines",
+    "territoire_part_population_qpv": "Territoire : part de la population en QPV (%)",
+    "territoire_qpv_touches": "Territoire : QPV touchés", "territoire_qpv_liste": "Territoire : liste des QPV (année)",
+    "territoire_methode": "Territoire : méthode du profil",
     "territoire_profil": "Territoire : profil (urbain ou rural)",
     "territoire_part_urbaine": "Territoire : part de la population en unité urbaine (%)",
     "programmes_historiques": "Générations expirées (historique)",
@@ -88,9 +95,10 @@ _LEVEL_COLUMNS = (
     (r"border_(\w+)_km", "frontières traversées (km)"),
 )
 _PCT = {"share_of_pole", "share_of_unit", "share_of_zone", "covered_share", "qpv_area_share", "dominant_share",
-        "share_inside", "territoire_part_urbaine"}
+        "share_inside", "territoire_part_urbaine", "territoire_part_population_qpv"}
 _INT = {"population", "unit_population", "n_units", "n_slivers", "qpv_count", "qpv_inside", "cog", "annee",
-        "overlap_population", "shared_communes"}
+        "overlap_population", "shared_communes", "territoire_population", "territoire_qpv_touches",
+        "territoire_qpv_liste"}
 _RATIO = {"iou", "best_iou", "effective_units", "entropy_norm"}
 
 

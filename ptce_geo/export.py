@@ -90,7 +90,7 @@ from .textsafe import csv_neutralise
 logger = logging.getLogger(__name__)
 
 __all__ = ["FORMATS", "CSV_DIALECTS", "MIME", "Dataset", "export", "export_files", "export_bytes", "export_name", "geojson_bytes",
-           "provenance", "poles_table", "seats_table", "scorecard_table", "layer_table", "territory_table",
+           "spread_dicts", "provenance", "poles_table", "seats_table", "scorecard_table", "layer_table", "territory_table",
            "poles_dataset", "pieces_dataset", "overlaps_dataset", "territory_dataset", "dataset_files",
            "dataset_bytes", "write_dataset", "csv_bytes", "french_table", "csv_safe", "safe_name"]
 
@@ -505,6 +505,38 @@ def _csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     return _flat(pd.DataFrame(df))
 
 
+def spread_dicts(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each column of objects (an attribute of the poles file such as the
+    ``territoire`` profile) spread into one column per key, ``<column>_<key>``, where the
+    column stood: a spreadsheet shows a figure per cell, not a JSON text.
+
+    A key whose column the table already has is left out (the table's own figure: the
+    Scorecard's ``territoire_profil`` wins over the file's). Other columns are unchanged.
+    """
+    def is_object(v) -> bool:
+        return isinstance(v, dict)
+
+    def is_missing(v) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
+    out: dict[str, pd.Series] = {}
+    for col in df.columns:
+        s = df[col]
+        vals = s.to_numpy(dtype=object) if s.dtype == object else ()
+        if not (len(vals) and any(map(is_object, vals)) and all(is_object(v) or is_missing(v) for v in vals)):
+            out[col] = s
+            continue
+        for key in dict.fromkeys(k for v in vals if is_object(v) for k in v):
+            name = f"{col}_{key}"
+            if name not in df.columns and name not in out:
+                out[name] = pd.Series([v.get(key) if is_object(v) else None for v in vals], index=df.index,
+                                      dtype=object)
+    spread = pd.DataFrame(out, index=df.index)
+    if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in spread:
+        return gpd.GeoDataFrame(spread, geometry=df.geometry.name, crs=df.crs)
+    return spread
+
+
 def french_table(df: pd.DataFrame, *, table: str = "") -> pd.DataFrame:
     """A table as people read it in French: headers, percentages, rounding, words.
 
@@ -551,7 +583,7 @@ def csv_bytes(df: pd.DataFrame, *, dialect: str = "machine", table: str = "") ->
     (:func:`french_table`), ``\\r\\n``: a French spreadsheet opens it in columns.
     """
     _check_dialect(dialect)
-    flat = _csv_frame(df)
+    flat = _csv_frame(df if dialect == "machine" else spread_dicts(df))
     if dialect == "machine":
         return csv_safe(flat).to_csv(index=False, lineterminator="\n").encode("utf-8")
     text = csv_safe(french_table(flat, table=table)).to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n")

@@ -25,7 +25,7 @@ import pytest
 
 from ptce_geo.cli import main
 from ptce_geo.export import (csv_bytes, dataset_bytes, dataset_files, overlaps_dataset, pieces_dataset,
-                             poles_dataset, safe_name, territory_dataset, write_dataset)
+                             poles_dataset, safe_name, spread_dicts, territory_dataset, write_dataset)
 from ptce_geo.palette import TYPOLOGY_COLOURS
 from ptce_geo.perimeters import read_perimeters
 from ptce_geo.scorecard import Scorecard
@@ -141,6 +141,15 @@ def test_french_csv_equals_the_machine_csv_within_rounding(card):
             assert raw[:3] == b"\xef\xbb\xbf"  # BOM: Excel reads UTF-8
             fr = pd.read_csv(io.BytesIO(raw), sep=";", decimal=",", encoding="utf-8-sig", dtype={0: str})
             m = pd.read_csv(io.BytesIO(machine[fname]), dtype={0: str})
+            if "territoire" in m:  # the poles file's profile: JSON for programs, a column per key for people
+                m["territoire"] = m["territoire"].map(lambda t: json.loads(t) if isinstance(t, str) else None)
+                m = spread_dicts(m)
+                for col in m.columns:
+                    if col.startswith("territoire_") and m[col].dtype == object:
+                        try:
+                            m[col] = pd.to_numeric(m[col])
+                        except (TypeError, ValueError):
+                            pass
             assert len(fr) == len(m) and len(fr.columns) == len(m.columns), fname
             lname = ds.main if fname == f"{ds.name}.csv" else fname[len(ds.name) + 1:-4]
             table = ds.kinds.get(lname, "")
@@ -229,3 +238,8 @@ def test_the_poles_spreadsheet_has_no_machine_header_left(card):
     share = props["ptce05"]["territoire"]["part_urbaine"]
     assert row["Territoire : part de la population en unité urbaine (%)"] == pytest.approx(round(share * 100, 1))
     assert row["Territoire : profil (urbain ou rural)"] == props["ptce05"]["territoire"]["profil"]
+    # the profile in a column per key, not as a JSON text
+    assert "Profil du territoire (JSON)" not in table and not table.map(lambda v: str(v).startswith("{")).any().any()
+    assert row["Territoire : population"] == props["ptce05"]["territoire"]["population"]
+    assert row["Territoire : densité (hab./km²)"] == pytest.approx(props["ptce05"]["territoire"]["densite"])
+    assert row["Territoire : QPV touchés"] == props["ptce05"]["territoire"]["qpv_touches"]
