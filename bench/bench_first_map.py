@@ -14,6 +14,10 @@ Two launchers, alternated round by round in this process:
 * ``python -m app_pages.serve`` (what ``./dev app`` runs): the shared data prepared before the
   server opens, the first page's code and Leaflet asked for early (``app_pages.shell``).
 
+Then, with ``--cold-rounds``, each launcher starts on an empty cache folder (the mirror's files
+only) and the time from its launch to the first map in a new browser is measured, with the
+first progress message the page showed (target: 15 s).
+
 Prints the median and the slowest of each, the baseline's ratio to the launcher, the target
 (issue 10: the first map after a restart within 2 s, the cache prepared), where the time goes
 in a new browser (page loaded, connected to the server, first answer, map), the cores used and
@@ -50,6 +54,10 @@ LAUNCHERS = {
 }
 #: the first pole polygon Leaflet has drawn
 POLYGON = "svg path.leaflet-interactive"
+#: a progress message in the page: Streamlit's spinner, or the app's own words while it computes
+PROGRESS = """() => !!document.querySelector('[data-testid="stSpinner"]')
+  || /Calcul|Préparation|Premiers résultats/.test(document.body.innerText)"""
+COLD_TARGET_S = 15.0
 #: the page's own clock: loaded (DOMContentLoaded) and the first paint
 PAGE_TIMES = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -94,6 +102,32 @@ def first_map(context, base: str, timeout_s: float = 120) -> dict[str, float]:
     return marks
 
 
+def cold_start(pw, env: dict, log_path: Path, launcher: tuple[str, ...], cache: Path) -> dict[str, float]:
+    """Seconds from launching a server on the empty cache folder ``cache`` to its first map in a
+    new browser (``map``), and to the first progress message the page showed (``progress``)."""
+    t_launch = time.monotonic()
+    proc, base, log = served.start(dict(env, PTCE_GEO_CACHE=str(cache)), log_path, launcher=launcher)
+    marks = {"server": time.monotonic() - t_launch}
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_context(viewport=VIEWPORT, locale="fr-FR").new_page()
+            page.goto(base + "/", wait_until="commit")
+            deadline = time.monotonic() + 300
+            while page.locator(POLYGON).count() == 0:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"no map drawn within 300 s of a cold start ({launcher[0]})")
+                if "progress" not in marks and page.evaluate(PROGRESS):
+                    marks["progress"] = time.monotonic() - t_launch
+                time.sleep(0.05)
+            marks["map"] = time.monotonic() - t_launch
+        finally:
+            browser.close()
+    finally:
+        served.stop(proc, log)
+    return marks
+
+
 def after_restart(pw, env: dict, log_path: Path, launcher: tuple[str, ...], port: int, profile) -> dict[str, float]:
     """Start a server with ``launcher`` on ``port``, time its first map in ``profile`` (a returning
     browser) or, when ``None``, in a new browser; stop the server."""
@@ -117,6 +151,8 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--cold-rounds", type=int, default=2,
+                        help="cold starts (an empty cache) per launcher, after the restarts (0: none)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -152,6 +188,11 @@ def main() -> None:
         finally:
             for context in profiles.values():
                 context.close()
+        cold: dict[str, list[dict[str, float]]] = {name: [] for name in LAUNCHERS}
+        for round_ in range(args.cold_rounds):
+            for name, launcher in LAUNCHERS.items():
+                cache = Path(tmp, f"cold-cache-{round_}-{len(cold[name])}-{launcher[0]}")
+                cold[name].append(cold_start(pw, env, Path(tmp, "cold.log"), launcher, cache))
     speed_after = machine_speed()
     print(f"First map after a restart, the cache prepared: {args.rounds} rounds, launchers alternated; "
           f"{cores} cores")
@@ -169,6 +210,22 @@ def main() -> None:
     order = ("loaded", "connected", "first answer", "map")
     print("  where the time goes, ./dev app in a new browser (medians from the request): "
           + ", ".join(f"{part} {statistics.median(parts[part]):.2f} s" for part in order if part in parts))
+    if args.cold_rounds:
+        print(f"Cold start (an empty cache, the mirror): from the launch to the first map in a new browser, "
+              f"{args.cold_rounds} round(s)")
+        for name in LAUNCHERS:
+            maps_ = [m["map"] for m in cold[name]]
+            progress = [m.get("progress") for m in cold[name]]
+            said = ("a progress message after " + ", ".join(f"{p:.1f}" for p in progress) + " s"
+                    if all(p is not None for p in progress) else
+                    f"no progress message in {sum(p is None for p in progress)} round(s)")
+            print(f"  {name:<{width}}  {summary(maps_)}; server answering after "
+                  f"{statistics.median(m['server'] for m in cold[name]):.1f} s; {said}")
+        ratio = (statistics.median(m["map"] for m in cold[base_name])
+                 / statistics.median(m["map"] for m in cold[app_name]))
+        worst_cold = max(m["map"] for m in cold[app_name])
+        print(f"  ratio baseline / ./dev app: {ratio:.2f}×; target (issue 10): within {COLD_TARGET_S:.0f} s with "
+              f"./dev app — {'met' if worst_cold <= COLD_TARGET_S else 'missed'} (slowest {worst_cold:.1f} s)")
     print(f"  machine speed (a fixed Python loop; higher is slower): {speed_before:.0f} ms before, "
           f"{speed_after:.0f} ms after")
 
