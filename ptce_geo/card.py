@@ -298,7 +298,7 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
             facts.append((label, value))
 
     # the scorecard, levels in rows
-    header = ["Échelon", "Unités touchées", "Unité dominante", "Part du pôle", "Nombre effectif",
+    header = ["Échelon", "Unités comptées", "Unité dominante", "Part du pôle", "Nombre effectif",
               "Frontières traversées"]
     rows = []
     levels = card.pole_levels(pole_id)
@@ -310,7 +310,7 @@ def card_content(card: Scorecard, pole_id: str, *, when: date | None = None, lim
     t = card.options.threshold
     slivers = int(levels["n_slivers"].sum()) if len(levels) else 0
     weight = "en population" if card.options.weight == "population" else "en surface"
-    note = (f"Unités touchées : celles qui portent au moins {fr_pct(t, 0)} du pôle ou s'y trouvent entièrement "
+    note = (f"Unités comptées : celles qui portent au moins {fr_pct(t, 0)} du pôle ou s'y trouvent entièrement "
             f"({_slivers_text(slivers)}) ; parts {weight}. Nombre effectif : 1 quand une unité domine, "
             "n quand n unités se partagent le pôle à parts égales. Frontières traversées : longueur des limites "
             "entre unités à l'intérieur du pôle."

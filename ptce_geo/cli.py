@@ -286,14 +286,14 @@ def cmd_programmes(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export
+    from .export import write_export
 
     cat = _catalogue(args)
     _check_output(args)
-    path = export(_poles(args, cat), fmt=args.export_format, output=args.output, layers=args.layer or None,
-                  catalogue=cat, threshold=args.threshold, weight=args.weight, dialect=args.csv_dialect,
-                  inputs=tuple(_inputs(args)))
-    sys.stdout.write(f"wrote {path}\n")
+    paths = write_export(_poles(args, cat), fmt=args.export_format, output=args.output, layers=args.layer or None,
+                         catalogue=cat, threshold=args.threshold, weight=args.weight, dialect=args.csv_dialect,
+                         inputs=tuple(_inputs(args)))
+    sys.stdout.write("".join(f"wrote {path}\n" for path in paths))
     return 0
 
 

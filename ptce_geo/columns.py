@@ -24,7 +24,7 @@ _HEADERS = {
     "definition": "Définition du périmètre", "communes_membres": "Communes du périmètre (codes INSEE, calculé)",
     "confidence": "Confiance (tableau de bord)", "type_pole": "Type de pôle",
     "area_km2": "Surface (km²)", "population": "Population", "typology": "Typologie",
-    "layer": "Échelon", "level": "Échelon", "n_units": "Unités touchées", "n_slivers": "Fragments écartés",
+    "layer": "Échelon", "level": "Échelon", "n_units": "Unités comptées", "n_slivers": "Fragments écartés",
     "dominant_code": "Unité dominante (code)", "dominant_name": "Unité dominante",
     "dominant_share": "Part de l'unité dominante (%)", "effective_units": "Nombre effectif d'unités",
     "entropy_norm": "Entropie normalisée", "best_iou_code": "Meilleur recouvrement (code)",
@@ -89,7 +89,7 @@ _ZONE_COLUMNS = (("_covered_share", "part du pôle couverte (%)"), ("_codes", "c
 #: per-level columns: (pattern whose group 1 is the level, what follows the level's label),
 #: tried in this order (``dominant_<level>_share`` before ``dominant_<level>``)
 _LEVEL_COLUMNS = (
-    (r"n_(\w+)", "unités touchées"),
+    (r"n_(\w+)", "unités comptées"),
     (r"dominant_(\w+?)_share", "part de l'unité dominante (%)"),
     (r"dominant_(\w+)", "unité dominante"),
     (r"border_(\w+)_km", "frontières traversées (km)"),

@@ -89,10 +89,11 @@ from .textsafe import csv_neutralise
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "CSV_DIALECTS", "MIME", "Dataset", "export", "export_files", "export_bytes", "export_name", "geojson_bytes",
-           "spread_dicts", "provenance", "poles_table", "seats_table", "scorecard_table", "layer_table", "territory_table",
-           "poles_dataset", "pieces_dataset", "overlaps_dataset", "territory_dataset", "dataset_files",
-           "dataset_bytes", "write_dataset", "csv_bytes", "french_table", "csv_safe", "safe_name"]
+__all__ = ["FORMATS", "CSV_DIALECTS", "MIME", "Dataset", "export", "write_export", "export_files", "export_bytes",
+           "export_name", "geojson_bytes", "spread_dicts", "provenance", "poles_table", "seats_table",
+           "scorecard_table", "layer_table", "territory_table", "poles_dataset", "pieces_dataset", "overlaps_dataset",
+           "territory_dataset", "dataset_files", "dataset_bytes", "write_dataset", "csv_bytes", "french_table",
+           "csv_safe", "safe_name"]
 
 FORMATS = ("geojson", "gpkg", "csv")
 #: ``machine``: UTF-8, comma, decimal point, snake_case; ``fr``: for French spreadsheets
@@ -847,8 +848,8 @@ def gpkg_bytes(layers: dict[str, pd.DataFrame], meta: dict) -> bytes:
             if len(table):
                 polygonal = shapely.get_type_id(table.geometry.to_numpy())
                 kw = {"promote_to_multi": bool(np.isin(polygonal, (3, 6)).all())}
-            else:  # an empty layer, still spatial for QGIS
-                kw = {"geometry_type": "Unknown"}
+            else:  # an empty layer, still spatial for QGIS, of the type its rows would have
+                kw = {"geometry_type": "Point" if name == "seats" else "MultiPolygon"}
             if name == "poles":
                 kw["metadata"] = {"ptce_geo_provenance": json.dumps(meta)}
             write(table, name, **kw)
@@ -936,7 +937,7 @@ def export_files(
     for key, fname in names.items():
         table = ds.layers[key]
         if fmt == "geojson":
-            out[fname] = geojson_bytes(table, members={"ptce_geo_provenance": meta} if key == "poles" else None)
+            out[fname] = geojson_bytes(table, members={"ptce_geo_provenance": meta})  # each file says where it comes from
         else:
             out[fname] = csv_bytes(table, dialect=dialect, table=ds.kinds.get(key, ""))
     out[main + PROVENANCE_SUFFIX] = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
@@ -951,13 +952,25 @@ def export(
     """Write an export to ``output`` (and the files beside it; see the module docstring).
 
     ``inputs`` names the files the export was made from (the poles file…): no file of
-    the export may be one of them.
+    the export may be one of them. :func:`write_export` does the same and returns every
+    file written.
 
     Returns
     -------
     pathlib.Path
         ``output``.
     """
+    return write_export(perimeters, fmt=fmt, output=output, layers=layers, catalogue=catalogue,
+                        threshold=threshold, weight=weight, tolerance=tolerance, dialect=dialect, inputs=inputs)[0]
+
+
+def write_export(
+    perimeters: gpd.GeoDataFrame, *, fmt: str, output: str | os.PathLike, layers: list[str] | None = None,
+    catalogue: Catalogue | None = None, threshold: float = DEFAULT_THRESHOLD, weight: str | None = None,
+    tolerance: float = 0.01, dialect: str = "machine", inputs: tuple = (),
+) -> list[Path]:
+    """:func:`export`, returning every file written: ``output`` first, then the layers' files
+    beside it and the provenance sidecar."""
     output = Path(output).expanduser()
     check_output(output, inputs=inputs, what="--output")  # before any computation
     stem = output.name[: -len(f".{fmt}")] if output.name.lower().endswith(f".{fmt}") else output.stem
@@ -974,7 +987,7 @@ def export(
             target = output.with_name(name)
         targets.append((target, data))
     _write_all(targets, inputs=inputs)
-    return output
+    return [output] + [t for t, _ in targets if t != output]
 
 
 def _write_all(targets: list[tuple[Path, bytes]], *, inputs: tuple = ()) -> None:

@@ -56,7 +56,7 @@ TYPOLOGY_LABELS = {
 WEIGHT_LABELS = {"area": "surface", "population": "population"}
 #: French names of the scorecard figures (:data:`ptce_geo.metrics.SCORECARD_COLUMNS`)
 METRIC_LABELS = {
-    "n_units": "Unités touchées",
+    "n_units": "Unités comptées",
     "n_slivers": "Fragments écartés",
     "dominant_name": "Unité dominante",
     "dominant_share": "Part de l'unité dominante",

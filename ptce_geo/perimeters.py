@@ -502,6 +502,16 @@ def _read_csv_perimeters(source: Any, catalogue: Catalogue) -> gpd.GeoDataFrame:
     result = read_poles_csv(source, catalogue=catalogue)
     for problem in result.report:
         logger.warning("%s", problem)
+    if not result.collection.get("features"):
+        name = Path(source).name if isinstance(source, (str, os.PathLike)) else "the CSV list"
+        skipped = len({p.line for p in result.report if p.row_skipped and p.line})
+        raise InvalidPerimeter(
+            f"{name}: no usable row (a pole needs an id and at least one known code"
+            + (f"; {skipped} row(s) skipped" if skipped else "") + "). "
+            "Fix: correct the codes listed above, or add rows with communes, epci or departements.",
+            fr=f"{name} : aucune ligne utilisable (un pôle demande un identifiant et au moins un code connu"
+               + (f" ; {skipped} ligne(s) écartée(s)" if skipped else "") + "). Corrigez les codes signalés, "
+               "ou ajoutez des lignes avec des communes, des EPCI ou des départements.")
     out = read_perimeters(result.collection, catalogue=catalogue)
     out.attrs["csv_report"] = list(result.report)
     return out

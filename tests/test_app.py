@@ -500,7 +500,7 @@ def test_new_perimeter_by_epci_gives_full_scorecard(app_env):
     no_failure(at)
     assert at.subheader[0].value == "Projet Seignanx"
     levels = at.dataframe[0].value.set_index("Échelon")
-    assert levels.loc["Communes", "Unités touchées"] == 8
+    assert levels.loc["Communes", "Unités comptées"] == 8
     assert next(m.value for m in at.metric if m.label == "Typologie") == "Intra-EPCI"
     assert at.success[0].value.startswith("Tableau de bord calculé pour 1\u00a0périmètre ")
     assert at.download_button(key="nouv_download").label == "Télécharger le tableau de bord"
@@ -515,8 +515,8 @@ def test_new_perimeter_keeps_communes_chosen_in_several_departements(app_env):
     no_failure(at)
     assert "3\u00a0communes choisies" in " ".join(c.value for c in at.caption)
     levels = at.dataframe[0].value.set_index("Échelon")
-    assert levels.loc["Communes", "Unités touchées"] == 3
-    assert levels.loc["Départements", "Unités touchées"] == 2
+    assert levels.loc["Communes", "Unités comptées"] == 3
+    assert levels.loc["Départements", "Unités comptées"] == 2
     assert next(m.value for m in at.metric if m.label == "Typologie") == "Inter-départemental"
 
 
@@ -564,7 +564,7 @@ def test_new_perimeter_finds_communes_by_the_search_rules_in_every_departement(a
     listed = " ".join(c.value for c in at.caption).replace("\\", "")
     assert "2\u00a0communes choisies" in listed and "Tarnos (40)" in listed and "Saint-Jean-de-Luz (64)" in listed
     levels = at.dataframe[0].value.set_index("Échelon")
-    assert levels.loc["Communes", "Unités touchées"] == 2 and levels.loc["Départements", "Unités touchées"] == 2
+    assert levels.loc["Communes", "Unités comptées"] == 2 and levels.loc["Départements", "Unités comptées"] == 2
     at.selectbox(key="nouv_dep").set_value("64").run()
     assert at.multiselect(key="nouv_communes_64").value == [code]  # shown in its département's list
     assert not at.warning  # no « default value also set through the Session State API »
@@ -582,7 +582,7 @@ def test_new_perimeter_upload_and_bad_uploads(app_env, tmp_path):
     at.file_uploader(key="nouv_upload").set_value(("carre.geojson", json.dumps(square).encode(), "application/json")).run()
     no_failure(at)
     levels = at.dataframe[0].value.set_index("Échelon")
-    assert levels.loc["Régions", "Unités touchées"] == 2
+    assert levels.loc["Régions", "Unités comptées"] == 2
     for name, data in (("vide.geojson", b"{not json"), ("piege.zip", _zip_with_traversal()),
                        ("ligne.geojson", json.dumps({"type": "FeatureCollection", "features": [{
                            "type": "Feature", "properties": {}, "geometry": {"type": "LineString",

@@ -226,6 +226,24 @@ def test_cli_csv_dialect_fr(card, tmp_path, monkeypatch):
     assert "Typologie" in e and "Inter-régional" in set(e["Typologie"])
 
 
+def test_the_cli_export_names_every_file_it_writes_and_each_says_its_provenance(card, tmp_path, capsys):
+    poles = tmp_path / "poles.geojson"
+    poles.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        f for f in POLES["features"] if f["properties"]["id"] in WANTED]}, ensure_ascii=False), "utf-8")
+    out = tmp_path / "out" / "e.geojson"
+    out.parent.mkdir()
+    capsys.readouterr()
+    assert main(["export", "--poles", str(poles), "--format", "geojson", "--layer", "epci", "--layer", "crte",
+                 "-o", str(out)]) == 0
+    said = [line.removeprefix("wrote ") for line in capsys.readouterr().out.splitlines()]
+    assert said[0] == str(out) and sorted(said) == sorted(str(p) for p in out.parent.iterdir())
+    assert len(said) == 4  # the poles, the EPCI pieces, the CRTE overlaps, the provenance sidecar
+    for path in out.parent.glob("*.geojson"):
+        doc = json.loads(path.read_text("utf-8"))
+        assert doc["ptce_geo_provenance"]["generator"] == "ptce_geo", path.name
+        assert doc["features"], path.name
+
+
 def test_the_poles_spreadsheet_has_no_machine_header_left(card):
     """Every column of the poles' « tableur » CSV has a French header; the territory's urban share
     is a percentage of the poles file's own figure."""

@@ -238,7 +238,7 @@ def nouveau():
     _ok(at, "Nouveau périmètre")
     assert at.subheader[0].value == "Projet Seignanx"
     levels = at.dataframe[0].value.set_index("Échelon")
-    assert levels.loc["Communes", "Unités touchées"] == (_layer("communes")["epci"] == "244000659").sum()
+    assert levels.loc["Communes", "Unités comptées"] == (_layer("communes")["epci"] == "244000659").sum()
     return at
 
 

@@ -205,3 +205,14 @@ def test_a_qpv_list_the_catalogue_lacks_falls_back_on_the_stored_outline(catalog
         {"type": "Feature", "properties": {"id": "g", "qpv": ["QP021004"]}, "geometry": None}]}
     with pytest.raises(InvalidPerimeter, match="QP021004"):
         read_perimeters(bare, catalogue=cat2)
+
+
+def test_a_list_without_one_usable_row_names_the_file_and_counts_its_rows(catalogue, tmp_path, capsys):
+    path = tmp_path / "liste.csv"
+    path.write_text("id,nom,communes\np1,Inconnue,99999\np2,Sans code,\n", encoding="utf-8")
+    with pytest.raises(InvalidPerimeter) as err:
+        read_perimeters(path, catalogue=catalogue)
+    assert str(err.value).startswith("liste.csv: no usable row") and "2 row(s) skipped" in str(err.value)
+    assert err.value.fr.startswith("liste.csv : aucune ligne utilisable") and "2 ligne(s) écartée(s)" in err.value.fr
+    assert main(["analyze", "--layer", "epci", "--poles", str(path)]) == 2
+    assert "error: liste.csv: no usable row" in capsys.readouterr().err
