@@ -12,6 +12,7 @@ given.
 from __future__ import annotations
 
 import argparse
+import re
 import contextlib
 import logging
 import os
@@ -357,11 +358,31 @@ def cmd_territory(args) -> int:
     card = Scorecard(_poles(args, cat), options=Options(threshold=args.threshold, weight=args.weight or "area"),
                      catalogue=cat, levels=())
     report, matches = territory_report(card, index, args.query, levels=levels, n_nearest=args.nearest)
+    _say_how_read(args.query, matches)
     others = matches[~matches["code"].isin(report["code"])].head(8)
     if len(others):
         logger.warning("other matches: %s", "; ".join(f"{r.label} [{r.level} {r.code}]" for r in others.itertuples()))
     write_table(report, args)
     return 0
+
+
+#: how a query was read, said when it is not what was typed (match tiers of ptce_geo.territory)
+_READ_AS = {7: "a code without its leading zero", 9: "the closest name: nothing matches exactly"}
+
+
+def _say_how_read(query: str, matches: pd.DataFrame) -> None:
+    """Warn when the territory found is not the query as typed: a code whose leading zero was
+    dropped (« 1004 » is 01004), a typo (the closest name), five digits that look like a postal
+    code (read as an INSEE code: postal codes are not in the official boundaries)."""
+    if not len(matches):
+        return
+    best = matches.iloc[0]
+    found = f"{best['label']} [{best['level']} {best['code']}]"
+    if int(best["tier"]) in _READ_AS:
+        logger.warning("%r read as %s (%s)", query, found, _READ_AS[int(best["tier"])])
+    elif re.fullmatch(r"\d{5}", query.strip()) and best["level"] == "communes":
+        logger.warning("%r read as the INSEE code of %s: postal codes are not known (the official boundaries "
+                       "give none); for a commune, give its name or its INSEE code", query, found)
 
 
 def _territory_level(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import logging
 import json
 
 import geopandas as gpd
@@ -316,3 +317,26 @@ def test_cli_territory(mirror_env, capsys):
     assert main(["territory", "zzzz introuvable"]) == 2
     assert "no territory matches" in capsys.readouterr().err
     assert main(["territory", "bayonne", "--level", "cantons-inconnus"]) == 2
+
+
+@pytest.mark.realdata
+def test_cli_territory_says_how_it_read_the_query(mirror_env, capsys, caplog):
+    """A dropped leading zero, a typo and five digits that look like a postal code are each said."""
+    from ptce_geo.cli import main
+
+    expected = {"1004": ("01004", "'1004' read as Ambérieu-en-Bugey (01) [communes 01004] (a code without its "
+                                  "leading zero)"),
+                "Nants": ("44109", "'Nants' read as Nantes (44) [communes 44109] (the closest name"),
+                "64100": ("64100", "'64100' read as the INSEE code of Bassussarry (64) [communes 64100]: postal "
+                                   "codes are not known")}
+    for query, (code, said) in expected.items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ptce_geo"):
+            assert main(["territory", query]) == 0
+        table = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"code": str})
+        assert set(table["code"]) == {code}, query
+        assert said in caplog.text, caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ptce_geo"):
+        assert main(["territory", "Bayonne"]) == 0
+    assert "read as" not in caplog.text  # typed as found: nothing to say
