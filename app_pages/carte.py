@@ -47,8 +47,8 @@ ENTRY_TABLES_DELAY_S = 0.4
 #: session key: None before the first run, False while the tables wait, True once drawn
 TABLES_KEY = "_carte_tables"
 #: the counts of the national table, in words
-TOUCHED = {"communes": "Communes touchées", "epci": "EPCI touchés", "departements": "Départements touchés",
-           "regions": "Régions touchées"}
+TOUCHED = {"communes": "Communes comptées", "epci": "EPCI comptés", "departements": "Départements comptés",
+           "regions": "Régions comptées"}
 
 
 def _poles_at(lng: float, lat: float) -> list[str]:

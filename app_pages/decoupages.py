@@ -60,7 +60,7 @@ def page() -> None:
     card = b.level_table(level).set_index("pole_id").loc[pole]
     one, many = LEVEL_NOUNS.get(level, (level, level))
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Unités touchées", fr_int(card["n_units"]), help=METRIC_HELP["n_units"])
+    m1.metric("Unités comptées", fr_int(card["n_units"]), help=METRIC_HELP["n_units"])
     m2.metric("Fragments écartés", fr_int(card["n_slivers"]), help=METRIC_HELP["n_slivers"])
     m3.metric("Nombre effectif d'unités", fr_number(card["effective_units"], 1), help=METRIC_HELP["effective_units"])
     m4.metric("Frontières internes traversées", fr_km(card["border_km"]), help=METRIC_HELP["border_km"])

@@ -215,7 +215,7 @@ def _show_results(perims: gpd.GeoDataFrame, b: Scorecard, key: str) -> None:
 def page() -> None:
     st.title("Nouveau périmètre")
     st.caption("Définissez un périmètre (un projet de pôle, un territoire d'action) et obtenez d'un coup son tableau "
-               "de bord : unités touchées à chaque échelon, unité dominante, nombre effectif, zones d'emploi "
+               "de bord : unités comptées à chaque échelon, unité dominante, nombre effectif, zones d'emploi "
                "dominante et la mieux ajustée, quartiers prioritaires.")
     mode = st.radio("Comment définir le périmètre ?", MODES, horizontal=True, key="nouv_mode")
     if mode != MODES[2]:

@@ -141,7 +141,7 @@ def level_table(card: Scorecard, pole_id: str) -> pd.DataFrame:
     rows = rows[rows["n_units"].to_numpy() > 0]
     return pd.DataFrame({
         "Échelon": [LEVEL_LABELS.get(lid, lid) for lid in rows["layer"]],
-        "Unités touchées": rows["n_units"].to_numpy(),
+        "Unités comptées": rows["n_units"].to_numpy(),
         "Fragments écartés": rows["n_slivers"].to_numpy(),
         "Unité dominante": rows["dominant_name"].to_numpy(),
         "Part de l'unité dominante": rows["dominant_share"].to_numpy(),
@@ -170,7 +170,7 @@ def level_columns():
     col = st.column_config
     return {
         "Échelon": col.TextColumn(width=190),
-        "Unités touchées": col.NumberColumn("Unités", width=62, help=LEVEL_HELP["Unités touchées"]),
+        "Unités comptées": col.NumberColumn("Unités", width=62, help=LEVEL_HELP["Unités comptées"]),
         "Fragments écartés": col.NumberColumn("Fragments", width=82, help=LEVEL_HELP["Fragments écartés"]),
         "Unité dominante": col.TextColumn(width=190, help=LEVEL_HELP["Unité dominante"]),
         "Part de l'unité dominante": col.NumberColumn("Part", width=62, help=LEVEL_HELP["Part de l'unité dominante"]),
@@ -184,7 +184,7 @@ def level_columns():
 
 #: one-line explanations of :func:`level_table`'s columns
 LEVEL_HELP = {
-    "Unités touchées": METRIC_HELP["n_units"], "Fragments écartés": METRIC_HELP["n_slivers"],
+    "Unités comptées": METRIC_HELP["n_units"], "Fragments écartés": METRIC_HELP["n_slivers"],
     "Unité dominante": METRIC_HELP["dominant_name"], "Part de l'unité dominante": METRIC_HELP["dominant_share"],
     "Nombre effectif d'unités": METRIC_HELP["effective_units"], "Frontières internes (km)": METRIC_HELP["border_km"],
     "Indice de recouvrement": METRIC_HELP["best_iou"],

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import difflib
 import io
-import logging
 import json
+import logging
 
 import geopandas as gpd
 import numpy as np
