@@ -14,6 +14,9 @@ from .present import fr_table, md
 POLE_KEY = "dec_pole"
 LEVEL_KEY = "dec_level"
 MAP_WIDTH_PX = 430
+#: levels whose units cover part of France only: where they are
+PARTIAL_COVERAGE = {"ept": "les établissements publics territoriaux ne couvrent que les communes de la petite "
+                           "couronne membres de la Métropole du Grand Paris (Paris n'en fait pas partie)."}
 
 
 def bar_chart_spec(labels: list[str], shares: list[float], texts: list[str]) -> dict:
@@ -59,6 +62,12 @@ def page() -> None:
     pieces = shares[shares["pole_id"] == pole].sort_values("share_of_pole", ascending=False).reset_index(drop=True)
     card = b.level_table(level).set_index("pole_id").loc[pole]
     one, many = LEVEL_NOUNS.get(level, (level, level))
+    if not len(pieces):  # a layer that covers part of France only (the EPT: the Grand Paris)
+        where = PARTIAL_COVERAGE.get(level, "")
+        st.info(f"**{md(names.get(pole, pole))}** ne rencontre aucune unité de l'échelon « "
+                f"{md(LEVEL_LABELS.get(level, level))} »" + (f" : {where}" if where else ".")
+                + " Choisissez un autre échelon.")
+        return
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Unités comptées", fr_int(card["n_units"]), help=METRIC_HELP["n_units"])
     m2.metric("Fragments écartés", fr_int(card["n_slivers"]), help=METRIC_HELP["n_slivers"])

@@ -469,6 +469,12 @@ def test_app_offers_the_six_levels_in_french(app_divisions, table):
     unit = at.dataframe[0].value["Unité"]  # « name (code) »
     assert set(unit.str.extract(r"\(([^()]*)\)$")[0]) == set(t.loc[["93001", "93055"], "EPT"])
     assert set(unit.str.replace(r" \([^()]*\)$", "", regex=True)) == set(t.loc[["93001", "93055"], "LIB_EPT"])
+    # a pole outside the Grand Paris meets no EPT: the page says so, without an error
+    at.selectbox(key="dec_pole").set_value("rural").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    infos = [i.value.replace("\\", "") for i in at.info]
+    assert not at.dataframe and any("ne rencontre aucune unité de l'échelon « EPT (Grand Paris) »" in i
+                                    and "Métropole du Grand Paris" in i for i in infos), infos
     at = _open("Carte des pôles")
     at.selectbox(key="carte_pole").set_value("deux-ept").run()
     text = " ".join(m.value for m in at.markdown).replace("\\", "")
