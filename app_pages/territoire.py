@@ -137,12 +137,17 @@ def page() -> None:
         st.caption(f"« {md(query)} » est lu comme le code INSEE {md(found['code'].iloc[0])} : un code de commune a "
                    "cinq caractères, le zéro initial a sans doute été perdu par un tableur.")
     elif postal and found["level"].iloc[0] == "communes":
-        st.caption(f"« {md(query)} » est lu comme le code INSEE de {md(found['label'].iloc[0])}. " + POSTAL_NOTE)
+        st.caption(f"« {md(query)} » est lu comme le code INSEE de {md(found['label'].iloc[0])}. S'il s'agit d'un "
+                   "code postal, tapez plutôt le nom de la commune : les codes postaux ne sont pas reconnus (les "
+                   "contours officiels n'en donnent pas).")
     options = [f"{lv}:{c}" for lv, c in zip(found["level"], found["code"])]
     labels = {o: option_label(r) for o, (_, r) in zip(options, found.iterrows())}
     if st.session_state.get("_terr_last") != query or st.session_state.get(CHOICE_KEY) not in options:
-        st.session_state[CHOICE_KEY] = st.session_state.get(CHOICE_KEY) if st.session_state.get(
-            CHOICE_KEY) in options else options[0]
+        # a new query shows its best match (a choice of the previous query, even among the new results,
+        # is not what was just typed); the same query keeps the choice made in its list
+        st.session_state[CHOICE_KEY] = (st.session_state.get(CHOICE_KEY)
+                                        if st.session_state.get("_terr_last") == query
+                                        and st.session_state.get(CHOICE_KEY) in options else options[0])
         st.session_state["_terr_last"] = query
     choice = st.radio(f"{fr_count(len(options), 'résultat')} — choisissez votre territoire", options,
                       format_func=labels.get, key=CHOICE_KEY)

@@ -250,6 +250,7 @@ def test_mon_territoire_says_how_it_read_a_typo_a_lost_zero_and_a_postal_code(ap
     said = ask("64100")
     assert at.radio(key="terr_choice").value == "communes:64100"
     assert f"code INSEE de {communes.loc['64100', 'nom']} (64)" in said and "codes postaux ne sont pas reconnus" in said
+    assert "S'il s'agit d'un code postal, tapez plutôt le nom de la commune" in said
     assert "44000" not in communes.index
     said = ask("44000")
     assert "Aucun territoire ne correspond" in said and "codes postaux ne sont pas reconnus" in said
@@ -435,6 +436,16 @@ def test_mon_territoire_search_by_name_and_no_match(app_env):
     assert at.radio(key="terr_choice").options[1].startswith("CC du Seignanx — EPCI de Tarnos (40)")
     assert sorted(at.dataframe[0].value["Pôle"]) == ["PTCE Sud Aquitain", "Pôle de Tarnos"]
     assert "Tarnos fait partie de l'intercommunalité **CC du Seignanx**" in " ".join(m.value for m in at.markdown)
+    # the EPCI chosen in the list stays while the query stays; a new query shows its own best match,
+    # even when the EPCI chosen before is among its results (Ondres is in the CC du Seignanx too)
+    at.radio(key="terr_choice").set_value("epci:244000659").run()
+    at.run()
+    assert at.radio(key="terr_choice").value == "epci:244000659"
+    at.text_input(key="terr_query").input("ondres").run()
+    no_failure(at)
+    assert any(o.startswith("CC du Seignanx — EPCI ") for o in at.radio(key="terr_choice").options)
+    assert at.radio(key="terr_choice").value == "communes:40209"
+    assert at.subheader[0].value.replace("\\", "").startswith("Ondres (40)")
     at.text_input(key="terr_query").input("zzzz introuvable").run()
     no_failure(at)
     assert "Aucun territoire ne correspond" in at.warning[0].value
