@@ -247,8 +247,8 @@ def _seed_facts(s, props) -> list[tuple[str, str]]:
         bits = []
         if isinstance(terr.get("population"), int):
             bits.append(f"{fr_number(terr['population'], 0)} habitants")
-        if terr.get("classe_densite"):
-            bits.append(f"densité {terr['classe_densite']}")
+        if terr.get("classe_densite"):  # the Insee grid's class: « peu dense », « très peu dense »…
+            bits.append(f"territoire {terr['classe_densite']} (grille de densité de l'Insee)")
         if terr.get("profil"):
             bits.append(f"à dominante {terr['profil']}e" if terr["profil"] == "rural" else "à dominante urbaine")
         if bits:

@@ -638,11 +638,19 @@ def _named(label: str, name: object) -> str:
     return name if name.casefold().startswith(label.casefold() + " ") else f"{label} {name}"
 
 
+def _plural(label: str) -> str:
+    """« contrats de ville » for « contrat de ville »; acronyms (TI, CRTE, QPV) are invariable."""
+    head, _, rest = label.partition(" ")
+    if not head or head.upper() == head or head.endswith(("s", "x", "z")):
+        return label
+    return f"{head}s" + (f" {rest}" if rest else "")
+
+
 def _segment(ov: ZoneOverlap, rows: dict[str, np.ndarray], label: str, style: str, limit: int = 3) -> str:
     """The text of one layer for one pole (its counted rows, as columns)."""
     if style == "count":
         n = len(set(rows["zone_code"]))
-        return f"{n} {label}"
+        return f"{n} {_plural(label) if n > 1 else label}"
     if style == "communes":
         member = rows["shared_communes"].astype(float)
         n = int(np.where(np.isnan(member), 1, member).sum())  # a site seen as a point is one commune
@@ -650,7 +658,8 @@ def _segment(ov: ZoneOverlap, rows: dict[str, np.ndarray], label: str, style: st
     unit = " de la population" if ov.options.weight == "population" else ""
     named = [f"{_named(label, name)} ({_pct(s)}{unit})" for name, s in zip(rows["zone_name"], rows["share_of_pole"])]
     if len(named) > limit:
-        named = named[:limit] + [f"et {len(named) - limit} autre{'s' if len(named) - limit > 1 else ''} {label}"]
+        more = len(named) - limit
+        named = named[:limit] + [f"et {more} autre{'s' if more > 1 else ''} {_plural(label) if more > 1 else label}"]
     return ", ".join(named)
 
 

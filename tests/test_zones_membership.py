@@ -331,6 +331,16 @@ def test_programme_summary_one_line_per_pole(poles, cat):
                     "ZZ Deux et Trois (67\u00a0% de la population), et 2 autres ZZ, 1 commune site")
 
 
+@pytest.mark.parametrize(("label", "plural"), [("contrat de ruralité", "contrats de ruralité"),
+                                               ("contrat de ville", "contrats de ville"), ("TI", "TI"),
+                                               ("CRTE", "CRTE"), ("QPV", "QPV"), ("site", "sites"), ("PNR", "PNR")])
+def test_programme_labels_agree_in_number(label, plural):
+    """« et 5 autres contrats de ruralité », « 2 sites »; acronyms are invariable in French."""
+    from ptce_geo.zones import _plural
+
+    assert _plural(label) == plural
+
+
 def test_relations_have_french_labels():
     assert RELATION_LABELS == {"coincides": "Confondus", "pole_inside_zone": "Pôle inclus dans la zone",
                                "zone_inside_pole": "Zone incluse dans le pôle", "straddles": "Chevauchement",
