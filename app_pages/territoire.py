@@ -222,8 +222,11 @@ def show_territory(index: TerritoryIndex, level: str, code: str) -> None:
                          "Surface en commun (km²)": st.column_config.NumberColumn("km² en commun", width=120),
                          "Habitants en commun": st.column_config.NumberColumn(width=140),
                      })
+        tiny = ((table["share_of_unit"] > 0) & (table["share_of_unit"] < 0.0005)).any()
         st.caption(f"Parts mesurées en {noun}. Un pôle peut déborder du territoire (part du pôle inférieure à "
-                   "100 %) ; plusieurs pôles peuvent se superposer.")
+                   "100 %) ; plusieurs pôles peuvent se superposer."
+                   + (" « 0,0 % » : une part qui n'est pas nulle, mais inférieure à 0,05 % (un petit pôle dans un "
+                      "grand territoire)." if tiny else ""))
         near = None
     else:
         near = nearest(level, code)
@@ -240,7 +243,8 @@ def show_territory(index: TerritoryIndex, level: str, code: str) -> None:
             st.caption("Distance mesurée sur l'ellipsoïde entre le contour du territoire et celui du pôle "
                        "(« limitrophe » : les contours se touchent).")
     _map(card, layer, unit, level, table, near)
-    downloads.territory(card, level, code, communes=members)
+    if len(table):  # no pole acting here: nothing to take away
+        downloads.territory(card, level, code, communes=members)
 
 
 def _map(card, layer, unit, level: str, table: pd.DataFrame, near: pd.DataFrame | None) -> None:

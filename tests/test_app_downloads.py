@@ -90,6 +90,10 @@ def test_decoupages_territoire_and_zones_offer_what_they_show(offered):
     assert at.radio(key="terr_choice").value == "departements:40"
     assert names(offered)["Tableur (CSV)"] == "territoire_departements_40_poles_tableur.zip"
     offered.clear()
+    at.text_input(key="terr_query").input("pau").run()  # no pole acts there: nothing to take away
+    no_failure(at)
+    assert at.radio(key="terr_choice").value == "communes:64445" and names(offered) == {}
+    offered.clear()
     at = open_page("Zones de contrat")
     no_failure(at)
     assert names(offered)["GeoJSON"].startswith("ptce_overlaps_")
