@@ -557,12 +557,13 @@ def sidebar_status() -> None:
     env = env_summary()
     try:
         cat = catalogue()
-        st.caption(f"Catalogue : {cat.name}")
     except PtceGeoError as exc:
         st.warning(escape_markdown(exc.fr))
         return
-    if env["miroir"] != "(aucun)":
-        st.caption("Contours lus depuis le miroir configuré (PTCE_GEO_MIRROR).")
+    spec = cat.layers.get("communes")
+    vintage = f", millésime {spec.vintage}" if spec is not None else ""
+    where = ("lus depuis une copie locale" if env["miroir"] != "(aucun)" else "téléchargés des sites officiels")
+    st.caption(f"Contours officiels (IGN, Insee, ANCT){vintage}, {where} : voir la page « Sources ».")
     mine = session_poles()
     if mine is not None:
         st.caption(f"Pôles : vos {mine['n']} pôles importés (page « Mes pôles »), pour cette session.")

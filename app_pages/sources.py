@@ -23,8 +23,11 @@ def page() -> None:
                "réutilisation des cartes et tableaux doit reprendre ces mentions.")
     env = common.env_summary()
     cat = common.catalogue()
-    st.markdown(f"**Catalogue :** {md(cat.name)} ({md(env['catalogue'])})")
-    st.markdown(f"**Miroir des contours (PTCE_GEO_MIRROR) :** {md(env['miroir'])}")
+    with st.expander("Réglages techniques (pour l'administrateur de l'application)"):
+        st.markdown(f"**Catalogue des couches :** {md(cat.name)} ({md(env['catalogue'])})  \n"
+                    f"**Copie locale des contours (PTCE_GEO_MIRROR) :** {md(env['miroir'])}  \n"
+                    f"**Cache (PTCE_GEO_CACHE) :** {md(env['cache'])}  \n"
+                    f"**Fichier des pôles (PTCE_GEO_POLES) :** {md(env['poles'])}")
     try:
         status = layer_status(catalogue=cat).set_index("id")["cached"]
     except PtceGeoError:
