@@ -61,6 +61,7 @@ def _add_commune(code: str, dep: str) -> None:
         chosen.append(code)
     store[dep] = chosen
     st.session_state.pop(f"nouv_communes_{dep}", None)  # the list box of that département starts again from it
+    st.session_state["nouv_dep"] = dep  # and is the one shown: the commune appears in it at once
     st.session_state["nouv_search"] = ""
 
 

@@ -576,9 +576,13 @@ def test_new_perimeter_finds_communes_by_the_search_rules_in_every_departement(a
     assert "2\u00a0communes choisies" in listed and "Tarnos (40)" in listed and "Saint-Jean-de-Luz (64)" in listed
     levels = at.dataframe[0].value.set_index("Échelon")
     assert levels.loc["Communes", "Unités comptées"] == 2 and levels.loc["Départements", "Unités comptées"] == 2
-    at.selectbox(key="nouv_dep").set_value("64").run()
-    assert at.multiselect(key="nouv_communes_64").value == [code]  # shown in its département's list
+    # its département's list is the one shown, with the commune in it
+    assert at.selectbox(key="nouv_dep").value == "64" and at.multiselect(key="nouv_communes_64").value == [code]
     assert not at.warning  # no « default value also set through the Session State API »
+    at.selectbox(key="nouv_dep").set_value("40").run()
+    assert at.multiselect(key="nouv_communes_40").value == ["40312"]  # Tarnos kept in the Landes'
+    at.selectbox(key="nouv_dep").set_value("64").run()
+    assert at.multiselect(key="nouv_communes_64").value == [code]
     at.button(key="nouv_clear").click().run()
     no_failure(at)
     assert at.multiselect(key="nouv_communes_64").value == []
