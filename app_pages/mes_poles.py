@@ -16,17 +16,20 @@ from ptce_geo.fmt import fr_count
 from ptce_geo.polelist import is_csv_source, read_poles_csv
 from ptce_geo.uploads import MAX_UPLOAD_BYTES
 
-from . import common
+from . import common, places
+from .carte import NATIONAL_BOUNDS
 from .present import fr_table, md, summary_table
 
 #: a small example list: three ways of giving a perimeter
-TEMPLATE = ("id,nom,communes,epci,departements,qpv,confiance,type_pole\n"
-            "pole-1,Pôle du Seignanx,,244000659,,,haute,multi-activités\n"
-            "pole-2,Annonay et Boulieu-lès-Annonay,07010;07042,,,,moyenne,filière\n"
-            "pole-3,Quartier des Grésilles (Dijon),,,,QP021004,moyenne,\n")
+TEMPLATE = ("id;nom;communes;epci;departements;qpv;confiance;type_pole\n"
+            "pole-1;Pôle du Seignanx;;244000659;;;haute;multi-activités\n"
+            "pole-2;Annonay et Boulieu-lès-Annonay;07010, 07041;;;;moyenne;filière\n"
+            "pole-3;Quartier des Grésilles (Dijon);;;;QP021004;moyenne;\n")
 #: largest file accepted (bytes): the uploader's own cap, as on every page
 MAX_BYTES = MAX_UPLOAD_BYTES
 _GEN = "_mes_upload_gen"
+#: the map's width at 1400 px (place names are chosen for it)
+MAP_WIDTH_PX = 920
 
 
 def _read(digest: str, data: bytes, filename: str) -> tuple[int, list[str]]:
@@ -50,7 +53,8 @@ def _back() -> None:
 def page() -> None:
     st.title("Mes pôles")
     st.caption("Importez votre propre liste de pôles : un tableau CSV (une ligne par pôle : `id`, `nom`, et les "
-               "codes des communes, EPCI, départements ou QPV séparés par des points-virgules) ou un fichier "
+               "codes des communes, EPCI, départements ou QPV séparés par des virgules ; colonnes séparées par des "
+               "points-virgules, comme les enregistre un tableur en français) ou un fichier "
                "GeoJSON de périmètres. Toutes les pages montrent alors vos pôles, pour cette session seulement ; "
                "le fichier des pôles de l'application n'est pas modifié.")
     st.download_button("Télécharger un modèle de tableau (CSV)", TEMPLATE.encode("utf-8-sig"),
@@ -92,11 +96,17 @@ def page() -> None:
     card = common.scorecard()
     disp = common.poles_display()
     def build():
-        m = maps.new_map(bounds=maps.bounds_of(disp.geometry) if len(disp) else None, tiles=common.tiles())
+        bounds = maps.bounds_of(disp.geometry) if len(disp) else None
+        m = maps.new_map(bounds=bounds, tiles=common.tiles())
+        # where the poles are: the départements and the names of places (small poles far apart are
+        # specks on an empty map otherwise)
+        maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
+                          colour="#444444", weight=0.8, tolerance=0.01, label="Département")
+        places.add_place_labels(m, bounds or NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
         maps.add_poles(m, disp, name="Mes pôles", tolerance=0.0)
         maps.typology_legend(m, present=set(disp["typology"].dropna()) or None,
                              low_confidence="confidence" in disp and disp["confidence"].eq("faible").any())
-        maps.add_attribution(m, common.data_attribution(["communes"]))
+        maps.add_attribution(m, common.data_attribution(["communes", "departements"]))
         return maps.finish(m)
 
     common.show_map(build, key="mes_map", spec=("mes-poles",))

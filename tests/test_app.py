@@ -823,6 +823,26 @@ def _features_on_map(args: dict) -> int:
     return unescape_js(args["script"]).count('"selected": ')
 
 
+def test_the_template_opens_in_columns_in_a_french_spreadsheet_and_reads_back(app_env):
+    """Columns separated by « ; » (what a French spreadsheet splits on), codes in a cell by « , »:
+    every row has the header's 8 cells, and the list reads back as its three poles."""
+    import csv
+
+    from app_pages.mes_poles import TEMPLATE
+    from ptce_geo.perimeters import read_perimeters
+
+    rows = list(csv.reader(io.StringIO(TEMPLATE), delimiter=";"))
+    assert {len(r) for r in rows} == {8} and rows[0][:3] == ["id", "nom", "communes"]
+    poles = read_perimeters(TEMPLATE.encode("utf-8-sig")).set_index("id")
+    assert list(poles.index) == ["pole-1", "pole-2", "pole-3"]
+    assert poles.loc["pole-2", "communes"] == ("07010", "07041")
+    names = layer("communes").set_index("code")["nom"]
+    assert "pole-2;Annonay et Boulieu-lès-Annonay;" in TEMPLATE  # the codes are the communes the name gives
+    assert [names[c] for c in poles.loc["pole-2", "communes"]] == ["Annonay", "Boulieu-lès-Annonay"]
+    assert len(poles.loc["pole-1", "communes"]) == (layer("communes")["epci"] == "244000659").sum()
+    assert poles.attrs["csv_report"] == []
+
+
 def test_mes_poles_upload_of_fifty_poles_shows_them_on_every_page(app_env, mirror_dir):
     import pandas as pd
 
