@@ -384,9 +384,9 @@ def page() -> None:
         st.session_state[POLE_KEY] = NONE
     cat = common.catalogue()
     choices = context_choices(cat)
-    c1, c2, c3 = st.columns([2, 3, 1])
+    c1, c2, c3 = st.columns([2, 3, 1.3])  # « Sièges » whole at 1024 px too
     selected = c1.selectbox("Pôle", [NONE, *ids], key=POLE_KEY, filter_mode="contains",
-                            format_func=lambda i: "— aucun (vue de la France entière) —" if i == NONE else names.get(i, i))
+                            format_func=lambda i: "— France entière —" if i == NONE else names.get(i, i))
     default = [k for k in ("departements",) if k in choices]
     chosen = c2.multiselect("Couches de contexte", list(choices), default=default,
                             format_func=lambda k: choices[k][0], key="carte_context", placeholder="Aucune couche",
