@@ -94,15 +94,15 @@ def _zone_columns() -> dict:
 
     col = st.column_config
     return {  # 927 px in all: the 940 px of the main column at 1400 px, less a vertical scroll bar
-        "Pôle": col.TextColumn(width=140), "Code de la zone": col.TextColumn("Code", width=62),
-        "Zone": col.TextColumn(width=118),
-        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=84, help=METRIC_HELP["share_of_pole"]),
-        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=98,
+        "Pôle": col.TextColumn(width=150), "Zone": col.TextColumn(width=150),
+        "Relation": col.TextColumn(width=160),
+        "Part du pôle dans la zone": col.NumberColumn("Part du pôle", width=86, help=METRIC_HELP["share_of_pole"]),
+        "Part de la zone dans le pôle": col.NumberColumn("Part de la zone", width=100,
                                                          help="La part de la zone située dans le pôle."),
-        "IoU": col.NumberColumn("Recouvrement", width=92, help=METRIC_HELP["best_iou"]),
-        "Relation": col.TextColumn(width=165),
-        "Surface commune (km²)": col.NumberColumn("km² communs", width=88, help="Surface commune au pôle et à la zone."),
-        "Calcul": col.TextColumn(width=80, help="« communes » : pôle et zone comparés sur les communes qu'ils ont "
+        "IoU": col.NumberColumn("IoU", width=56, help="Indice de recouvrement. " + METRIC_HELP["best_iou"]),
+        "Surface commune (km²)": col.NumberColumn("km²", width=62, help="Surface commune au pôle et à la zone."),
+        "Code de la zone": col.TextColumn("Code", width=84),
+        "Calcul": col.TextColumn(width=79, help="« communes » : pôle et zone comparés sur les communes qu'ils ont "
                                                 "en commun (parts exactes) ; « contours » : intersection des contours."),
     }
 

@@ -122,12 +122,14 @@ def _zones_source(options: Options) -> ZoneOverlap | None:
 
 
 def _table(t: pd.DataFrame, names: dict) -> pd.DataFrame:
+    # the relation first, then the shares it comes from: « Pôle inclus dans la zone » reads with its
+    # « Part du pôle » of 100 %, before the small share of a large zone and its small IoU
     return pd.DataFrame({
-        "Pôle": t["pole_id"].map(names).fillna(t["pole_id"]), "Code de la zone": t["zone_code"],
-        "Zone": t["zone_name"], "Part du pôle dans la zone": t["share_of_pole"],
-        "Part de la zone dans le pôle": t["share_of_zone"], "IoU": t["iou"],
+        "Pôle": t["pole_id"].map(names).fillna(t["pole_id"]), "Zone": t["zone_name"],
         "Relation": t["relation"].map(RELATION_LABELS).fillna(t["relation"]),
-        "Surface commune (km²)": t["overlap_km2"],
+        "Part du pôle dans la zone": t["share_of_pole"],
+        "Part de la zone dans le pôle": t["share_of_zone"], "IoU": t["iou"],
+        "Surface commune (km²)": t["overlap_km2"], "Code de la zone": t["zone_code"],
         "Calcul": t["method"].map(METHOD_LABELS).fillna(t["method"]),
         "_pole": t["pole_id"], "_relation": t["relation"],
     })
