@@ -204,8 +204,12 @@ def render_card(b: Scorecard, pole_id: str) -> None:
         st.markdown(f"**Zone d'emploi dominante :** {md(s['dominant_zones_emploi'])} "
                     f"({fr_pct(s['dominant_zones_emploi_share'])} du pôle)")
     if "best_ze_name" in s and isinstance(s["best_ze_name"], str):
+        # a small pole wholly in a large zone: 100 % of the pole, a small index (the zone is much larger)
+        small = (s.get("dominant_zones_emploi") == s["best_ze_name"] and s["best_ze_iou"] < 0.5
+                 and s.get("dominant_zones_emploi_share", 0) >= 0.5)
         st.markdown(f"**Zone d'emploi la mieux ajustée :** {md(s['best_ze_name'])} — indice de recouvrement "
-                    f"{fr_number(s['best_ze_iou'], 2)}",
+                    f"{fr_number(s['best_ze_iou'], 2)}"
+                    + (" (faible : le pôle n'occupe qu'une petite partie de la zone)" if small else ""),
                     help=METRIC_HELP["best_iou"])
     for prefix, label, none in (("bv", "Bassin de vie le mieux ajusté", "aucun"),
                                 ("aav", "Aire d'attraction la mieux ajustée",

@@ -327,6 +327,9 @@ def test_pole_card_scorecard(app_env, mirror_dir):
                      "Quartiers prioritaires", "Découpage par échelon"):
         assert expected in text, expected
     assert "IoU" not in text and "(s)" not in text
+    # the Seignanx is wholly in the zone d'emploi of Bayonne, and a small part of it: both are said
+    assert "Zone d'emploi dominante :** Bayonne (100,0\u00a0% du pôle)" in text
+    assert "(faible : le pôle n'occupe qu'une petite partie de la zone)" in text
     # levels in rows, four short columns: nothing cut at 1400 px
     levels = at.table[0].value.set_index("Échelon")
     assert list(levels.index) == ["Communes", "EPCI", "Départements", "Régions", "Zones d'emploi"]
