@@ -428,7 +428,8 @@ def page() -> None:
         return maps.finish(m)
 
     hidden = [choices[k][0] for k in chosen if not choices[k][2] and pole is None]
-    col_map, col_card = st.columns([5, 3])
+    # side by side; below 1180 px of window, the card under the map (french.CSS: « stack_ » containers)
+    col_map, col_card = st.container(key="stack_carte").columns([5, 3])
     with col_map:
         common.show_map(build, key=MAP_KEY, returned=["last_active_drawing", "last_object_clicked"],
                         on_change=_on_click, spec=("carte", pole, tuple(chosen), show_seats, tuple(disp["id"])))

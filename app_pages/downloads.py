@@ -48,7 +48,7 @@ def deferred(make: Callable[[], bytes], what: str) -> Callable[[], bytes]:
 
 def _buttons(name: str, build: Callable[[], Dataset], *, key: str, label: str) -> None:
     st.markdown(f"**{label}**")
-    cols = st.columns(len(BUTTONS))
+    cols = st.container(key=f"pairs_{key}").columns(len(BUTTONS))  # two by two in a narrow window
     for col, (text, fmt, dialect, help_text) in zip(cols, BUTTONS):
         filename = _FILE_NAMES[(fmt, dialect)].format(name)
         data = deferred(lambda fmt=fmt, dialect=dialect: dataset_bytes(build(), fmt=fmt, dialect=dialect)[0],

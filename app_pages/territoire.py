@@ -184,7 +184,8 @@ def show_territory(index: TerritoryIndex, level: str, code: str) -> None:
                 c2.button("Voir ce territoire", key=f"terr_parent_{parent}", on_click=go_to,
                           args=(parent, parent_code))
     area_km2 = float(unit["area_m2"].iloc[0]) / 1e6 if len(unit) and "area_m2" in unit else float("nan")
-    m1, m2, m3 = st.columns([1, 1.6, 1])  # the middle label, « Part de la population couverte… », is long
+    # the middle label, « Part de la population couverte… », is long; two by two in a narrow window
+    m1, m2, m3 = st.container(key="pairs_terr_metrics").columns([1, 1.6, 1])
     m1.metric("Pôles qui agissent ici", fr_int(len(table)))
     if len(table):
         covered = territory_coverage(card, communes, members)
