@@ -473,21 +473,23 @@ def _tables(b: Scorecard, counted: list[str]) -> None:
     st.dataframe(fr_table(national, {"Surface totale (km²)": "int"}), hide_index=True)
     noun, _ = state.measure_words()
     qpv_column, qpv_phrase = qpv_words(b.catalogue)
-    widths = {"Communes": 78, "EPCI": 50, "Départements": 100, "Régions": 66}
+    widths = {"Communes": 78, "EPCI": 50, "Départements": 56, "Régions": 56}
+    short = {"Départements": "Dép.", "Régions": "Rég."}  # the poles' names wider (the help names them in full)
     st.dataframe(fr_table(table, {"Surface (km²)": "num1"}), hide_index=True, width="stretch", column_config={
         # 928 px in all: the table's 938 px at 1400 px wide (an expired QPV list's column, « QPV 2015 »,
         # takes 25 px from the poles' names)
-        "Pôle": st.column_config.TextColumn(width=190 if qpv_column == "QPV" else 165),
-        "Typologie": st.column_config.TextColumn(width=125),
+        "Pôle": st.column_config.TextColumn(width=225 if qpv_column == "QPV" else 200),
+        "Typologie": st.column_config.TextColumn(width=140),
         "Surface (km²)": st.column_config.NumberColumn("km²", width=70, help="Surface du périmètre du pôle."),
         "Confiance": st.column_config.TextColumn(width=84, help="Fiabilité du périmètre : haute, moyenne ou "
                                                                "faible (déduit ou non documenté)."),
         "Zone d'emploi la mieux ajustée": st.column_config.TextColumn(
-            "ZE ajustée", width=120,
+            "ZE ajustée", width=124,
             help="La zone d'emploi dont les contours ressemblent le plus à ceux du pôle. " + METRIC_HELP["best_iou"]),
         qpv_column: st.column_config.NumberColumn(width=45 if qpv_column == "QPV" else 70,
                                                   help=f"{qpv_phrase} touchés par le pôle."),
         **{LEVEL_LABELS[k]: st.column_config.NumberColumn(
-            width=widths[LEVEL_LABELS[k]], help=f"{touched} : au moins 1 % du pôle (en {noun}), ou entièrement dans le pôle.")
+            short.get(LEVEL_LABELS[k]), width=widths[LEVEL_LABELS[k]],
+            help=f"{touched} : au moins 1 % du pôle (en {noun}), ou entièrement dans le pôle.")
            for k, touched in TOUCHED.items() if LEVEL_LABELS[k] in table},
     })

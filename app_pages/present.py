@@ -333,5 +333,8 @@ def national_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
     t = summary.assign(_t=summary["typology"].map(lambda v: TYPOLOGY_LABELS.get(v, "non calculée")))
     g = t.groupby("_t", sort=False).agg(poles=("pole_id", "size"), area=("area_km2", "sum"))
+    # from the narrowest perimeters to the widest (one commune … inter-régional), then the others
+    rank = {label: i for i, label in enumerate(TYPOLOGY_LABELS.values())}
+    g = g.iloc[sorted(range(len(g)), key=lambda i: rank.get(g.index[i], len(rank)))]
     return pd.DataFrame({"Typologie": g.index, "Pôles": g["poles"].to_numpy(),
                          "Surface totale (km²)": g["area"].round(0).to_numpy()})

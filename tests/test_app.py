@@ -918,3 +918,14 @@ def test_mes_poles_refuses_a_bad_file_and_keeps_the_poles(app_env):
     assert "colonne « id »" in at.error[0].value
     at.sidebar.radio[0].set_value("Carte des pôles").run()
     assert _features_on_map(maps_of(at)[0]) == 5  # the five poles of the test poles file
+
+
+def test_the_national_summary_goes_from_the_narrowest_perimeters_to_the_widest():
+    from app_pages.present import national_summary
+
+    summary = pd.DataFrame({"pole_id": list("abcdefg"), "area_km2": [10.0, 2.0, 3.0, 100.0, 40.0, 1.0, 5.0],
+                            "typology": ["inter-EPCI", "commune", "intra-EPCI", "inter-régional", "inter-EPCI",
+                                         "commune", None]})
+    t = national_summary(summary)
+    assert list(t["Typologie"]) == ["Une seule commune", "Intra-EPCI", "Inter-EPCI", "Inter-régional", "non calculée"]
+    assert list(t["Pôles"]) == [2, 1, 2, 1, 1] and list(t["Surface totale (km²)"]) == [3, 3, 50, 100, 5]
