@@ -20,18 +20,34 @@ PARTIAL_COVERAGE = {"ept": "les établissements publics territoriaux ne couvrent
 
 
 def bar_chart_spec(labels: list[str], shares: list[float], texts: list[str]) -> dict:
-    """A horizontal bar chart of shares (0-100), axis and tooltips in French."""
+    """A horizontal bar chart of shares (0-100), axis, tooltips and screen-reader texts in French.
+
+    The chart's data, which its « Afficher les données » button shows as a table, holds French
+    texts only (rank, unit, share written « 30,4 % », no index column); the bar lengths (30.382)
+    are in the specification, read by rank.
+    """
+    import json
+
+    import pyarrow as pa
+
+    parts = [round(100 * s, 3) for s in shares]
+    rows = pa.table({"Rang": pa.array(range(1, len(parts) + 1), pa.int32()), "Unité": pa.array(labels, pa.string()),
+                     "Part du pôle": pa.array(texts, pa.string())})
     return {
-        "data": {"values": [{"Unité": u, "part": round(100 * s, 3), "Part du pôle": t}
-                            for u, s, t in zip(labels, shares, texts)]},
+        "description": "Diagramme en barres : la part du pôle dans chaque unité",
+        "data": {"values": rows},
+        "transform": [{"calculate": f"{json.dumps(parts)}[datum['Rang'] - 1]", "as": "part"},
+                      {"calculate": "datum['Unité'] + ' : ' + datum['Part du pôle']", "as": "Description"}],
         "mark": {"type": "bar", "color": "#4E79A7"},
         "height": {"step": 22},
         "encoding": {
             "y": {"field": "Unité", "type": "nominal", "sort": "-x", "title": None,
-                  "axis": {"labelLimit": 220, "labelOverlap": False}},
+                  "axis": {"labelLimit": 220, "labelOverlap": False,
+                           "description": "Axe vertical : les unités, de la plus grande part à la plus petite"}},
             "x": {"field": "part", "type": "quantitative", "title": "Part du pôle (%)",
-                  "axis": {"format": "d", "tickMinStep": 1}},
+                  "axis": {"format": "d", "tickMinStep": 1, "description": "Axe horizontal : part du pôle, en %"}},
             "tooltip": [{"field": "Unité", "type": "nominal"}, {"field": "Part du pôle", "type": "nominal"}],
+            "description": {"field": "Description", "type": "nominal"},
         },
     }
 
@@ -68,7 +84,7 @@ def page() -> None:
                 f"{md(LEVEL_LABELS.get(level, level))} »" + (f" : {where}" if where else ".")
                 + " Choisissez un autre échelon.")
         return
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2, m3, m4 = st.container(key="pairs_dec_metrics").columns(4)  # two by two in a narrow window
     m1.metric("Unités comptées", fr_int(card["n_units"]), help=METRIC_HELP["n_units"])
     m2.metric("Fragments écartés", fr_int(card["n_slivers"]), help=METRIC_HELP["n_slivers"])
     m3.metric("Nombre effectif d'unités", fr_number(card["effective_units"], 1), help=METRIC_HELP["effective_units"])
@@ -80,16 +96,18 @@ def page() -> None:
         "Surface (km²)": pieces["area_m2"] / 1e6,
         "Retenue": pieces["kept"].astype(bool),
     })
-    left, right = st.columns([6, 5])
+    left, right = st.container(key="stack_dec").columns([6, 5])  # the map under the table in a narrow window
     with left:
         st.markdown(f"**Morceaux du pôle — {md(label)}** ({fr_count(len(table), 'morceau', 'morceaux')} ; "
                     f"parts en {noun})")
         st.dataframe(fr_table(table, {"Part du pôle": "pct", "Part de l'unité": "pct", "Surface (km²)": "num1"}),
                      hide_index=True, width="stretch", height=360 if len(table) > 9 else "auto", column_config={
-                         "Unité": st.column_config.TextColumn(width=150),
-                         "Part du pôle": st.column_config.NumberColumn(width=86, help=METRIC_HELP["share_of_pole"]),
+                         # 488 px in all: the left column's 500 px at 1400 px wide
+                         "Unité": st.column_config.TextColumn(width=180),
+                         "Part du pôle": st.column_config.NumberColumn(width=84, help=METRIC_HELP["share_of_pole"]),
                          "Part de l'unité": st.column_config.NumberColumn(width=96, help=METRIC_HELP["share_of_unit"]),
-                         "Surface (km²)": st.column_config.NumberColumn(width=96),
+                         "Surface (km²)": st.column_config.NumberColumn("km²", width=62,
+                                                                        help="Surface du morceau (km²)."),
                          "Retenue": st.column_config.CheckboxColumn(
                              width=66, help="Décochée : fragment de moins de 1 % du pôle, signalé mais pas compté."),
                      })

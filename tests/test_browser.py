@@ -597,3 +597,119 @@ def test_interaction_times_are_printed(served_app, app_env_vars, tmp_path):
     (ARTIFACTS / "timings.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n" + "\n".join(lines) + f"\n(cibles : 1 s à chaud, 2 s pour la première carte ; {os.cpu_count()} cœurs)")
     assert len(times) == 7
+
+
+def test_table_menus_search_and_chart_toolbar_in_french(served_app):
+    """On « Découpages »: a table's column menu, its « Statistiques » and « Format » submenus, its
+    search bar and the bar chart's toolbar show Streamlit's phrases in French (app_pages.french),
+    figures with « 0 (0 %) »; the chart's « Afficher les données » table holds French texts only."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    english = ("Statistics", "Values", "Empty", "Distinct", "Average", "Standard deviation", "25th percentile",
+               "75th percentile", "Median", "Sum", "Automatic", "Localized", "Plain", "Percent",
+               "Scientific", "Accounting", "Duration", "Sort ascending", "Sort descending", "Autosize",
+               "Pin column", "Hide column", "Copy column name", "Dataframe column menu", "Type to search",
+               "Previous Result", "Next Result", "Close Search", "results", "Show data", "Download as PNG",
+               "Copy Vega-Lite spec", "Help", "Link to heading", "Selected values", "Vega visualization")
+    seen: list[tuple[str, str]] = []
+
+    def collect(step: str) -> None:
+        seen.extend((step, t) for _, t in uiscan.visible_texts(page))
+
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = _new_page(browser)
+            page.goto(served_app + "/?page=decoupages&pole=sud-aquitain&echelon=communes",
+                      wait_until="domcontentloaded")
+            main = page.locator('[data-testid="stMain"]')
+            table = main.locator('[data-testid="stDataFrame"]').first
+            table.wait_for(state="visible", timeout=400_000)  # a fresh cache: the layers are prepared first
+            main.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=60_000)
+            uiscan.wait_idle(page)
+            table.scroll_into_view_if_needed()
+            box = table.bounding_box()
+            # the column menu of the first numeric column: its header's menu button, found along the header row
+            menu = page.locator('[data-testid="stDataFrameColumnMenu"]')
+            for dx in range(20, int(box["width"]) - 4, 10):
+                page.mouse.click(box["x"] + dx, box["y"] + 18)
+                try:
+                    menu.wait_for(state="visible", timeout=300)
+                except Exception:
+                    continue
+                if menu.get_by_role("menuitem").filter(has_text="Format").count():
+                    break
+                page.keyboard.press("Escape")
+                menu.wait_for(state="hidden", timeout=2000)
+            assert menu.is_visible(), "no column menu with « Format » opened"
+            assert page.get_by_role("menu", name="Menu de la colonne").is_visible()
+            assert menu.get_by_role("button", name="Copier le nom de la colonne").count() == 1
+            for item in ("Trier par ordre croissant", "Statistiques", "Format", "Largeur automatique",
+                         "Épingler la colonne", "Masquer la colonne"):
+                assert menu.get_by_role("menuitem").filter(has_text=item).count() == 1, item
+            collect("menu de colonne")
+            menu.get_by_role("menuitem").filter(has_text="Statistiques").hover()
+            stats = page.locator('[data-testid="stDataFrameStatisticsMenu"]')
+            stats.get_by_text("Écart type", exact=True).wait_for(timeout=5000)
+            stats_text = stats.inner_text()
+            for word in ("Valeurs", "Vides", "Distinctes", "Moyenne", "Minimum", "1er quartile", "Médiane",
+                         "3e quartile", "Maximum", "Somme", "0 (0\u00a0%)"):
+                assert word in stats_text, (word, stats_text)
+            assert not re.search(r"\d%", stats_text) and not uiscan._DECIMAL.search(stats_text), stats_text
+            collect("statistiques")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "menu-statistiques.png"))
+            menu.get_by_role("menuitem").filter(has_text="Format").hover()
+            formats = page.locator('[data-testid="stDataFrameColumnFormattingMenu"]')
+            formats.get_by_role("menuitem").filter(has_text="Automatique").wait_for(timeout=5000)
+            formats_text = formats.inner_text()
+            for word in ("Selon la langue du navigateur", "Brut", "Dollar", "Pourcentage", "Scientifique",
+                         "Comptable", "Durée"):
+                assert word in formats_text, (word, formats_text)
+            collect("format")
+            page.screenshot(path=str(ARTIFACTS / "menu-format.png"))
+            page.keyboard.press("Escape")
+            page.mouse.click(5, 5)
+            menu.wait_for(state="hidden", timeout=5000)
+            # the table's search bar
+            table.hover()
+            table.locator('[data-testid="stElementToolbarButton"] button[aria-label="Rechercher"]').click()
+            page.get_by_text("Tapez pour rechercher", exact=True).wait_for(timeout=5000)
+            collect("recherche")
+            page.keyboard.type("zzqx")
+            page.locator(".gdg-search-status").get_by_text("Aucun résultat", exact=True).wait_for(timeout=5000)
+            collect("recherche sans résultat")
+            page.keyboard.press("Escape")
+            # the bar chart's toolbar, and its data shown as a table
+            box_of_chart = main.locator('[data-testid="stElementContainer"]').filter(
+                has=page.locator('[data-testid="stVegaLiteChart"]')).first
+            box_of_chart.evaluate("e => e.setAttribute('data-ptce-test', 'bar-chart')")
+            box_of_chart = page.locator('[data-ptce-test="bar-chart"]')
+            box_of_chart.scroll_into_view_if_needed()
+            box_of_chart.hover()
+            show = box_of_chart.get_by_role("button", name="Afficher les données")
+            show.hover()
+            assert box_of_chart.get_by_role("button", name="Télécharger l'image (PNG)").count() == 1
+            page.get_by_text("Afficher les données", exact=True).first.wait_for(timeout=5000)  # its tooltip
+            collect("barre d'outils du graphique")
+            show.click()
+            shown = box_of_chart.locator('[data-testid="stDataFrame"]')
+            shown.wait_for(state="visible", timeout=10_000)
+            uiscan.wait_idle(page)
+            headers, cells = shown.evaluate("d => [Array.from(d.querySelectorAll('th')).map(t => t.textContent), "
+                                            "Array.from(d.querySelectorAll('td')).map(t => t.textContent)]")
+            assert headers == ["Rang", "Unité", "Part du pôle"], headers  # no index, no raw figure
+            assert cells and not [c for c in cells if uiscan._DECIMAL.search(c)], cells
+            assert any(c.endswith("\u00a0%") for c in cells), cells
+            collect("données du graphique")
+            labels = page.evaluate("() => Array.from(document.querySelectorAll('[aria-label], [title]'))"
+                                   ".flatMap(e => [e.getAttribute('aria-label'), e.getAttribute('title')])")
+            assert "Lien vers ce titre" in labels and "Link to heading" not in labels
+        finally:
+            browser.close()
+    hits = sorted({(phrase, text[:120]) for step, text in seen for phrase in english
+                   if re.search(r"(?<![\w])" + re.escape(phrase) + r"(?![\w])", text)})
+    assert not hits, hits
+    assert not uiscan.english_hits(seen), uiscan.english_hits(seen)[:10]
