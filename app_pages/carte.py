@@ -129,7 +129,7 @@ def add_context(m, chosen: list[str], choices: dict, bounds, *, collapsed: bool 
         drawn.append(lid)
         legend.append((label, colour, "dash" if zones else "line"))
     if legend:
-        maps.add_legend(m, "Couches de contexte", legend, collapsed=collapsed)
+        maps.add_legend(m, "Légende des couches", legend, collapsed=collapsed)
     return drawn
 
 
