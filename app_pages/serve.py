@@ -27,12 +27,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import importlib
 import importlib.util
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +194,48 @@ def prepare() -> int:
     return 0
 
 
+#: seconds between the server's start and the imports of :func:`preimport_app` (which hold Python's
+#: lock while the server starts otherwise: its first answer came 0.4 s later)
+PREIMPORT_DELAY_S = 0.5
+#: the modules the app's script imports (``app.py``), and Streamlit's table of emojis, which
+#: ``st.set_page_config`` reads for the page's icon (a third of a second of compiling on 2 cores),
+#: loaded before a visitor asks for a page
+APP_MODULES = ("app_pages.carte", "app_pages.common", "app_pages.decoupages", "app_pages.french",
+               "app_pages.mes_poles", "app_pages.nouveau", "app_pages.sources", "app_pages.state",
+               "app_pages.territoire", "app_pages.zones_contrat", "streamlit.emojis")
+
+
+def preimport_app(*, delay: float = PREIMPORT_DELAY_S) -> threading.Thread:
+    """Import the app's modules, and install Leaflet's files, in a thread while the server starts
+    (an unprepared cache).
+
+    With a prepared cache the app's script is run once before the server listens
+    (:func:`warm`); without, the first visitor's script run imported them (geopandas, folium,
+    the library: about a second on 2 cores shared with the preparing process) after the
+    browser had connected, which kept the page white. Python's import lock makes a script
+    run that imports them meanwhile wait for them, not import them twice.
+    """
+    def run() -> None:
+        t0 = time.perf_counter()
+        for name in APP_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the script run imports it again and shows the failure
+                logger.exception("ptce_geo: importing %s beforehand failed", name)
+                return
+        try:  # Leaflet's files into static/vendor, folium pointed there (0.6 s: the first run's first step)
+            with _quiet(BARE_MODE_LOGGER):
+                importlib.import_module("app_pages.common").setup_assets()
+        except Exception:  # noqa: BLE001 - the script run does it again and says what fails
+            logger.exception("ptce_geo: installing Leaflet's files beforehand failed")
+        logger.info("ptce_geo: the app's modules imported in %.1f s", time.perf_counter() - t0)
+
+    thread = threading.Timer(delay, run)  # the server opens first: its start is not slowed
+    thread.name, thread.daemon = "ptce-preimport", True
+    thread.start()
+    return thread
+
+
 def _lower_priority(increment: int = 10) -> None:
     """Lower this process's CPU priority (every thread's: Linux sets it per thread), so that
     on 2 cores the server and the visitor's browser go first; a no-op where not allowed."""
@@ -271,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         ready, why = cache_prepared()
         if not ready:
             shell.install()  # the first page in French, from the settings' cache
+            preimport_app()  # the first visitor's script run then starts with its modules loaded
             if why == NOT_STORED:
                 logger.info("ptce_geo: cache not prepared (%s): serving now while a separate process "
                             "prepares it; the first page shows its progress", why)

@@ -48,8 +48,14 @@ TITLE = "PTCE géo"
 FIRST_RUN_ELEMENTS = ("Radio", "TextInput", "Html", "Selectbox", "Multiselect", "Checkbox", "BidiComponent")
 NOSCRIPT = ("<p>PTCE géo a besoin de JavaScript pour s'afficher : activez JavaScript dans votre "
             "navigateur, puis rechargez la page.</p>")
+#: what the page shows from its first paint until Streamlit draws the app in its place (React
+#: replaces the root's children): on a cold start, while the server prepares the data and the
+#: browser loads Streamlit's code, a visitor reads this instead of a white page
+LOADING = ('<div role="status" style="font-family: \'Source Sans\', \'Source Sans Pro\', sans-serif; '
+           'color: #31333f; text-align: center; padding: 6rem 2rem; font-size: 1.15rem;">'
+           "Chargement de PTCE géo…</div>")
 #: bump when what :func:`shell_html` changes, so that a shell built before is rebuilt
-SHELL_VERSION = 3
+SHELL_VERSION = 4
 #: the folder of the cache that holds the shells (one per Streamlit build)
 FOLDER = "app-shell"
 
@@ -57,6 +63,7 @@ _HTML_TAG = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
 _TITLE = re.compile(r"<title>.*?</title>", re.IGNORECASE | re.DOTALL)
 _NOSCRIPT = re.compile(r"<noscript>.*?</noscript>", re.IGNORECASE | re.DOTALL)
 _HEAD_END = re.compile(r"</head>", re.IGNORECASE)
+_ROOT = re.compile(r'<div id="root">\s*</div>', re.IGNORECASE)
 #: Streamlit's entry bundle, and the modules its page preloads already
 _ENTRY = re.compile(r"""<script\b[^>]*\bsrc=["']\./static/js/([^"']+\.js)["']""", re.IGNORECASE)
 _PRELOADED = re.compile(r"""<link\b[^>]*\bhref=["']\./static/js/([^"']+\.js)["']""", re.IGNORECASE)
@@ -114,7 +121,8 @@ def _local(url: str) -> bool:
 
 def shell_html(index_html: str, *, modules: list[str] | tuple[str, ...] = (),
                assets: list[str] | tuple[str, ...] = ()) -> str:
-    """Streamlit's ``index_html`` with its language, title and ``<noscript>`` text in French.
+    """Streamlit's ``index_html`` with its language, title and ``<noscript>`` text in French, and
+    « Chargement de PTCE géo… » in its root until the app is drawn there.
 
     Parameters
     ----------
@@ -134,6 +142,7 @@ def shell_html(index_html: str, *, modules: list[str] | tuple[str, ...] = (),
     out, n_html = _HTML_TAG.subn(f'<html lang="{LANG}">', index_html, count=1)
     out, n_title = _TITLE.subn(f"<title>{html.escape(TITLE)}</title>", out, count=1)
     out, n_noscript = _NOSCRIPT.subn(f"<noscript>{NOSCRIPT}</noscript>", out, count=1)
+    out = _ROOT.sub(lambda _: f'<div id="root">{LOADING}</div>', out, count=1)  # absent: Streamlit's blank page
     missing = [name for name, n in (("<html>", n_html), ("<title>", n_title), ("<noscript>", n_noscript)) if not n]
     if missing:
         raise ShellError(f"Streamlit's index.html has no {', '.join(missing)}")

@@ -56,7 +56,7 @@ LAUNCHERS = {
 POLYGON = "svg path.leaflet-interactive"
 #: a progress message in the page: Streamlit's spinner, or the app's own words while it computes
 PROGRESS = """() => !!document.querySelector('[data-testid="stSpinner"]')
-  || /Calcul|Préparation|Premiers résultats/.test(document.body.innerText)"""
+  || /Chargement|Calcul|Préparation|Premiers résultats/.test(document.body.innerText)"""
 COLD_TARGET_S = 15.0
 #: the page's own clock: loaded (DOMContentLoaded) and the first paint
 PAGE_TIMES = """() => {

@@ -56,9 +56,15 @@ def test_the_shell_is_streamlits_page_in_french_with_every_file_it_loads():
     assert ours.text["title"] == "PTCE géo" and original.text["title"] == "Streamlit"
     noscript = " ".join(ours.text["noscript"].split())
     assert noscript.startswith("PTCE géo a besoin de JavaScript") and "enable" not in noscript
+    # in the root, until Streamlit draws the app there, a French status instead of a white page
+    status = [t for t in ours.tags if t[0] == "div" and ("role", "status") in t[1]]
+    # (the text of the root and of the status, which hold only it)
+    assert len(status) == 1 and " ".join(ours.text["div"].split()) == "Chargement de PTCE géo…" * 2
+    assert ours.tags[ours.tags.index(status[0]) - 1] == ("div", (("id", "root"),))
+    assert "div" not in original.text  # Streamlit's root is empty
     # every script, link (bundles, preloads, font, icon, stylesheet) and meta is Streamlit's, in its order
     kept = ("script", "link", "meta", "div", "body", "head")
-    assert [t for t in ours.tags if t[0] in kept] == [t for t in original.tags if t[0] in kept]
+    assert [t for t in ours.tags if t[0] in kept and t not in status] == [t for t in original.tags if t[0] in kept]
     assert sum(t == "script" for t, _ in ours.tags) >= 2 and sum(t == "link" for t, _ in ours.tags) > 10
 
 
@@ -181,3 +187,24 @@ def test_the_served_app_sends_the_french_page_and_streamlits_bundles(tmp_path):
     finally:
         served.stop(proc, log)
     assert "first page is served in French" in (tmp_path / "serve.log").read_text()
+
+
+def test_an_unprepared_server_imports_the_apps_modules_before_a_visitor_asks(tmp_path):
+    """``serve.preimport_app`` (an unprepared cache): the app's modules and Streamlit's emoji table
+    loaded, and Leaflet's files installed, in a thread, so that the first visitor's script run draws
+    the page at once instead of importing them after the browser has connected."""
+    import subprocess
+    import sys
+
+    code = ("import sys, logging; logging.basicConfig(level=logging.INFO)\n"
+            "from app_pages import serve\n"
+            "assert 'app_pages.carte' not in sys.modules and 'streamlit.emojis' not in sys.modules\n"
+            "t = serve.preimport_app(); t.join(120)\n"
+            "missing = [m for m in serve.APP_MODULES if m not in sys.modules]\n"
+            "print('missing', missing)\n")
+    env = {k: v for k, v in os.environ.items()}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=served.REPO, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "missing []" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert "the app's modules imported in" in proc.stderr and "failed" not in proc.stderr, proc.stderr[-2000:]
