@@ -51,6 +51,7 @@ LOW_CONFIDENCE_STYLE = {"dashArray": "6 4", "fillOpacity": 0.12}
 LOW_CONFIDENCE_LABEL = "Confiance faible (tirets)"
 _CSS = """<style>
 .leaflet-container { background: #eef1f4; }
+.leaflet-control-attribution { max-width: 380px; }
 .ptce-legend { background: rgba(255,255,255,.92); padding: 5px 9px; border-radius: 4px;
   font: 12px/1.4 sans-serif; box-shadow: 0 0 4px rgba(0,0,0,.3); max-width: 230px; }
 .ptce-legend summary { cursor: pointer; font-weight: bold; }
