@@ -602,6 +602,7 @@ def test_historical_layers_are_marked_in_the_mirror_catalogue_and_exports(real, 
     meta = json.loads((tmp_path / "p.csv.provenance.json").read_text(encoding="utf-8"))
     layers = {layer["id"]: layer for layer in meta["layers"]}
     assert layers["qpv"]["status"] == "historique" and "liste 2015" in layers["qpv"]["notice"]
-    assert layers["contrats_de_ville"]["period"] == "2015-2023"
+    # the period as it was lived: signed for 2015-2020, prolonged to 2023 (the layer's title says 2015-2020)
+    assert layers["contrats_de_ville"]["period"] == "2015-2020, prolongés jusqu'en 2023"
     assert layers["epci"]["status"] == "en vigueur" and "notice" not in layers["epci"]
     assert out.exists()
