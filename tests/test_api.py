@@ -85,3 +85,52 @@ def test_the_fix_the_message_gives_works_and_degrees_without_crs_are_read(mirror
         assert table.loc[0, "n_units"] + table.loc[0, "n_slivers"] == 2
         assert table.loc[0, "dominant_code"] in ("07", "26") and table.loc[0, "border_km"] > 5
     assert tables[0].loc[0, "area_km2"] == pytest.approx(tables[1].loc[0, "area_km2"], rel=1e-6)
+
+
+# ------------------------------------------------------------------ the library without the app
+APP_ONLY = ("streamlit", "streamlit_folium", "folium", "branca", "offlinefolium")
+
+
+def test_the_library_never_imports_the_app_or_its_packages():
+    """No module of the library imports Streamlit (nor the app); folium only inside a function
+    (``ptce_geo.maps``, for notebooks), never at a module's top."""
+    import ast
+    from pathlib import Path
+
+    for path in sorted(Path(pg.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in ("streamlit", "streamlit_folium", "app_pages"), f"{path.name}: imports {name}"
+                if top in ("folium", "branca") and node in tree.body:
+                    pytest.fail(f"{path.name}: imports {name} at the module's top")
+
+
+def test_the_command_line_runs_without_the_apps_packages(mirror_env, tmp_path):
+    """``pip install .`` without the [app] extra has none of them: with each made unimportable,
+    ``import ptce_geo`` loads none and ``ptce-geo scorecard`` computes the poles' table."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(
+        "import sys\nfor name in %r:\n    sys.modules[name] = None  # ImportError on import\n" % (APP_ONLY,))
+    env = dict(os.environ, PYTHONPATH=str(hide))
+    code = ("import sys, ptce_geo\n"
+            f"loaded = [m for m in {APP_ONLY!r} if sys.modules.get(m) is not None]\n"
+            "assert not loaded, loaded\n"
+            "from ptce_geo.cli import main\n"
+            f"sys.exit(main(['scorecard', '-o', {str(tmp_path / 'card.csv')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=Path(pg.__file__).parent.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import pandas as pd
+
+    card = pd.read_csv(tmp_path / "card.csv", dtype={"pole_id": str})
+    assert len(card) == len(pg.load_poles()) and {"typology", "n_epci"} <= set(card.columns)
