@@ -192,8 +192,9 @@ def new_map(*, bounds: Sequence[float] | None = None, tiles: TileConfig | None =
     m.add_child(_FrenchControls())
     if tiles is not None:
         folium.TileLayer(tiles.url, attr=esc(tiles.attribution), name=esc(tiles.name)).add_to(m)
-    if bounds:
-        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(12, 12))
+    if bounds:  # above the legend and the credits, which sit along the map's foot
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding_top_left=(12, 12),
+                     padding_bottom_right=(12, 64))
     else:  # France, moved right of the legends that sit bottom left over the Atlantic
         m.fit_bounds([[41.3, -5.2], [51.1, 9.8]], padding_top_left=(90, 12), padding_bottom_right=(12, 12))
     return m
