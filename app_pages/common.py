@@ -204,6 +204,12 @@ def display_layer(layer_id: str, *, tolerance: float = 0.01) -> gpd.GeoDataFrame
     return _display_layer(data_key(), layer_id, cat[layer_id].vintage, tolerance)
 
 
+def add_departement_outlines(m) -> None:
+    """The départements' outlines on ``m``, for finding one's way on a map of France."""
+    maps.add_outlines(m, display_layer("departements", tolerance=0.01), name="Départements", colour="#444444",
+                      weight=0.8, tolerance=0.01, label="Département")
+
+
 @st.cache_resource(show_spinner="Lecture de vos pôles et calcul de leurs découpages…", max_entries=16)
 def _session_card(dkey: str, digest_: str) -> tuple[int, list[str], Scorecard]:
     """A session's own poles, read and measured in a worker process (user data: see compute.py)."""
@@ -554,7 +560,6 @@ def env_summary() -> dict[str, str]:
 
 def sidebar_status() -> None:
     """Where the data comes from, in a few words (never fails)."""
-    env = env_summary()
     try:
         cat = catalogue()
     except PtceGeoError as exc:
@@ -562,7 +567,7 @@ def sidebar_status() -> None:
         return
     spec = cat.layers.get("communes")
     vintage = f", millésime {spec.vintage}" if spec is not None else ""
-    where = ("lus depuis une copie locale" if env["miroir"] != "(aucun)" else "téléchargés des sites officiels")
+    where = "lus depuis une copie locale" if mirror_base() else "téléchargés des sites officiels"
     st.caption(f"Contours officiels (IGN, Insee, ANCT){vintage}, {where} : voir la page « Sources ».")
     mine = session_poles()
     if mine is not None:

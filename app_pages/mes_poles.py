@@ -100,8 +100,7 @@ def page() -> None:
         m = maps.new_map(bounds=bounds, tiles=common.tiles())
         # where the poles are: the départements and the names of places (small poles far apart are
         # specks on an empty map otherwise)
-        maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
-                          colour="#444444", weight=0.8, tolerance=0.01, label="Département")
+        common.add_departement_outlines(m)
         places.add_place_labels(m, bounds or NATIONAL_BOUNDS, width_px=MAP_WIDTH_PX)
         maps.add_poles(m, disp, name="Mes pôles", tolerance=0.0)
         maps.typology_legend(m, present=set(disp["typology"].dropna()) or None,

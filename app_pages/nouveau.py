@@ -145,8 +145,7 @@ def _draw_mode() -> dict | None:
                "leur réunion forme le périmètre.")
     def build():
         m = maps.new_map(tiles=common.tiles())
-        maps.add_outlines(m, common.display_layer("departements", tolerance=0.01), name="Départements",
-                          colour="#444444", weight=0.8, tolerance=0.01, label="Département")
+        common.add_departement_outlines(m)
         places.add_place_labels(m, NATIONAL_BOUNDS, width_px=DRAW_MAP_WIDTH_PX)  # more names as one zooms in
         maps.add_draw(m)
         maps.add_attribution(m, common.data_attribution(["communes", "departements"]))

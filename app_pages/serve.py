@@ -197,12 +197,20 @@ def prepare() -> int:
 #: seconds between the server's start and the imports of :func:`preimport_app` (which hold Python's
 #: lock while the server starts otherwise: its first answer came 0.4 s later)
 PREIMPORT_DELAY_S = 0.5
-#: the modules the app's script imports (``app.py``), and Streamlit's table of emojis, which
-#: ``st.set_page_config`` reads for the page's icon (a third of a second of compiling on 2 cores),
-#: loaded before a visitor asks for a page
-APP_MODULES = ("app_pages.carte", "app_pages.common", "app_pages.decoupages", "app_pages.french",
-               "app_pages.mes_poles", "app_pages.nouveau", "app_pages.sources", "app_pages.state",
-               "app_pages.territoire", "app_pages.zones_contrat", "streamlit.emojis")
+#: besides the app's own modules: Streamlit's table of emojis, which ``st.set_page_config`` reads
+#: for the page's icon (a third of a second of compiling on 2 cores)
+STREAMLIT_MODULES = ("streamlit.emojis",)
+
+
+def app_modules(app: Path = APP) -> list[str]:
+    """The modules the app's script imports (its ``from app_pages import …``), then
+    :data:`STREAMLIT_MODULES`: what :func:`preimport_app` loads before a visitor asks."""
+    import ast
+
+    tree = ast.parse(app.read_text(encoding="utf-8"))
+    own = [f"{node.module}.{alias.name}" for node in tree.body
+           if isinstance(node, ast.ImportFrom) and node.module == "app_pages" for alias in node.names]
+    return own + list(STREAMLIT_MODULES)
 
 
 def preimport_app(*, delay: float = PREIMPORT_DELAY_S) -> threading.Thread:
@@ -217,7 +225,7 @@ def preimport_app(*, delay: float = PREIMPORT_DELAY_S) -> threading.Thread:
     """
     def run() -> None:
         t0 = time.perf_counter()
-        for name in APP_MODULES:
+        for name in app_modules():
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the script run imports it again and shows the failure

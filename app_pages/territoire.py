@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -11,7 +9,7 @@ import streamlit as st
 
 from ptce_geo import maps
 from ptce_geo.fmt import LEVEL_NOUNS, fr_count, fr_int, fr_km, fr_km2, fr_pct
-from ptce_geo.territory import (SEARCH_LEVELS, TIERS, TerritoryIndex, nearest_poles, territory_communes,
+from ptce_geo.territory import (POSTAL_LIKE, SEARCH_LEVELS, TIERS, TerritoryIndex, nearest_poles, territory_communes,
                                 territory_coverage, territory_poles)
 
 from . import common, downloads, places, state
@@ -50,8 +48,7 @@ def level_noun(level: str) -> str:
     return LEVEL_NOUNS.get(level, (level, level))[0]
 
 
-#: a query that may be a postal code (five digits), and what the page says of it
-POSTAL_LIKE = re.compile(r"\d{5}")
+#: what the page says of a query that may be a postal code (``POSTAL_LIKE``) and matches nothing
 POSTAL_NOTE = ("Les codes postaux ne sont pas reconnus (les contours officiels n'en donnent pas) : pour une commune, "
                "tapez son nom ou son code INSEE.")
 
@@ -145,9 +142,7 @@ def page() -> None:
     if st.session_state.get("_terr_last") != query or st.session_state.get(CHOICE_KEY) not in options:
         # a new query shows its best match (a choice of the previous query, even among the new results,
         # is not what was just typed); the same query keeps the choice made in its list
-        st.session_state[CHOICE_KEY] = (st.session_state.get(CHOICE_KEY)
-                                        if st.session_state.get("_terr_last") == query
-                                        and st.session_state.get(CHOICE_KEY) in options else options[0])
+        st.session_state[CHOICE_KEY] = options[0]
         st.session_state["_terr_last"] = query
     choice = st.radio(f"{fr_count(len(options), 'résultat')} — choisissez votre territoire", options,
                       format_func=labels.get, key=CHOICE_KEY)

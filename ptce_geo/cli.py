@@ -12,7 +12,6 @@ given.
 from __future__ import annotations
 
 import argparse
-import re
 import contextlib
 import logging
 import os
@@ -131,12 +130,12 @@ def cmd_fetch(args) -> int:
     return 0
 
 
-def _scorecard(args, *, levels=None):
-    """The Scorecard of ``--poles`` with the command's options."""
+def _scorecard(args, *, levels=None, catalogue=None):
+    """The Scorecard of ``--poles`` with the command's options (``catalogue``: the one already read)."""
     from .scorecard import Scorecard
 
     _check_output(args)
-    cat = _catalogue(args)
+    cat = catalogue or _catalogue(args)
     return Scorecard(_poles(args, cat), options=_options(args), catalogue=cat, levels=levels)
 
 
@@ -188,8 +187,9 @@ def pieces_table(card, layer: str) -> pd.DataFrame:
 
 
 def cmd_pieces(args) -> int:
-    _catalogue(args)[args.layer]  # an unknown id: said before any layer is read
-    write_table(pieces_table(_scorecard(args, levels=()), args.layer), args, table="pieces")
+    cat = _catalogue(args)
+    cat[args.layer]  # an unknown id: said before any layer is read
+    write_table(pieces_table(_scorecard(args, levels=(), catalogue=cat), args.layer), args, table="pieces")
     return 0
 
 
@@ -374,13 +374,15 @@ def _say_how_read(query: str, matches: pd.DataFrame) -> None:
     """Warn when the territory found is not the query as typed: a code whose leading zero was
     dropped (« 1004 » is 01004), a typo (the closest name), five digits that look like a postal
     code (read as an INSEE code: postal codes are not in the official boundaries)."""
+    from .territory import POSTAL_LIKE
+
     if not len(matches):
         return
     best = matches.iloc[0]
     found = f"{best['label']} [{best['level']} {best['code']}]"
     if int(best["tier"]) in _READ_AS:
         logger.warning("%r read as %s (%s)", query, found, _READ_AS[int(best["tier"])])
-    elif re.fullmatch(r"\d{5}", query.strip()) and best["level"] == "communes":
+    elif POSTAL_LIKE.fullmatch(query.strip()) and best["level"] == "communes":
         logger.warning("%r read as the INSEE code of %s: postal codes are not known (the official boundaries "
                        "give none); for a commune, give its name or its INSEE code", query, found)
 

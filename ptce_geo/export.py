@@ -514,23 +514,18 @@ def spread_dicts(df: pd.DataFrame) -> pd.DataFrame:
     A key whose column the table already has is left out (the table's own figure: the
     Scorecard's ``territoire_profil`` wins over the file's). Other columns are unchanged.
     """
-    def is_object(v) -> bool:
-        return isinstance(v, dict)
-
-    def is_missing(v) -> bool:
-        return v is None or (isinstance(v, float) and math.isnan(v))
-
     out: dict[str, pd.Series] = {}
     for col in df.columns:
         s = df[col]
         vals = s.to_numpy(dtype=object) if s.dtype == object else ()
-        if not (len(vals) and any(map(is_object, vals)) and all(is_object(v) or is_missing(v) for v in vals)):
+        dicts = [v for v in vals if isinstance(v, dict)]
+        if not dicts or len(dicts) != len(vals) - int(pd.isna(s).sum()):  # not a column of dicts (or missing)
             out[col] = s
             continue
-        for key in dict.fromkeys(k for v in vals if is_object(v) for k in v):
+        for key in dict.fromkeys(k for v in dicts for k in v):
             name = f"{col}_{key}"
             if name not in df.columns and name not in out:
-                out[name] = pd.Series([v.get(key) if is_object(v) else None for v in vals], index=df.index,
+                out[name] = pd.Series([v.get(key) if isinstance(v, dict) else None for v in vals], index=df.index,
                                       dtype=object)
     spread = pd.DataFrame(out, index=df.index)
     if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in spread:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -34,7 +35,7 @@ from .scorecard import Scorecard
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SEARCH_LEVELS", "TerritoryIndex", "territory_poles", "territory_communes",
+__all__ = ["SEARCH_LEVELS", "POSTAL_LIKE", "TerritoryIndex", "territory_poles", "territory_communes",
            "territory_coverage", "nearest_poles", "geodesic_distance_km", "territory_report"]
 
 #: the levels one search covers, widest first (those the catalogue has)
@@ -48,6 +49,9 @@ TIERS = {0: "code", 1: "code de région", 2: "nom exact", 3: "sigle de région",
 REGION_ABBREVIATIONS = {"paca": "93", "idf": "11", "aura": "84", "bfc": "27", "hdf": "32", "cvl": "24"}
 #: names this close to the query (difflib's ratio) are offered when nothing else matches
 CLOSE_NAME_RATIO = 0.8
+#: a query that may be a postal code (five digits): the official boundaries give none, so it is
+#: read as an INSEE code, and the CLI and the app say so
+POSTAL_LIKE = re.compile(r"\d{5}")
 _GEOD = Geod(ellps="WGS84")
 _RESULT_COLUMNS = ["level", "code", "nom", "label", "population", "dep", "tier", "match", "via"]
 

@@ -638,10 +638,11 @@ def _named(label: str, name: object) -> str:
     return name if name.casefold().startswith(label.casefold() + " ") else f"{label} {name}"
 
 
-def _plural(label: str) -> str:
-    """« contrats de ville » for « contrat de ville »; acronyms (TI, CRTE, QPV) are invariable."""
+def _plural(label: str, n: int = 2) -> str:
+    """``label`` for ``n`` things: « contrats de ville » for « contrat de ville » when ``n > 1``;
+    acronyms (TI, CRTE, QPV) are invariable."""
     head, _, rest = label.partition(" ")
-    if not head or head.upper() == head or head.endswith(("s", "x", "z")):
+    if n <= 1 or not head or head.upper() == head or head.endswith(("s", "x", "z")):
         return label
     return f"{head}s" + (f" {rest}" if rest else "")
 
@@ -650,7 +651,7 @@ def _segment(ov: ZoneOverlap, rows: dict[str, np.ndarray], label: str, style: st
     """The text of one layer for one pole (its counted rows, as columns)."""
     if style == "count":
         n = len(set(rows["zone_code"]))
-        return f"{n} {_plural(label) if n > 1 else label}"
+        return f"{n} {_plural(label, n)}"
     if style == "communes":
         member = rows["shared_communes"].astype(float)
         n = int(np.where(np.isnan(member), 1, member).sum())  # a site seen as a point is one commune
@@ -659,7 +660,7 @@ def _segment(ov: ZoneOverlap, rows: dict[str, np.ndarray], label: str, style: st
     named = [f"{_named(label, name)} ({_pct(s)}{unit})" for name, s in zip(rows["zone_name"], rows["share_of_pole"])]
     if len(named) > limit:
         more = len(named) - limit
-        named = named[:limit] + [f"et {more} autre{'s' if more > 1 else ''} {_plural(label) if more > 1 else label}"]
+        named = named[:limit] + [f"et {more} autre{'s' if more > 1 else ''} {_plural(label, more)}"]
     return ", ".join(named)
 
 

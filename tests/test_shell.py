@@ -200,7 +200,7 @@ def test_an_unprepared_server_imports_the_apps_modules_before_a_visitor_asks(tmp
             "from app_pages import serve\n"
             "assert 'app_pages.carte' not in sys.modules and 'streamlit.emojis' not in sys.modules\n"
             "t = serve.preimport_app(); t.join(120)\n"
-            "missing = [m for m in serve.APP_MODULES if m not in sys.modules]\n"
+            "missing = [m for m in serve.app_modules() if m not in sys.modules]\n"
             "print('missing', missing)\n")
     env = {k: v for k, v in os.environ.items()}
     proc = subprocess.run([sys.executable, "-c", code], cwd=served.REPO, env=env, capture_output=True, text=True,
